@@ -1,0 +1,34 @@
+#!/usr/bin/env -S npx tsx
+/** The `slipway` command line: client mode, driving the same stage code as `dagger call`. */
+import { StepError } from "./engine/steps.ts";
+
+const usage = `Usage: slipway <command> [options]
+
+Commands:
+  engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
+  engine status    show what runs, versions and cache sizes
+  engine down      stop what \`engine up\` started (caches stay)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === "engine") {
+    const { engineCommand } = await import("./engine/command.ts");
+    return engineCommand(sub, argv.slice(2));
+  }
+  process.stderr.write(`slipway: unknown command "${cmd}"; run \`slipway --help\` for the list\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const msg = err instanceof StepError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`slipway: ${msg}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,69 @@
+/** `slipway engine up|status|down`. */
+import { $ } from "zx";
+import { cliVersion, DAGGER_BIN_DIR } from "./dagger.ts";
+import { dockerAnswers } from "./docker.ts";
+import { ENGINE_CONTAINER, ENGINE_VOLUME, engineAnswers, RUNNER_HOST } from "./engine.ts";
+import { paths, pidAlive, readState, writeState } from "./host.ts";
+import { REGISTRY, registryAnswers } from "./registry.ts";
+import { up } from "./up.ts";
+import { DAGGER_VERSION } from "./versions.ts";
+
+async function du(path: string): Promise<string> {
+  const r = await $`du -sh ${path}`.nothrow();
+  return r.exitCode === 0 ? r.stdout.split("\t")[0] : "-";
+}
+
+async function status(): Promise<number> {
+  const state = readState();
+  const docker = await dockerAnswers();
+  const engineVersion = docker ? await engineAnswers() : undefined;
+  const volume = docker ? (await $`docker volume inspect --format {{.Mountpoint}} ${ENGINE_VOLUME}`.nothrow()).stdout.trim() : "";
+  const rows: [string, string][] = [
+    ["pinned Dagger", DAGGER_VERSION],
+    ["Docker", docker ? `running${state.dockerd ? ` (started by slipway, pid ${state.dockerd})` : ""}` : "not running"],
+    ["registry mirror", (await registryAnswers()) ? `${REGISTRY}${state.registry ? " (started by slipway)" : ""}` : "not running"],
+    ["Dagger CLI", (await cliVersion()) ?? `not built (${DAGGER_BIN_DIR})`],
+    ["engine", engineVersion ? `${ENGINE_CONTAINER} answers: ${engineVersion}` : "not running"],
+    ["connect with", RUNNER_HOST],
+    ["engine cache", volume ? `${await du(volume)} in volume ${ENGINE_VOLUME}` : "-"],
+    ["machine cache", `${await du(paths.cache)} in ${paths.cache}`],
+  ];
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(16)} ${v}\n`);
+  return engineVersion ? 0 : 3;
+}
+
+async function down(): Promise<number> {
+  const state = readState();
+  const stopped: string[] = [];
+  if (state.engine && (await dockerAnswers())) {
+    await $`docker stop ${state.engine}`.nothrow();
+    stopped.push(`engine ${state.engine} (volume ${ENGINE_VOLUME} kept)`);
+  }
+  for (const [name, pid] of [["registry", state.registry], ["dockerd", state.dockerd]] as const) {
+    if (!pidAlive(pid)) continue;
+    process.kill(pid!, "SIGTERM");
+    for (let i = 0; i < 80 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 250));
+    stopped.push(`${name} (pid ${pid})`);
+  }
+  writeState({ engine: undefined, registry: undefined, dockerd: undefined });
+  process.stdout.write(stopped.length ? `stopped: ${stopped.join(", ")}; caches in ${paths.cache} kept\n` : "nothing started by slipway is running\n");
+  return 0;
+}
+
+export async function engineCommand(sub: string | undefined, _args: string[]): Promise<number> {
+  switch (sub ?? "up") {
+    case "up": {
+      const t0 = Date.now();
+      await up();
+      process.stderr.write(`engine ready in ${((Date.now() - t0) / 1000).toFixed(1)}s; settings in ${paths.connection}\n`);
+      return 0;
+    }
+    case "status":
+      return status();
+    case "down":
+      return down();
+    default:
+      process.stderr.write(`slipway engine: unknown subcommand "${sub}"; use up, status or down\n`);
+      return 2;
+  }
+}

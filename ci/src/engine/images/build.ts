@@ -16,8 +16,10 @@ export interface ImageRecipe {
   refs: string[];
   /** Debian packages on top of the minbase variant. */
   packages: string[];
-  /** Anything that changes the result beyond packages and config (versions of added files...). */
+  /** Anything that changes the result beyond packages and config (versions, contents of added files). */
   inputs?: Record<string, string>;
+  /** Bump when `setup` changes: the recipe key covers data, not code (whose text differs between loaders). */
+  revision: number;
   /** Adds files into the root filesystem. */
   setup?: (root: string) => Promise<void>;
   config: {
@@ -39,9 +41,9 @@ const DEBIAN_SECURITY = process.env.SLIPWAY_DEBIAN_SECURITY ?? "http://deb.debia
 const BUILDER_REVISION = "1";
 
 export function recipeKey(recipe: ImageRecipe): string {
-  const { setup, ...data } = recipe;
+  const { setup: _code, ...data } = recipe;
   return createHash("sha256")
-    .update(JSON.stringify({ BUILDER_REVISION, DEBIAN_SUITE, data, setup: setup?.toString() }))
+    .update(JSON.stringify({ BUILDER_REVISION, DEBIAN_SUITE, data }))
     .digest("hex")
     .slice(0, 16);
 }
@@ -54,7 +56,7 @@ export function mirrorPath(ref: string): string {
 }
 
 function stampFile(recipe: ImageRecipe): string {
-  return join(paths.images, `${recipe.refs[0].replace(/[/:]/g, "_")}-${recipeKey(recipe)}.done`);
+  return join(ensureDir(paths.images), `${recipe.refs[0].replace(/[/:]/g, "_")}-${recipeKey(recipe)}.done`);
 }
 
 async function registryHas(ref: string): Promise<boolean> {
@@ -88,12 +90,16 @@ export async function buildImage(recipe: ImageRecipe, progress: (l: string) => v
   try {
     progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
     const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
-    const r = await $`mmdebstrap --quiet --mode=root --format=directory --variant=minbase ${include}
-      --dpkgopt=path-exclude=/usr/share/doc/* --dpkgopt=path-exclude=/usr/share/man/* --dpkgopt=path-exclude=/usr/share/locale/*
-      --dpkgopt=path-include=/usr/share/doc/*/copyright
-      --customize-hook=${"rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin"}
-      ${DEBIAN_SUITE} ${root} ${`deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`} ${`deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`}
-      ${`deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`}`.nothrow();
+    const args = [
+      "--quiet", "--mode=root", "--format=directory", "--variant=minbase", ...include,
+      ...["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"].map((p) => `--dpkgopt=path-exclude=${p}`),
+      "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+      "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin",
+      DEBIAN_SUITE, root,
+      `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`, `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`,
+      `deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`,
+    ];
+    const r = await $`mmdebstrap ${args} </dev/null`.nothrow(); // mmdebstrap reads sources from a non-tty stdin
     if (r.exitCode !== 0) {
       const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
       throw new StepError(step, `mmdebstrap failed: ${last}`, `check that apt reaches ${DEBIAN_MIRROR} (or set SLIPWAY_DEBIAN_MIRROR)`);

@@ -34,6 +34,7 @@ export const debian: ImageRecipe = {
   packages: [],
   config: { env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }, cmd: ["bash"] },
   mirror: true,
+  revision: 1,
 };
 
 export const node: ImageRecipe = {
@@ -50,10 +51,13 @@ export const node: ImageRecipe = {
     await $`chroot ${root} sh -c ${"groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node"}`;
   },
   config: {
-    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NODE_VERSION },
+    // Node ignores the system store; this makes node and npm trust what `update-ca-certificates` installed,
+    // including the host's extra CAs that the engine adds to every container.
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NODE_VERSION, NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" },
     cmd: ["node"],
   },
   mirror: true,
+  revision: 1,
 };
 
 const lacksSysResource = hostLacksSysResource();
@@ -78,6 +82,7 @@ export const dind: ImageRecipe = {
     volumes: ["/var/lib/docker"],
   },
   mirror: true,
+  revision: 1,
 };
 
 export const postgres: ImageRecipe = {
@@ -96,6 +101,7 @@ export const postgres: ImageRecipe = {
     volumes: ["/var/lib/postgresql/data"],
   },
   mirror: true,
+  revision: 1,
 };
 
 /** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
@@ -126,6 +132,7 @@ export const engine: ImageRecipe = {
     volumes: ["/var/lib/dagger"],
   },
   mirror: false,
+  revision: 1,
 };
 
 /** The images `engine up` makes available, engine first. */

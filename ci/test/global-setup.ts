@@ -1,0 +1,7 @@
+/** Brings the real engine up before the suite (the same idempotent `slipway engine up`), or fails loudly. */
+import { useEngine } from "../src/engine/connection.ts";
+
+export default async function setup(): Promise<void> {
+  const how = await useEngine({ quiet: process.env.SLIPWAY_QUIET === "1" });
+  process.stderr.write(`tests use the Dagger engine at ${how}\n`);
+}

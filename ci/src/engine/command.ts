@@ -3,7 +3,7 @@ import { $ } from "zx";
 import { cliVersion, DAGGER_BIN_DIR } from "./dagger.ts";
 import { dockerAnswers } from "./docker.ts";
 import { ENGINE_CONTAINER, ENGINE_VOLUME, engineAnswers, RUNNER_HOST } from "./engine.ts";
-import { paths, pidAlive, readState, writeState } from "./host.ts";
+import { paths, pidRuns, readState, writeState } from "./host.ts";
 import { REGISTRY, registryAnswers } from "./registry.ts";
 import { up } from "./up.ts";
 import { DAGGER_VERSION } from "./versions.ts";
@@ -39,10 +39,10 @@ async function down(): Promise<number> {
     await $`docker stop ${state.engine}`.nothrow();
     stopped.push(`engine ${state.engine} (volume ${ENGINE_VOLUME} kept)`);
   }
-  for (const [name, pid] of [["registry", state.registry], ["dockerd", state.dockerd]] as const) {
-    if (!pidAlive(pid)) continue;
+  for (const [name, pid] of [["docker-registry", state.registry], ["dockerd", state.dockerd]] as const) {
+    if (!pidRuns(pid, name)) continue;
     process.kill(pid!, "SIGTERM");
-    for (let i = 0; i < 80 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 120 && pidRuns(pid, name); i++) await new Promise((r) => setTimeout(r, 250));
     stopped.push(`${name} (pid ${pid})`);
   }
   writeState({ engine: undefined, registry: undefined, dockerd: undefined });

@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
-import { aptInstall, ensureDir, paths, readState, startDaemon, tail, waitFor, writeState } from "./host.ts";
+import { aptInstall, ensureDir, paths, readState, requireRoot, startDaemon, tail, waitFor, writeState } from "./host.ts";
 import { StepError, type Step } from "./steps.ts";
 
 const TITLE = "Docker engine";
@@ -46,6 +46,7 @@ export const dockerStep: Step = {
     return `Docker ${v.stdout.trim()} answers${readState().dockerd ? " (started by slipway)" : ""}`;
   },
   async run(progress) {
+    requireRoot(TITLE, "and starting the Docker engine");
     await aptInstall(TITLE, ["docker.io", "jq", "iptables"], progress);
     const config: Record<string, unknown> = { "storage-driver": "overlay2" };
     if (hostLacksSysResource()) {

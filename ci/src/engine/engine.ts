@@ -56,7 +56,7 @@ function configFile(): { file: string; hash: string } {
   const text = JSON.stringify(engineConfig(), null, 2) + "\n";
   const file = join(ensureDir(paths.cache), "engine.json");
   writeFileSync(file, text);
-  return { file, hash: createHash("sha256").update(text).digest("hex").slice(0, 16) };
+  return { file, hash: createHash("sha256").update(file).update(text).digest("hex").slice(0, 16) };
 }
 
 export const engineStep: Step = {

@@ -47,11 +47,11 @@ export function writeState(update: Partial<StartedState>): void {
   writeFileSync(paths.state, JSON.stringify(next, null, 2) + "\n");
 }
 
-export function pidAlive(pid: number | undefined): boolean {
+/** True when `pid` runs `command` (a recorded pid may have been reused by another program since). */
+export function pidRuns(pid: number | undefined, command: string): boolean {
   if (!pid) return false;
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0].endsWith(command);
   } catch {
     return false;
   }

@@ -5,9 +5,14 @@ import { StepError } from "./engine/steps.ts";
 const usage = `Usage: slipway <command> [options]
 
 Commands:
+  lint             lint with the project's "lint" script, else ESLint when configured
+  typecheck        type-check with the "typecheck" script, else tsc --noEmit
+  test             unit tests with the "test" script; JUnit report exported to --reports
   engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
+
+Stage options: --source DIR (default .), --reports DIR (default reports), --image REF (default node:22-bookworm-slim)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,6 +24,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "engine") {
     const { engineCommand } = await import("./engine/command.ts");
     return engineCommand(sub, argv.slice(2));
+  }
+  if (cmd === "lint" || cmd === "typecheck" || cmd === "test") {
+    const { runStage } = await import("./stages.ts");
+    return runStage(cmd, argv.slice(1));
   }
   process.stderr.write(`slipway: unknown command "${cmd}"; run \`slipway --help\` for the list\n`);
   return 2;

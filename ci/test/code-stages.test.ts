@@ -1,0 +1,102 @@
+/**
+ * lint, typecheck and test on the real engine, through the slipway CLI as a user runs them, on the example and
+ * on broken copies of it.
+ */
+import { connection, dag } from "@dagger.io/dagger";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Node } from "../../modules/node/src/index.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const CLI = join(ROOT, "ci/bin/slipway.js");
+const EXAMPLE = join(ROOT, "examples/node-api");
+
+/** Runs the CLI without blocking the test worker; resolves with the exit code and all output. */
+function slipway(...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+/** A copy of the example without node_modules, with `edit` applied to one file. */
+function copyWith(file: string, edit: (text: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), "slipway-example-"));
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
+  writeFileSync(join(dir, file), edit(readFileSync(join(dir, file), "utf8")));
+  return dir;
+}
+
+describe("code stages on examples/node-api", () => {
+  it.each(["lint", "typecheck", "test"])("%s passes on the example", async (stage) => {
+    const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
+    const r = await slipway(stage, "--source", EXAMPLE, "--reports", reports);
+    expect(r.out).toMatch(new RegExp(`^${stage}: passed`, "m"));
+    expect(r.code).toBe(0);
+    if (stage === "test") expect(readFileSync(join(reports, "test/junit.xml"), "utf8")).toMatch(/<testcase[^>]*name="validateText &gt; trims text"/);
+  });
+
+  it("a failing test fails the stage, names the test and still exports the JUnit report", async () => {
+    const src = copyWith("test/unit/notes.test.ts", (t) => t.replace('toBe("hello")', 'toBe("hello!")'));
+    const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
+    const r = await slipway("test", "--source", src, "--reports", reports);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^test: failed \(7 tests, 1 failed, 0 skipped\): test\/unit\/notes\.test\.ts > validateText > trims text/m);
+    const junit = readFileSync(join(reports, "test/junit.xml"), "utf8");
+    expect(junit).toMatch(/name="validateText &gt; trims text"[^>]*>\s*<failure/);
+  });
+
+  it("a lint error fails lint with file:line", async () => {
+    const src = copyWith("src/config.ts", (t) => t + "\nconst unusedValue = 1;\n");
+    const line = readFileSync(join(src, "src/config.ts"), "utf8").split("\n").indexOf("const unusedValue = 1;") + 1;
+    const r = await slipway("lint", "--source", src);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(new RegExp(`^lint: failed, 1 error\\(s\\): src/config\\.ts:${line}:7 'unusedValue' is assigned a value but never used`, "m"));
+  });
+
+  it("a type error fails typecheck with file:line", async () => {
+    const src = copyWith("src/config.ts", (t) => t.replace("const port = Number(env.PORT ?? 3000);", "const port: number = env.PORT ?? 3000;"));
+    const line = readFileSync(join(src, "src/config.ts"), "utf8").split("\n").findIndex((l) => l.includes("const port: number")) + 1;
+    const r = await slipway("typecheck", "--source", src);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(new RegExp(`^typecheck: failed, 1 error\\(s\\): src/config\\.ts:${line}:9 TS2322`, "m"));
+  });
+
+  it("reports not-configured as its own outcome, not a failure", async () => {
+    const src = copyWith("package.json", (t) => t.replace(/"lint": "[^"]*",\n\s*/, ""));
+    rmSync(join(src, "eslint.config.js"));
+    const r = await slipway("lint", "--source", src);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^lint: not configured \(no "lint" script and no ESLint configuration\)/m);
+  });
+});
+
+describe("dependency install layer", () => {
+  let installedAt: (dir: string) => Promise<string>;
+  beforeAll(() => {
+    installedAt = async (dir) => {
+      let stamp = "";
+      await connection(async () => {
+        const ctr = await new Node().install(dag.host().directory(dir, { exclude: ["node_modules"] }));
+        stamp = await ctr.file("/tmp/slipway-installed-at").contents();
+      });
+      return stamp;
+    };
+  });
+
+  it("is not re-run when a source file changes, and is when the lockfile changes", async () => {
+    const src = copyWith("src/notes.ts", (t) => t);
+    const first = await installedAt(src);
+    writeFileSync(join(src, "src/notes.ts"), readFileSync(join(src, "src/notes.ts"), "utf8") + "\n// edited\n");
+    expect(await installedAt(src)).toBe(first);
+    const lock = JSON.parse(readFileSync(join(src, "package-lock.json"), "utf8"));
+    lock.name = "node-api-renamed";
+    writeFileSync(join(src, "package-lock.json"), JSON.stringify(lock, null, 2));
+    expect(await installedAt(src)).not.toBe(first);
+    expect(existsSync(join(src, "node_modules"))).toBe(false);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * What `dagger call` exposes, computed by the SDK's own introspector (the code the TypeScript runtime runs to
+ * register a module), without an engine: functions, arguments, defaults and cache policies.
+ */
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "../..");
+const introspector = join(ROOT, "node_modules/@dagger.io/dagger/dist/src/module/introspector/index.js");
+
+/**
+ * The introspector resolves core types (Directory, Container) in the module's generated client, client.gen.ts,
+ * which `dagger develop` writes and offline machines cannot generate; the installed SDK ships the same
+ * declarations as client.gen.d.ts, which the scan reads under the name it looks for.
+ */
+function coreTypes(): string {
+  const file = join(mkdtempSync(join(tmpdir(), "slipway-introspect-")), "client.gen.ts");
+  copyFileSync(join(ROOT, "node_modules/@dagger.io/dagger/dist/src/api/client.gen.d.ts"), file);
+  return file;
+}
+
+async function scan(files: string[], name: string) {
+  const { scan } = await import(introspector);
+  // loadModule=false: the registry it would import is not consulted by the scan (AST and type checker only)
+  return scan([...files.map((f) => join(ROOT, f)), coreTypes()], name, false);
+}
+
+const sourceArg = { defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] };
+
+describe("module contracts", () => {
+  it("root module slipway: lint, typecheck and test are checks taking the source with an allow-list", async () => {
+    const mod = await scan(["ci/src/index.ts"], "slipway");
+    const obj = mod.objects["Slipway"];
+    expect(Object.keys(obj.methods).sort()).toEqual(["lint", "test", "typecheck"]);
+    for (const stage of ["lint", "typecheck", "test"]) {
+      const fn = obj.methods[stage];
+      expect(fn.isCheck).toBe(true);
+      expect(Object.keys(fn.arguments)).toEqual(["source"]);
+      expect(fn.arguments.source.defaultPath).toBe(sourceArg.defaultPath);
+      expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
+      expect(fn.cache).toBeUndefined(); // pure functions of the source: the engine's default cache applies
+    }
+  });
+
+  it("modules/node: install, lint, typecheck and test, and the StageResult fields", async () => {
+    const mod = await scan(["modules/node/src/index.ts", "modules/node/src/result.ts"], "node");
+    const node = mod.objects["Node"];
+    expect(Object.keys(node.methods).sort()).toEqual(["install", "lint", "test", "typecheck"]);
+    expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
+    const result = mod.objects["StageResult"];
+    expect(Object.keys(result.properties).sort()).toEqual(["command", "exitCode", "message", "output", "reports", "stage", "status"]);
+  });
+});

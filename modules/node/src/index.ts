@@ -1,0 +1,110 @@
+/**
+ * Node toolchain stages for any conventional Node project: dependency install cached by lockfile, lint,
+ * typecheck and unit tests with a JUnit report. Runs the same in module mode (`dagger call -m modules/node`)
+ * and in client mode (slipway), which calls this class directly.
+ */
+import { argument, Container, dag, Directory, func, object, ReturnType } from "@dagger.io/dagger";
+import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
+import { describeProject, installCommand, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
+import { StageResult, type Status } from "./result.ts";
+
+export { StageResult } from "./result.ts";
+
+/** The Node image stages run in, by its upstream name (resolved through the mirror offline). */
+export const DEFAULT_IMAGE = "node:22-bookworm-slim";
+const WORKDIR = "/src";
+const REPORTS = "/reports";
+/** What never travels into a container (allow-list of the rest by the caller's ignore, too). */
+const EXCLUDE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
+
+@object()
+export class Node {
+  /** Base image of every stage. */
+  @func() image: string;
+
+  constructor(image: string = DEFAULT_IMAGE) {
+    this.image = image;
+  }
+
+  /** The project with dependencies installed: a layer keyed on manifest and lockfile only. */
+  @func()
+  async install(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<Container> {
+    return (await this.prepare(source)).ctr;
+  }
+
+  /** Lint with the project's "lint" script, else ESLint when configured. */
+  @func()
+  async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source);
+    return this.run("lint", ctr, lintPlan(project), (out) => eslintFindings(out).concat(tscFindings(out)));
+  }
+
+  /** Type-check with the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
+  @func()
+  async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source);
+    return this.run("typecheck", ctr, typecheckPlan(project), (out) => tscFindings(out));
+  }
+
+  /** Unit tests with the project's "test" script; the JUnit report is exported whether they pass or fail. */
+  @func()
+  async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source);
+    return this.run("test", ctr, testPlan(project, `${REPORTS}/junit.xml`), () => []);
+  }
+
+  private async prepare(source: Directory): Promise<{ ctr: Container; project: Project }> {
+    const entries = await source.entries();
+    const packageJson = entries.includes("package.json") ? await source.file("package.json").contents() : undefined;
+    const project = describeProject(entries, packageJson);
+    // Cache order: manifest and lockfile first, so editing source never reinstalls; then the source. The
+    // manifests are rebuilt from their contents so that the layer's cache key depends on nothing else.
+    let manifests = dag.directory();
+    for (const name of ["package.json", project.lockfile, ".npmrc"].filter((f) => entries.includes(f))) {
+      manifests = manifests.withNewFile(name, name === "package.json" ? packageJson! : await source.file(name).contents());
+    }
+    const ctr = dag.container().from(this.image)
+      .withMountedCache("/root/.npm", dag.cacheVolume("slipway-npm"))
+      .withMountedCache("/root/.cache", dag.cacheVolume(`slipway-${project.manager}-cache`))
+      .withEnvVariable("CI", "true")
+      .withDirectory(WORKDIR, manifests)
+      .withWorkdir(WORKDIR)
+      // the stamp records when the install ran: a cached layer keeps the old one
+      .withExec(["sh", "-c", `${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`])
+      .withDirectory(WORKDIR, source, { exclude: EXCLUDE })
+      .withDirectory(REPORTS, dag.directory());
+    return { ctr, project };
+  }
+
+  private async run(stage: string, ctr: Container, plan: Plan & { junit?: boolean }, findings: (out: string) => string[]): Promise<StageResult> {
+    if ("notConfigured" in plan) {
+      return new StageResult(stage, "not-configured", `${stage}: not configured (${plan.notConfigured})`, "", 0, "", dag.directory());
+    }
+    const done = ctr.withExec(plan.command, { expect: ReturnType.Any });
+    const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()]);
+    const output = [stdout, stderr].filter(Boolean).join("\n");
+    const command = plan.command.join(" ");
+    let reports = done.directory(REPORTS);
+    let found = findings(output);
+    if (stage === "test") {
+      const written = (await reports.entries()).includes("junit.xml");
+      const xml = written ? await reports.file("junit.xml").contents() : junitForCommand(stage, command, exitCode, output);
+      if (!written) reports = reports.withNewFile("junit.xml", xml);
+      found = junitFailures(xml);
+      const t = junitTotals(xml);
+      const status: Status = exitCode === 0 ? "passed" : "failed";
+      const summary = `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped`;
+      const message = status === "passed" ? `test: passed (${summary})` : `test: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
+      return new StageResult(stage, status, message, command, exitCode, output, reports);
+    }
+    const status: Status = exitCode === 0 ? "passed" : "failed";
+    const message = status === "passed"
+      ? `${stage}: passed (${plan.source})`
+      : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
+    return new StageResult(stage, status, message, command, exitCode, output, reports);
+  }
+}
+
+function lastLines(output: string, n = 3): string {
+  return output.trim().split("\n").slice(-n).join(" | ");
+}

@@ -1,0 +1,89 @@
+/** What a conventional Node project declares: its package manager (from the lockfile) and its scripts. */
+
+export type PackageManager = "npm" | "pnpm" | "yarn";
+
+export const LOCKFILES: Record<string, PackageManager> = {
+  "package-lock.json": "npm",
+  "npm-shrinkwrap.json": "npm",
+  "pnpm-lock.yaml": "pnpm",
+  "yarn.lock": "yarn",
+};
+
+export interface Project {
+  manager: PackageManager;
+  lockfile: string;
+  scripts: Record<string, string>;
+  /** Files present at the project root, to find tool configurations. */
+  files: string[];
+}
+
+/** Reads the project from its root listing and package.json text; one-line errors name the fix. */
+export function describeProject(entries: string[], packageJson: string | undefined): Project {
+  if (packageJson === undefined) {
+    throw new Error("no package.json at the source root: pass --source the directory of a Node project");
+  }
+  let pkg: { scripts?: Record<string, string>; packageManager?: string };
+  try {
+    pkg = JSON.parse(packageJson);
+  } catch (err) {
+    throw new Error(`package.json is not valid JSON (${(err as Error).message}): fix the file`);
+  }
+  const lockfile = Object.keys(LOCKFILES).find((f) => entries.includes(f));
+  if (!lockfile) {
+    throw new Error("no lockfile (package-lock.json, pnpm-lock.yaml or yarn.lock): run `npm install` and commit the lockfile");
+  }
+  return { manager: LOCKFILES[lockfile], lockfile, scripts: pkg.scripts ?? {}, files: entries };
+}
+
+/** The install command, reproducible from the lockfile. */
+export function installCommand(p: Project): string[] {
+  switch (p.manager) {
+    case "npm":
+      return ["npm", "ci", "--no-audit", "--no-fund"];
+    case "pnpm":
+      return ["corepack", "pnpm", "install", "--frozen-lockfile"];
+    case "yarn":
+      return ["corepack", "yarn", "install", "--immutable"];
+  }
+}
+
+export function runScript(p: Project, script: string, extra: string[] = []): string[] {
+  const run = p.manager === "npm" ? ["npm", "run", script] : ["corepack", p.manager, "run", script];
+  return extra.length ? [...run, "--", ...extra] : run;
+}
+
+const ESLINT_CONFIGS = ["eslint.config.js", "eslint.config.mjs", "eslint.config.cjs", "eslint.config.ts", ".eslintrc", ".eslintrc.js", ".eslintrc.cjs", ".eslintrc.json", ".eslintrc.yml"];
+
+export type Plan = { command: string[]; source: string } | { notConfigured: string };
+
+/** lint: the project's "lint" script, else ESLint when configured, else not configured. */
+export function lintPlan(p: Project): Plan {
+  if (p.scripts.lint) return { command: runScript(p, "lint"), source: `script "lint": ${p.scripts.lint}` };
+  if (p.files.some((f) => ESLINT_CONFIGS.includes(f))) return { command: ["npx", "--no-install", "eslint", "."], source: "eslint (config found)" };
+  return { notConfigured: "no \"lint\" script and no ESLint configuration" };
+}
+
+/** typecheck: the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
+export function typecheckPlan(p: Project): Plan {
+  if (p.scripts.typecheck) return { command: runScript(p, "typecheck"), source: `script "typecheck": ${p.scripts.typecheck}` };
+  if (p.files.includes("tsconfig.json")) return { command: ["npx", "--no-install", "tsc", "--noEmit"], source: "tsc --noEmit (tsconfig.json found)" };
+  return { notConfigured: "no \"typecheck\" script and no tsconfig.json" };
+}
+
+/** test: the project's "test" script with a JUnit reporter where the runner is known; else vitest if installed. */
+export function testPlan(p: Project, junitPath: string): Plan & { junit?: boolean } {
+  const script = p.scripts.test;
+  if (script && !/no test specified/.test(script)) {
+    if (/\bvitest\b/.test(script)) {
+      return { command: runScript(p, "test", ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`]), source: `script "test": ${script}`, junit: true };
+    }
+    if (/\bnode\b.*--test\b/.test(script)) {
+      return { command: runScript(p, "test", ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", `--test-reporter-destination=${junitPath}`]), source: `script "test": ${script}`, junit: true };
+    }
+    return { command: runScript(p, "test"), source: `script "test": ${script}` };
+  }
+  if (p.files.some((f) => /^vitest\.config\./.test(f))) {
+    return { command: ["npx", "--no-install", "vitest", "run", "--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`], source: "vitest (config found)", junit: true };
+  }
+  return { notConfigured: "no \"test\" script and no vitest configuration" };
+}

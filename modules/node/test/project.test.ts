@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { describeProject, installCommand, lintPlan, testPlan, typecheckPlan } from "../src/project.ts";
+
+const pkg = (scripts: Record<string, string> = {}) => JSON.stringify({ name: "x", scripts });
+
+describe("describeProject", () => {
+  it("detects the package manager from the lockfile", () => {
+    expect(describeProject(["package.json", "package-lock.json"], pkg()).manager).toBe("npm");
+    expect(describeProject(["package.json", "pnpm-lock.yaml"], pkg()).manager).toBe("pnpm");
+    expect(describeProject(["package.json", "yarn.lock"], pkg()).manager).toBe("yarn");
+  });
+
+  it("says how to fix a missing lockfile, package.json or broken JSON", () => {
+    expect(() => describeProject(["package.json"], pkg())).toThrow(/no lockfile .* commit the lockfile/);
+    expect(() => describeProject([], undefined)).toThrow(/no package.json .* --source/);
+    expect(() => describeProject(["package.json", "yarn.lock"], "{")).toThrow(/package.json is not valid JSON/);
+  });
+
+  it("installs from the lockfile without changing it", () => {
+    expect(installCommand(describeProject(["package.json", "package-lock.json"], pkg()))).toEqual(["npm", "ci", "--no-audit", "--no-fund"]);
+    expect(installCommand(describeProject(["package.json", "pnpm-lock.yaml"], pkg()))).toContain("--frozen-lockfile");
+  });
+});
+
+describe("plans", () => {
+  const npm = (files: string[], scripts?: Record<string, string>) => describeProject(["package.json", "package-lock.json", ...files], pkg(scripts));
+
+  it("prefers the project's scripts", () => {
+    expect(lintPlan(npm([], { lint: "eslint ." }))).toMatchObject({ command: ["npm", "run", "lint"] });
+    expect(typecheckPlan(npm([], { typecheck: "tsc --noEmit" }))).toMatchObject({ command: ["npm", "run", "typecheck"] });
+  });
+
+  it("falls back to the ecosystem defaults when configured", () => {
+    expect(lintPlan(npm(["eslint.config.js"]))).toMatchObject({ command: ["npx", "--no-install", "eslint", "."] });
+    expect(typecheckPlan(npm(["tsconfig.json"]))).toMatchObject({ command: ["npx", "--no-install", "tsc", "--noEmit"] });
+  });
+
+  it("reports not configured as its own outcome", () => {
+    expect(lintPlan(npm([]))).toEqual({ notConfigured: expect.stringMatching(/no "lint" script/) });
+    expect(testPlan(npm([], { test: "echo \"Error: no test specified\" && exit 1" }), "/r/junit.xml")).toHaveProperty("notConfigured");
+  });
+
+  it("adds a JUnit reporter to vitest and node --test", () => {
+    expect(testPlan(npm([], { test: "vitest run" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--outputFile.junit=/r/junit.xml"]) });
+    expect(testPlan(npm([], { test: "node --test" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--test-reporter=junit"]) });
+  });
+});

@@ -5,6 +5,7 @@ import { StepError } from "./engine/steps.ts";
 const usage = `Usage: slipway <command> [options]
 
 Commands:
+  pipeline         lint, typecheck and test in parallel (default --source: examples/node-api)
   lint             lint with the project's "lint" script, else ESLint when configured
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
   test             unit tests with the "test" script; JUnit report exported to --reports
@@ -24,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "engine") {
     const { engineCommand } = await import("./engine/command.ts");
     return engineCommand(sub, argv.slice(2));
+  }
+  if (cmd === "pipeline") {
+    const { runPipeline } = await import("./pipeline.ts");
+    return runPipeline(argv.slice(1));
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test") {
     const { runStage } = await import("./stages.ts");

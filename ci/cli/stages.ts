@@ -13,7 +13,7 @@ export const STAGES = {
 } as const;
 export type StageName = keyof typeof STAGES;
 
-const IGNORE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
+export const IGNORE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
 
 export async function runStage(stage: StageName, argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -30,7 +30,7 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
     return 0;
   }
   const source = resolve(values.source!);
-  await useEngine({ quiet: true });
+  await useEngine({ quiet: true, check: false }); // a running engine is used as is; otherwise `engine up` runs
   let result: { status: string; message: string } | undefined;
   const started = Date.now();
   await connection(async () => {

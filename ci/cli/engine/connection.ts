@@ -4,7 +4,15 @@
  * `dagger run`), bringing the engine up first when it does not answer.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { $ } from "zx";
+import { ENGINE_CONTAINER } from "./engine.ts";
 import { ensureDir, paths } from "./host.ts";
+
+/** The fast path of a stage command: the engine container `engine up` started is running. */
+async function engineContainerRunning(): Promise<boolean> {
+  const r = await $`docker inspect --format {{.State.Running}} ${ENGINE_CONTAINER}`.nothrow();
+  return r.stdout.trim() === "true";
+}
 
 export function writeConnection(env: Record<string, string>): void {
   ensureDir(paths.cache);
@@ -28,8 +36,13 @@ export function hasExplicitEngine(): boolean {
 }
 
 /** Loads connection settings into process.env, running `engine up` when needed. Returns how it connected. */
-export async function useEngine(opts: { quiet?: boolean } = {}): Promise<string> {
+export async function useEngine(opts: { quiet?: boolean; check?: boolean } = {}): Promise<string> {
   if (hasExplicitEngine()) return "the session or CLI set in the environment";
+  const saved = readConnection();
+  if (saved && opts.check === false && (await engineContainerRunning())) {
+    Object.assign(process.env, saved);
+    return `${saved._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
+  }
   const { up } = await import("./up.ts");
   await up({ quiet: opts.quiet });
   Object.assign(process.env, readConnection());

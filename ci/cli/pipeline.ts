@@ -3,12 +3,11 @@
  * summary. Defaults to the bundled example, so `npm run pipeline` needs no arguments.
  */
 import { connection, dag } from "@dagger.io/dagger";
-import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Node, type StageResult } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
-import { IGNORE, type StageName, STAGES } from "./stages.ts";
+import { exportReports, IGNORE, type StageName, STAGES } from "./stages.ts";
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
 
@@ -35,11 +34,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
     await Promise.all((Object.keys(STAGES) as StageName[]).map(async (stage) => {
       const t0 = Date.now();
       const result = await node[stage](dir);
-      if (result.status !== "not-configured") {
-        const out = resolve(values.reports!, stage);
-        mkdirSync(out, { recursive: true });
-        await result.reports.export(out);
-      }
+      await exportReports(result, values.reports!);
       rows.push({ stage, result, seconds: (Date.now() - t0) / 1000 });
     }));
   });

@@ -15,6 +15,14 @@ export type StageName = keyof typeof STAGES;
 
 export const IGNORE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
 
+/** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */
+export async function exportReports(r: StageResult, dir: string): Promise<void> {
+  if (r.status === "not-configured") return;
+  const out = resolve(dir, r.stage);
+  mkdirSync(out, { recursive: true });
+  await r.reports.export(out);
+}
+
 export async function runStage(stage: StageName, argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -36,11 +44,7 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: IGNORE });
     const r: StageResult = await new Node(values.image)[stage](dir);
-    if (r.status !== "not-configured") {
-      const out = resolve(values.reports!, stage);
-      mkdirSync(out, { recursive: true });
-      await r.reports.export(out);
-    }
+    await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");
     result = { status: r.status, message: r.message };
   });

@@ -75,6 +75,25 @@ describe("code stages on examples/node-api", () => {
   });
 });
 
+describe("slipway pipeline", () => {
+  it("runs lint, typecheck and test on the bundled example by default and exports the reports", async () => {
+    const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
+    const r = await slipway("pipeline", "--reports", reports);
+    expect(r.code).toBe(0);
+    for (const stage of ["lint", "typecheck", "test"]) expect(r.out).toMatch(new RegExp(`^  ${stage}\\s+passed\\s`, "m"));
+    expect(r.out).toMatch(/^passed in /m);
+    expect(existsSync(join(reports, "test/junit.xml"))).toBe(true);
+  });
+
+  it("fails and names the failing stage when one stage fails", async () => {
+    const src = copyWith("src/config.ts", (t) => t + "\nconst unusedValue = 1;\n");
+    const r = await slipway("pipeline", "--source", src, "--reports", mkdtempSync(join(tmpdir(), "slipway-reports-")));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^  lint\s+failed\s/m);
+    expect(r.out).toMatch(/^failed: lint in /m);
+  });
+});
+
 describe("dependency install layer", () => {
   let installedAt: (dir: string) => Promise<string>;
   beforeAll(() => {

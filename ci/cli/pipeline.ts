@@ -5,9 +5,9 @@
 import { connection, dag } from "@dagger.io/dagger";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Node, type StageResult } from "../../modules/node/src/index.ts";
+import { EXCLUDE, Node, type StageResult } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
-import { exportReports, IGNORE, type StageName, STAGES } from "./stages.ts";
+import { exportReports, type StageName, STAGES } from "./stages.ts";
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
 
@@ -29,7 +29,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const rows: { stage: StageName; result: StageResult; seconds: number }[] = [];
   const started = Date.now();
   await connection(async () => {
-    const dir = dag.host().directory(source, { exclude: IGNORE });
+    const dir = dag.host().directory(source, { exclude: EXCLUDE });
     const node = new Node();
     await Promise.all((Object.keys(STAGES) as StageName[]).map(async (stage) => {
       const t0 = Date.now();

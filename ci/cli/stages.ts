@@ -3,7 +3,7 @@ import { connection, dag } from "@dagger.io/dagger";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Node, type StageResult } from "../../modules/node/src/index.ts";
+import { EXCLUDE, Node, type StageResult } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
 
 export const STAGES = {
@@ -13,7 +13,6 @@ export const STAGES = {
 } as const;
 export type StageName = keyof typeof STAGES;
 
-export const IGNORE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
 
 /** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */
 export async function exportReports(r: StageResult, dir: string): Promise<void> {
@@ -42,7 +41,7 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
   let result: { status: string; message: string } | undefined;
   const started = Date.now();
   await connection(async () => {
-    const dir = dag.host().directory(source, { exclude: IGNORE });
+    const dir = dag.host().directory(source, { exclude: EXCLUDE });
     const r: StageResult = await new Node(values.image)[stage](dir);
     await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");

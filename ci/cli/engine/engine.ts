@@ -52,6 +52,10 @@ async function containerInfo(): Promise<{ running: boolean; image: string; confi
   return { running: running === "true", image, config };
 }
 
+async function engineImageId(): Promise<string> {
+  return (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
+}
+
 function configFile(): { file: string; hash: string } {
   const text = JSON.stringify(engineConfig(), null, 2) + "\n";
   const file = join(ensureDir(paths.cache), "engine.json");
@@ -64,16 +68,14 @@ export const engineStep: Step = {
   async done() {
     const info = await containerInfo();
     if (!info?.running) return undefined;
-    const image = (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
-    if (info.image !== image || info.config !== configFile().hash) return undefined;
+    if (info.image !== (await engineImageId()) || info.config !== configFile().hash) return undefined;
     const v = await engineAnswers();
     return v ? `${ENGINE_CONTAINER} answers (${v})` : undefined;
   },
   async run(progress) {
     const { file, hash } = configFile();
     const info = await containerInfo();
-    const image = (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
-    if (info && info.image === image && info.config === hash) {
+    if (info && info.image === (await engineImageId()) && info.config === hash) {
       progress(`starting the stopped ${ENGINE_CONTAINER} (volume ${ENGINE_VOLUME})`);
       await $`docker start ${ENGINE_CONTAINER}`;
       writeState({ engine: ENGINE_CONTAINER });

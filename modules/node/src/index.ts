@@ -14,8 +14,8 @@ export { StageResult } from "./result.ts";
 export const DEFAULT_IMAGE = "node:22-bookworm-slim";
 const WORKDIR = "/src";
 const REPORTS = "/reports";
-/** What never travels into a container (allow-list of the rest by the caller's ignore, too). */
-const EXCLUDE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
+/** What never travels into a container (the decorators repeat it literally: the introspector reads literals). */
+export const EXCLUDE = ["**/node_modules", ".git", "reports", "dist", "coverage"];
 
 @object()
 export class Node {

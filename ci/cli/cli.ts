@@ -9,11 +9,14 @@ Commands:
   lint             lint with the project's "lint" script, else ESLint when configured
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
   test             unit tests with the "test" script; JUnit report exported to --reports
+  integration      the "test:integration" script against a Docker engine for Testcontainers
   engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
 
 Stage options: --source DIR (default .), --reports DIR (default reports), --image REF (default node:22-bookworm-slim)
+Integration:   --registry-mirror HOST:PORT (default: the engine's docker.io mirror), --docker-image REF
+               (default docker:dind), --no-cache (run even if the same source passed before)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     const { runPipeline } = await import("./pipeline.ts");
     return runPipeline(argv.slice(1));
   }
-  if (cmd === "lint" || cmd === "typecheck" || cmd === "test") {
+  if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {
     const { runStage } = await import("./stages.ts");
     return runStage(cmd, argv.slice(1));
   }

@@ -1,13 +1,16 @@
 /**
- * `slipway pipeline`: the stages that exist so far (lint, typecheck, test), in parallel in one session, with a
- * summary. Defaults to the bundled example, so `npm run pipeline` needs no arguments.
+ * `slipway pipeline`: the stages that exist so far in one session: lint, typecheck and test in parallel, then,
+ * when they all pass, integration. Defaults to the bundled example, so `npm run pipeline` needs no arguments.
  */
 import { connection, dag } from "@dagger.io/dagger";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { EXCLUDE, Node, type StageResult } from "../../modules/node/src/index.ts";
+import { EXCLUDE, type StageResult } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
-import { exportReports, type StageName, STAGES } from "./stages.ts";
+import { exportReports, runNodeStage, type StageName, STAGES } from "./stages.ts";
+
+/** Stages in waves: every stage of a wave runs in parallel; a wave starts only when the previous one passed. */
+const WAVES: StageName[][] = [["lint", "typecheck", "test"], ["integration"]];
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
 
@@ -21,7 +24,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(`Usage: slipway pipeline [--source DIR] [--reports DIR]\n\nRuns ${Object.keys(STAGES).join(", ")} in parallel (default source: examples/node-api).\n`);
+    process.stdout.write(`Usage: slipway pipeline [--source DIR] [--reports DIR]\n\nRuns ${WAVES.map((w) => w.join(", ")).join(", then ")} (default source: examples/node-api).\n`);
     return 0;
   }
   const source = resolve(values.source!);
@@ -30,13 +33,15 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const started = Date.now();
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
-    const node = new Node();
-    await Promise.all((Object.keys(STAGES) as StageName[]).map(async (stage) => {
-      const t0 = Date.now();
-      const result = await node[stage](dir);
-      await exportReports(result, values.reports!);
-      rows.push({ stage, result, seconds: (Date.now() - t0) / 1000 });
-    }));
+    for (const wave of WAVES) {
+      if (rows.some((r) => r.result.status === "failed")) break;
+      await Promise.all(wave.map(async (stage) => {
+        const t0 = Date.now();
+        const result = await runNodeStage(stage, dir, {});
+        await exportReports(result, values.reports!);
+        rows.push({ stage, result, seconds: (Date.now() - t0) / 1000 });
+      }));
+    }
   });
   rows.sort((a, b) => Object.keys(STAGES).indexOf(a.stage) - Object.keys(STAGES).indexOf(b.stage));
   process.stdout.write(`pipeline on ${source}\n`);

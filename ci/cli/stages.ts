@@ -1,5 +1,5 @@
-/** `slipway lint|typecheck|test`: the code stages in client mode, with reports exported to the host. */
-import { connection, dag } from "@dagger.io/dagger";
+/** `slipway lint|typecheck|test|integration`: the code stages in client mode, with reports exported to the host. */
+import { connection, dag, type Directory, type Service } from "@dagger.io/dagger";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -10,8 +10,34 @@ export const STAGES = {
   lint: "lint with the project's \"lint\" script, else ESLint when configured",
   typecheck: "type-check with the \"typecheck\" script, else tsc --noEmit",
   test: "unit tests with the \"test\" script; JUnit report in --reports",
+  integration: "the \"test:integration\" script with a Docker engine for Testcontainers; JUnit and container logs",
 } as const;
 export type StageName = keyof typeof STAGES;
+
+export interface StageOptions {
+  image?: string;
+  /** host:port of a docker.io mirror reachable from this host ("" for none); default: the one `engine up` runs. */
+  registryMirror?: string;
+  dockerImage?: string;
+  noCache?: boolean;
+}
+
+/** The docker.io mirror the integration stage's Docker engine pulls through, tunnelled from this host. */
+function mirrorService(hostPort: string | undefined): Service | undefined {
+  const value = hostPort ?? process.env.SLIPWAY_DOCKER_MIRROR;
+  if (!value) return undefined;
+  const m = /^([^:/]+):(\d+)$/.exec(value);
+  if (!m) throw new Error(`--registry-mirror "${value}" is not host:port: pass e.g. --registry-mirror 127.0.0.1:5000, or "" for none`);
+  const port = Number(m[2]);
+  return dag.host().service([{ frontend: port, backend: port }], { host: m[1] });
+}
+
+/** One stage on the Node class, as module mode runs it. */
+export function runNodeStage(stage: StageName, dir: Directory, opts: StageOptions): Promise<StageResult> {
+  const node = new Node(opts.image);
+  if (stage === "integration") return node.integration(dir, mirrorService(opts.registryMirror), opts.dockerImage, opts.noCache ?? false);
+  return node[stage](dir);
+}
 
 
 /** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */
@@ -29,11 +55,15 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
       source: { type: "string", default: "." },
       reports: { type: "string", default: "reports" },
       image: { type: "string" },
+      "registry-mirror": { type: "string" },
+      "docker-image": { type: "string" },
+      "no-cache": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    process.stdout.write(`Usage: slipway ${stage} [--source DIR] [--reports DIR] [--image REF]\n\n${STAGES[stage]}\n`);
+    const extra = stage === "integration" ? " [--registry-mirror HOST:PORT] [--docker-image REF] [--no-cache]" : "";
+    process.stdout.write(`Usage: slipway ${stage} [--source DIR] [--reports DIR] [--image REF]${extra}\n\n${STAGES[stage]}\n`);
     return 0;
   }
   const source = resolve(values.source!);
@@ -42,7 +72,9 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
   const started = Date.now();
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
-    const r: StageResult = await new Node(values.image)[stage](dir);
+    const r = await runNodeStage(stage, dir, {
+      image: values.image, registryMirror: values["registry-mirror"], dockerImage: values["docker-image"], noCache: values["no-cache"],
+    });
     await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");
     result = { status: r.status, message: r.message };

@@ -3,7 +3,7 @@
  * concern modules (whose own functions, e.g. reports, are `dagger call -m modules/node test --source=. reports
  * export --path=reports`). The slipway CLI (ci/cli) calls the very same classes in client mode.
  */
-import { argument, check, Directory, func, object } from "@dagger.io/dagger";
+import { argument, check, Directory, func, object, Service } from "@dagger.io/dagger";
 import { Node, type StageResult } from "../../modules/node/src/index.ts";
 
 @object()
@@ -27,6 +27,20 @@ export class Slipway {
   @check()
   async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
     return verdict(await new Node().test(source));
+  }
+
+  /**
+   * Run the integration tests ("test:integration") with a Docker engine for Testcontainers; fails with the names
+   * of the failing tests. registryMirror: a docker.io mirror for that engine (e.g. tcp://localhost:5000 offline).
+   */
+  @func()
+  @check()
+  async integration(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+    registryMirror?: Service,
+    noCache = false,
+  ): Promise<string> {
+    return verdict(await new Node().integration(source, registryMirror, undefined, noCache));
   }
 }
 

@@ -3,33 +3,12 @@
  * on broken copies of it.
  */
 import { connection, dag } from "@dagger.io/dagger";
-import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Node } from "../../modules/node/src/index.ts";
-
-const ROOT = join(import.meta.dirname, "../..");
-const CLI = join(ROOT, "ci/bin/slipway.js");
-const EXAMPLE = join(ROOT, "examples/node-api");
-
-/** Runs the CLI without blocking the test worker; resolves with the exit code and all output. */
-function slipway(...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout + stderr });
-    });
-  });
-}
-
-/** A copy of the example without node_modules, with `edit` applied to one file. */
-function copyWith(file: string, edit: (text: string) => string): string {
-  const dir = mkdtempSync(join(tmpdir(), "slipway-example-"));
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
-  writeFileSync(join(dir, file), edit(readFileSync(join(dir, file), "utf8")));
-  return dir;
-}
+import { copyWith, EXAMPLE, slipway } from "./helpers.ts";
 
 describe("code stages on examples/node-api", () => {
   it.each(["lint", "typecheck", "test"])("%s passes on the example", async (stage) => {

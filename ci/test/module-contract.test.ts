@@ -30,14 +30,17 @@ async function scan(files: string[], name: string) {
 const sourceArg = { defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] };
 
 describe("module contracts", () => {
-  it("root module slipway: lint, typecheck and test are checks taking the source with an allow-list", async () => {
+  it("root module slipway: lint, typecheck, test and integration are checks taking the source with an allow-list", async () => {
     const mod = await scan(["ci/src/index.ts"], "slipway");
     const obj = mod.objects["Slipway"];
-    expect(Object.keys(obj.methods).sort()).toEqual(["lint", "test", "typecheck"]);
-    for (const stage of ["lint", "typecheck", "test"]) {
+    expect(Object.keys(obj.methods).sort()).toEqual(["integration", "lint", "test", "typecheck"]);
+    expect(Object.keys(obj.methods.integration.arguments)).toEqual(["source", "registryMirror", "noCache"]);
+    expect(obj.methods.integration.arguments.registryMirror.isOptional).toBe(true);
+    expect(obj.methods.integration.arguments.noCache.defaultValue).toBe(false);
+    for (const stage of ["lint", "typecheck", "test", "integration"]) {
       const fn = obj.methods[stage];
       expect(fn.isCheck).toBe(true);
-      expect(Object.keys(fn.arguments)).toEqual(["source"]);
+      expect(Object.keys(fn.arguments)[0]).toEqual("source");
       expect(fn.arguments.source.defaultPath).toBe(sourceArg.defaultPath);
       expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
       expect(fn.cache).toBeUndefined(); // pure functions of the source: the engine's default cache applies
@@ -47,9 +50,19 @@ describe("module contracts", () => {
   it("modules/node: install, lint, typecheck and test, and the StageResult fields", async () => {
     const mod = await scan(["modules/node/src/index.ts", "modules/node/src/result.ts"], "node");
     const node = mod.objects["Node"];
-    expect(Object.keys(node.methods).sort()).toEqual(["install", "lint", "test", "typecheck"]);
+    expect(Object.keys(node.methods).sort()).toEqual(["install", "integration", "lint", "test", "typecheck"]);
+    expect(Object.keys(node.methods.integration.arguments)).toEqual(["source", "registryMirror", "dockerImage", "noCache"]);
     expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
     const result = mod.objects["StageResult"];
     expect(Object.keys(result.properties).sort()).toEqual(["command", "exitCode", "message", "output", "reports", "stage", "status"]);
+  });
+
+  it("modules/testcontainers: the Docker engine service, bind and the harness", async () => {
+    const mod = await scan(["modules/testcontainers/src/index.ts"], "testcontainers");
+    const tc = mod.objects["Testcontainers"];
+    expect(Object.keys(tc.methods).sort()).toEqual(["bind", "engine", "harness"]);
+    expect(tc._constructor.arguments.image.defaultValue).toBe("docker:dind");
+    expect(Object.keys(tc.methods.bind.arguments)).toEqual(["ctr", "registryMirror"]);
+    expect(tc.methods.engine.arguments.registryMirror.isOptional).toBe(true);
   });
 });

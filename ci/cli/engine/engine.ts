@@ -36,6 +36,8 @@ export function connectionEnv(): Record<string, string> {
     _EXPERIMENTAL_DAGGER_RUNNER_HOST: RUNNER_HOST,
     DAGGER_NO_NAG: "1",
     DO_NOT_TRACK: "1",
+    // the docker.io mirror as this host reaches it: the integration stage's Docker engine pulls through it
+    SLIPWAY_DOCKER_MIRROR: EXTERNAL_MIRROR ?? REGISTRY,
   };
 }
 

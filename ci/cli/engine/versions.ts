@@ -21,6 +21,8 @@ export const ENGINE_IMAGE = `registry.dagger.io/engine:${DAGGER_VERSION}`;
 export const NODE_MAJOR = 22;
 export const NODE_VERSION = "22.23.3";
 export const NPM_VERSION = "10.9.4";
+/** Corepack (npm package), which runs the pnpm or yarn a project declares, as in the upstream node image. */
+export const COREPACK_VERSION = "0.36.0";
 
 /** Debian release every image is assembled from (packages through apt, no registry involved). */
 export const DEBIAN_SUITE = "bookworm";

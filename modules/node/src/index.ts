@@ -3,9 +3,10 @@
  * typecheck and unit tests with a JUnit report. Runs the same in module mode (`dagger call -m modules/node`)
  * and in client mode (slipway), which calls this class directly.
  */
-import { argument, Container, dag, Directory, func, object, ReturnType } from "@dagger.io/dagger";
+import { argument, Container, dag, Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
+import { Testcontainers, underHarness } from "../../testcontainers/src/index.ts";
 import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
-import { describeProject, installCommand, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
+import { describeProject, installCommand, integrationPlan, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
 
 export { StageResult } from "./result.ts";
@@ -53,6 +54,27 @@ export class Node {
     return this.run("test", ctr, testPlan(project, `${REPORTS}/junit.xml`), () => []);
   }
 
+  /**
+   * Integration tests (the "test:integration" script) against a Docker engine service that Testcontainers uses;
+   * JUnit, the logs of every dependency container and docker.json (containers, pulled images) in the reports.
+   * registryMirror: a docker.io pull-through mirror for that engine (plain HTTP), e.g. tcp://localhost:5000.
+   * noCache: run even when the same source passed before (the result is otherwise cached like any stage's).
+   */
+  @func()
+  async integration(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+    registryMirror?: Service,
+    dockerImage?: string,
+    noCache = false,
+  ): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source);
+    const plan = integrationPlan(project, `${REPORTS}/junit.xml`);
+    if ("notConfigured" in plan) return this.run("integration", ctr, plan, () => []);
+    let withDocker = await new Testcontainers(dockerImage).bind(ctr, registryMirror);
+    if (noCache) withDocker = withDocker.withEnvVariable("SLIPWAY_RUN", String(Date.now()));
+    return this.run("integration", withDocker, { ...plan, command: underHarness(REPORTS, plan.command) }, () => []);
+  }
+
   private async prepare(source: Directory): Promise<{ ctr: Container; project: Project }> {
     const entries = await source.entries();
     const packageJson = entries.includes("package.json") ? await source.file("package.json").contents() : undefined;
@@ -86,15 +108,17 @@ export class Node {
     const command = plan.command.join(" ");
     let reports = done.directory(REPORTS);
     let found = findings(output);
-    if (stage === "test") {
+    if (stage === "test" || stage === "integration") {
       const written = (await reports.entries()).includes("junit.xml");
       const xml = written ? await reports.file("junit.xml").contents() : junitForCommand(stage, command, exitCode, output);
       if (!written) reports = reports.withNewFile("junit.xml", xml);
       found = junitFailures(xml);
       const t = junitTotals(xml);
       const status: Status = exitCode === 0 ? "passed" : "failed";
-      const summary = `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped`;
-      const message = status === "passed" ? `test: passed (${summary})` : `test: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
+      const entries = await reports.entries();
+      const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
+      const summary = `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped${docker}`;
+      const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
       return new StageResult(stage, status, message, command, exitCode, output, reports);
     }
     const status: Status = exitCode === 0 ? "passed" : "failed";
@@ -103,6 +127,14 @@ export class Node {
       : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
     return new StageResult(stage, status, message, command, exitCode, output, reports);
   }
+}
+
+/** "; 1 container (logs in containers/), pulled: postgres:15" from the harness's docker.json. */
+function dockerSummary(text: string): string {
+  const d = JSON.parse(text) as { containers: unknown[]; pulled: string[]; leftovers: number };
+  const n = d.containers.length;
+  return `; ${n} container${n === 1 ? "" : "s"}${n ? " (logs in containers/)" : ""}, pulled: ${d.pulled.join(", ") || "none"}` +
+    (d.leftovers ? `, ${d.leftovers} left running` : "");
 }
 
 function lastLines(output: string, n = 3): string {

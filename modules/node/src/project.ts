@@ -70,20 +70,39 @@ export function typecheckPlan(p: Project): Plan {
   return { notConfigured: "no \"typecheck\" script and no tsconfig.json" };
 }
 
+/** The extra arguments that make a known test runner write JUnit XML beside its normal output. */
+function junitArgs(script: string, junitPath: string): string[] | undefined {
+  if (/\bvitest\b/.test(script)) return ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`];
+  if (/\bnode\b.*--test\b/.test(script)) {
+    return ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", `--test-reporter-destination=${junitPath}`];
+  }
+  return undefined;
+}
+
+function scriptPlan(p: Project, name: string, junitPath: string): Plan & { junit?: boolean } {
+  const script = p.scripts[name];
+  const junit = junitArgs(script, junitPath);
+  return junit
+    ? { command: runScript(p, name, junit), source: `script "${name}": ${script}`, junit: true }
+    : { command: runScript(p, name), source: `script "${name}": ${script}` };
+}
+
 /** test: the project's "test" script with a JUnit reporter where the runner is known; else vitest if installed. */
 export function testPlan(p: Project, junitPath: string): Plan & { junit?: boolean } {
   const script = p.scripts.test;
-  if (script && !/no test specified/.test(script)) {
-    if (/\bvitest\b/.test(script)) {
-      return { command: runScript(p, "test", ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`]), source: `script "test": ${script}`, junit: true };
-    }
-    if (/\bnode\b.*--test\b/.test(script)) {
-      return { command: runScript(p, "test", ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", `--test-reporter-destination=${junitPath}`]), source: `script "test": ${script}`, junit: true };
-    }
-    return { command: runScript(p, "test"), source: `script "test": ${script}` };
-  }
+  if (script && !/no test specified/.test(script)) return scriptPlan(p, "test", junitPath);
   if (p.files.some((f) => /^vitest\.config\./.test(f))) {
-    return { command: ["npx", "--no-install", "vitest", "run", "--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`], source: "vitest (config found)", junit: true };
+    return { command: ["npx", "--no-install", "vitest", "run", ...junitArgs("vitest", junitPath)!], source: "vitest (config found)", junit: true };
   }
   return { notConfigured: "no \"test\" script and no vitest configuration" };
+}
+
+/** The scripts the integration stage looks for, in order. */
+export const INTEGRATION_SCRIPTS = ["test:integration", "integration", "test:e2e"];
+
+/** integration: the project's "test:integration" (or "integration", "test:e2e") script, with JUnit where known. */
+export function integrationPlan(p: Project, junitPath: string): Plan & { junit?: boolean } {
+  const name = INTEGRATION_SCRIPTS.find((s) => p.scripts[s]);
+  if (name) return scriptPlan(p, name, junitPath);
+  return { notConfigured: `no ${INTEGRATION_SCRIPTS.map((s) => `"${s}"`).join(", ")} script` };
 }

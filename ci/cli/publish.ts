@@ -1,0 +1,69 @@
+/** `slipway publish`: build the image once from the source's Dockerfile, push it tagged by commit SHA, print the digest. */
+import { connection, dag } from "@dagger.io/dagger";
+import { basename, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Image, type Published } from "../../modules/image/src/index.ts";
+import { EXCLUDE } from "../../modules/node/src/index.ts";
+import { useEngine } from "./engine/connection.ts";
+import { commitOf } from "./git.ts";
+
+export const PUBLISH_HELP = `Usage: slipway publish [--source DIR] [--repository REGISTRY/PATH] [--dockerfile PATH]
+                       [--username USER --password-env VAR] [--allow-no-commit]
+
+Builds the image from the source's Dockerfile with OCI labels from its commit, pushes it tagged with the full and
+short commit SHA ("-dirty" when the source has uncommitted changes) and prints repository@sha256:digest.
+Default repository: <the local registry>/<source directory name>.
+`;
+
+/** The repository an image goes to when none is given: the local registry `engine up` runs. */
+export function defaultRepository(source: string): string {
+  const registry = process.env.SLIPWAY_REGISTRY;
+  if (!registry) throw new Error("no --repository given and no local registry configured: pass --repository REGISTRY/PATH");
+  return `${registry}/${basename(source).toLowerCase()}`;
+}
+
+export async function publishSource(source: string, opts: { repository?: string; dockerfile?: string; username?: string; passwordEnv?: string; allowNoCommit?: boolean }): Promise<Published> {
+  const commit = await commitOf(source);
+  const repository = opts.repository ?? defaultRepository(source);
+  let password;
+  if (opts.passwordEnv) {
+    const value = process.env[opts.passwordEnv];
+    if (!value) throw new Error(`--password-env ${opts.passwordEnv}: that environment variable is empty: export it, or drop the option`);
+    password = dag.setSecret("registry-password", value);
+  }
+  const dir = dag.host().directory(source, { exclude: EXCLUDE });
+  return new Image(opts.dockerfile).publish(dir, repository, commit?.revision ?? "", commit?.created ?? "", commit?.source ?? "",
+    commit?.dirty ?? false, opts.allowNoCommit ?? false, opts.username ?? "", password);
+}
+
+export async function runPublish(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      source: { type: "string", default: "." },
+      repository: { type: "string" },
+      dockerfile: { type: "string" },
+      username: { type: "string" },
+      "password-env": { type: "string" },
+      "allow-no-commit": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(PUBLISH_HELP);
+    return 0;
+  }
+  const source = resolve(values.source!);
+  await useEngine({ quiet: true, check: false });
+  const started = Date.now();
+  let published: Published | undefined;
+  await connection(async () => {
+    published = await publishSource(source, {
+      repository: values.repository, dockerfile: values.dockerfile, username: values.username,
+      passwordEnv: values["password-env"], allowNoCommit: values["allow-no-commit"],
+    });
+  });
+  const p = published!;
+  process.stdout.write(`publish: ${p.ref} (tags ${p.tags.map((t) => t.slice(t.lastIndexOf(":") + 1)).join(", ")}) [${((Date.now() - started) / 1000).toFixed(1)}s]\n`);
+  return 0;
+}

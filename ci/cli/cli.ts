@@ -49,7 +49,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const msg = err instanceof StepError ? err.message : err instanceof Error ? err.message : String(err);
+    const msg = (err instanceof StepError ? err.message : err instanceof Error ? err.message : String(err))
+      // the SDK wraps whatever a session callback throws; the user needs the cause
+      .replace(/^failed to execute function with automatic provisioning: (?:\w*Error: )*/, "")
+      .replace(/\s*\[traceparent:[^\]]*\]/g, "");
     process.stderr.write(`slipway: ${msg}\n`);
     process.exit(1);
   },

@@ -11,6 +11,9 @@ Commands:
   test             unit tests with the "test" script; JUnit report exported to --reports
   integration      the "test:integration" script against a Docker engine for Testcontainers
   publish          build the image once, push it tagged by commit SHA, print repository@digest
+  release          publish, sbom, scan (vulnerabilities + policy gate, secrets), sign and attest, verify
+  verify REF       check the signature and attestations of an image with --public-key
+  keys             make a cosign key pair (--out DIR --password-env VAR)
   engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
@@ -37,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "publish") {
     const { runPublish } = await import("./publish.ts");
     return runPublish(argv.slice(1));
+  }
+  if (cmd === "release" || cmd === "verify" || cmd === "keys") {
+    const release = await import("./release.ts");
+    return { release: release.runRelease, verify: release.runVerify, keys: release.runKeys }[cmd](argv.slice(1));
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {
     const { runStage } = await import("./stages.ts");

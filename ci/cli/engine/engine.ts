@@ -7,7 +7,7 @@ import { DAGGER_CLI } from "./dagger.ts";
 import { ensureDir, paths, readState, waitFor, writeState } from "./host.ts";
 import { REGISTRY } from "./registry.ts";
 import { StepError, type Step } from "./steps.ts";
-import { DAGGER_VERSION, ENGINE_IMAGE } from "./versions.ts";
+import { DAGGER_VERSION, ENGINE_IMAGE, MIRRORED_REGISTRIES } from "./versions.ts";
 
 const TITLE = "Dagger engine";
 /**
@@ -23,7 +23,7 @@ export const EXTERNAL_MIRROR = process.env.SLIPWAY_REGISTRY_MIRROR;
 
 export function engineConfig(): object {
   const mirror = EXTERNAL_MIRROR ?? REGISTRY;
-  const registries: Record<string, object> = { "docker.io": { mirrors: [mirror] } };
+  const registries: Record<string, object> = Object.fromEntries(MIRRORED_REGISTRIES.map((r) => [r, { mirrors: [mirror] }]));
   if (!EXTERNAL_MIRROR || process.env.SLIPWAY_REGISTRY_MIRROR_HTTP === "1") registries[mirror] = { http: true };
   if (EXTERNAL_MIRROR) registries[REGISTRY] = { http: true };
   return { logLevel: "info", registries };

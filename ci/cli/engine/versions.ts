@@ -26,3 +26,20 @@ export const COREPACK_VERSION = "0.36.0";
 
 /** Debian release every image is assembled from (packages through apt, no registry involved). */
 export const DEBIAN_SUITE = "bookworm";
+
+/**
+ * Supply-chain tools, built from the Go module proxy at these releases and served under their upstream image
+ * names. Trivy is not among them: the proxy here refuses github.com/aquasecurity/trivy (403 for every version),
+ * so OSV-Scanner, whose offline database is plain OSV JSON, is the vulnerability scanner.
+ */
+export const GO_TOOLS = {
+  cosign: { pkg: "github.com/sigstore/cosign/v2/cmd/cosign", version: "v2.6.5", image: "gcr.io/projectsigstore/cosign:v2.6.5" },
+  // syft: 1.51+ need github.com/docker/cli v29 and go-spdx versions the proxy refuses (403); 1.50.0 builds
+  syft: { pkg: "github.com/anchore/syft/cmd/syft", version: "v1.50.0", image: "anchore/syft:v1.50.0" },
+  gitleaks: { pkg: "github.com/zricethezav/gitleaks/v8", version: "v8.30.1", image: "zricethezav/gitleaks:v8.30.1" },
+  "osv-scanner": { pkg: "github.com/google/osv-scanner/v2/cmd/osv-scanner", version: "v2.6.0", image: "ghcr.io/google/osv-scanner:v2.6.0" },
+} as const;
+export type GoToolName = keyof typeof GO_TOOLS;
+
+/** Registries whose images the local mirror serves (engine.json points each at it). */
+export const MIRRORED_REGISTRIES = ["docker.io", "ghcr.io", "gcr.io"];

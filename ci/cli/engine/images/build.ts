@@ -9,7 +9,7 @@ import { $ } from "zx";
 import { aptInstall, ensureDir, paths } from "../host.ts";
 import { REGISTRY } from "../registry.ts";
 import { StepError } from "../steps.ts";
-import { DEBIAN_SUITE } from "../versions.ts";
+import { DEBIAN_SUITE, MIRRORED_REGISTRIES } from "../versions.ts";
 
 export interface ImageRecipe {
   /** Upstream references this image answers to, e.g. "node:22" (docker.io/library/node:22). */
@@ -48,9 +48,12 @@ export function recipeKey(recipe: ImageRecipe): string {
     .slice(0, 16);
 }
 
-/** docker.io short names as the registry stores them: "node:22" -> "library/node:22". */
+/**
+ * Upstream names as the mirror stores them: "node:22" -> "library/node:22", "ghcr.io/google/osv-scanner:v2" ->
+ * "google/osv-scanner:v2" (the engine maps each mirrored registry onto the mirror's root).
+ */
 export function mirrorPath(ref: string): string {
-  const name = ref.replace(/^docker\.io\//, "");
+  const name = ref.replace(new RegExp(`^(?:${MIRRORED_REGISTRIES.map((r) => r.replace(/\./g, "\\.")).join("|")})/`), "");
   const [repo] = name.split(":");
   return repo.includes("/") ? name : `library/${name}`;
 }

@@ -9,8 +9,9 @@ import { $ } from "zx";
 import { hostLacksSysResource, writeRuncWrapper } from "../docker.ts";
 import { DAGGER_BIN_DIR } from "../dagger.ts";
 import { ensureDir, paths } from "../host.ts";
-import { COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
+import { COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, GO_TOOLS, type GoToolName, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
+import { goTool } from "./go-tools.ts";
 
 const file = (name: string) => readFileSync(new URL(`../files/${name}`, import.meta.url), "utf8");
 
@@ -107,6 +108,34 @@ export const postgres: ImageRecipe = {
   revision: 1,
 };
 
+/**
+ * A supply-chain tool under its upstream image name: Debian slim with CA certificates and the binary built from
+ * the Go module proxy, the binary as entrypoint (as upstream), so `useEntrypoint` calls work the same online.
+ */
+function goToolImage(name: GoToolName, entrypoint: string, extraPackages: string[] = []): ImageRecipe {
+  const tool = GO_TOOLS[name];
+  return {
+    refs: [tool.image],
+    packages: ["ca-certificates", "git", ...extraPackages],
+    inputs: { tool: `${tool.pkg}@${tool.version}`, entrypoint },
+    async setup(root) {
+      const bin = await goTool(name, () => {});
+      mkdirSync(join(root, entrypoint, ".."), { recursive: true });
+      copyFileSync(bin, join(root, entrypoint));
+      chmodSync(join(root, entrypoint), 0o755);
+    },
+    config: { env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }, entrypoint: [entrypoint], cmd: [] },
+    mirror: true,
+    revision: 1,
+  };
+}
+
+export const cosign = goToolImage("cosign", "/ko-app/cosign");
+export const syft = goToolImage("syft", "/syft");
+export const gitleaks = goToolImage("gitleaks", "/usr/bin/gitleaks");
+// zip: `Scan.database` packs advisories the way OSV-Scanner stores its downloads
+export const osvScanner = goToolImage("osv-scanner", "/osv-scanner", ["zip"]);
+
 /** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
 export const engine: ImageRecipe = {
   refs: [ENGINE_IMAGE],
@@ -139,4 +168,4 @@ export const engine: ImageRecipe = {
 };
 
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres];
+export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, cosign, syft, gitleaks, osvScanner];

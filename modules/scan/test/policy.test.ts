@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe as suite, expect, it } from "vitest";
+import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity } from "../src/policy.ts";
+
+const advisory = JSON.parse(readFileSync(join(import.meta.dirname, "../../../ci/test/fixtures/osv/npm/GHSA-35jh-r3h4-6jhm.json"), "utf8"));
+const osvOutput = JSON.stringify({
+  results: [{
+    source: { path: "/src/package-lock.json", type: "lockfile" },
+    packages: [{ package: { name: "lodash", version: "4.17.20", ecosystem: "npm" }, vulnerabilities: [advisory], groups: [{ ids: [advisory.id], max_severity: "" }] }],
+  }],
+});
+const lodash: Finding = osvFindings(osvOutput, "source")[0];
+
+suite("policy gate", () => {
+  it("reads package, advisory, aliases, severity and fixed version from OSV-Scanner's JSON", () => {
+    expect(lodash).toMatchObject({ id: "GHSA-35jh-r3h4-6jhm", aliases: ["CVE-2021-23337"], package: "lodash", version: "4.17.20", severity: "high", fixed: "4.17.21", target: "/src/package-lock.json" });
+    expect(describe(lodash)).toBe("lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21 [/src/package-lock.json]");
+  });
+
+  it("blocks at or above the threshold, not below; unrated findings block", () => {
+    expect(gate([lodash], "high", [], "2026-11-22").blocking).toHaveLength(1);
+    expect(gate([lodash], "critical", [], "2026-11-22").below).toHaveLength(1);
+    expect(gate([{ ...lodash, severity: "unknown" }], "critical", [], "2026-11-22").blocking).toHaveLength(1);
+  });
+
+  it("an allowlist entry lets a finding pass until it expires, by ID or alias", () => {
+    const entry = (expires: string, id = "GHSA-35jh-r3h4-6jhm") => parseAllowlist(JSON.stringify([{ id, package: "lodash", reason: "template() not used", expires }]), "allow.json");
+    expect(gate([lodash], "high", entry("2026-11-22"), "2026-11-22").allowed).toHaveLength(1);
+    expect(gate([lodash], "high", entry("2027-01-01", "CVE-2021-23337"), "2026-11-22").allowed).toHaveLength(1);
+    const expired = gate([lodash], "high", entry("2026-11-21"), "2026-11-22");
+    expect(expired.blocking).toHaveLength(1);
+    expect(expired.expired.map((e) => e.expires)).toEqual(["2026-11-21"]);
+  });
+
+  it("refuses allowlist entries without a reason or an expiry, and unknown severities", () => {
+    expect(() => parseAllowlist('[{"id":"X","expires":"2027-01-01"}]', "allow.json")).toThrow(/allow.json entry 1 \(X\): "reason" is missing/);
+    expect(() => parseAllowlist('[{"id":"X","reason":"r"}]', "allow.json")).toThrow(/"expires" must be a date YYYY-MM-DD/);
+    expect(() => parseAllowlist("{", "allow.json")).toThrow(/not valid JSON/);
+    expect(() => parseSeverity("severe", "--fail-on")).toThrow(/--fail-on: unknown severity "severe": use low, medium, high or critical/);
+  });
+});

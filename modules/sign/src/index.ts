@@ -75,6 +75,18 @@ export class Sign {
     return new StageResult("verify", "passed", `verify: passed (signature, SBOM and provenance attestations of ${ref})`, "cosign verify", 0, "", reports);
   }
 
+  /** The public key of a private key (cosign public-key), to verify what was just signed. */
+  @func()
+  publicKey(key: Secret, password: Secret): File {
+    return dag.container().from(this.image)
+      // the engine keys a cached exec on secret names, not values: never reuse another key's public half
+      .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`)
+      .withMountedSecret("/keys/cosign.key", key)
+      .withSecretVariable("COSIGN_PASSWORD", password)
+      .withExec(["public-key", "--key", "/keys/cosign.key", "--outfile", "/tmp/cosign.pub"], { useEntrypoint: true })
+      .file("/tmp/cosign.pub");
+  }
+
   /** A key pair: cosign.key (encrypted with password) and cosign.pub. */
   @func()
   generateKeyPair(password: Secret): Container {

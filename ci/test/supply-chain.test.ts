@@ -1,0 +1,140 @@
+/**
+ * The supply chain on the real engine and the local registry, through `slipway release` as a user runs it:
+ * publish, SBOM, scan with the policy gate, secret scan, sign and attest, verify, checked by the real cosign.
+ */
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { beforeAll, describe, expect, it } from "vitest";
+import { paths } from "../cli/engine/host.ts";
+import { GO_TOOLS } from "../cli/engine/versions.ts";
+import { EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
+
+const ADVISORIES = join(ROOT, "ci/test/fixtures/osv");
+const PASSWORD = "slipway-test-key-password";
+process.env.SLIPWAY_TEST_KEY_PASSWORD = PASSWORD; // the CLI reads it from the environment (--password-env)
+/** The cosign that `engine up` built from the Go module proxy, run on the host against the registry. */
+const COSIGN = join(paths.cache, "tools", `cosign-${GO_TOOLS.cosign.version}`, "cosign");
+
+let keys: string;
+beforeAll(async () => {
+  keys = tempDir("keys");
+  const r = await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_TEST_KEY_PASSWORD");
+  expect(r.code, r.out).toBe(0);
+});
+
+const release = (source: string, ...extra: string[]) =>
+  slipway("release", "--source", source, "--key", join(keys, "cosign.key"), "--password-env", "SLIPWAY_TEST_KEY_PASSWORD",
+    "--vuln-db", ADVISORIES, "--reports", tempDir("reports"), ...extra);
+
+/** A copy of the example outside git, with `edit` applied in it. */
+function copy(edit: (dir: string) => void | Promise<void>): Promise<string> {
+  const dir = tempDir("release");
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
+  return Promise.resolve(edit(dir)).then(() => dir);
+}
+
+const withLodash = () => copy(async (dir) => {
+  await $({ cwd: dir, quiet: true })`npm install lodash@4.17.20 --package-lock-only --no-audit --no-fund`;
+});
+
+describe("slipway release", () => {
+  it("publishes, scans, signs and attests the example; the real cosign verifies signature and attestations", async () => {
+    const r = await release(EXAMPLE);
+    expect(r.out).toMatch(/^scan: passed \(0 finding\(s\)/m);
+    expect(r.out).toMatch(/^secrets: passed/m);
+    expect(r.out).toMatch(/^verify: passed \(signature, SBOM and provenance attestations of /m);
+    expect(r.code, r.out).toBe(0);
+    const ref = /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out)![1];
+
+    const cosign = $({ quiet: true, nothrow: true });
+    const common = ["--key", join(keys, "cosign.pub"), "--insecure-ignore-tlog=true", "--allow-http-registry"];
+    const sig = await cosign`${COSIGN} verify ${common} ${ref}`;
+    expect(sig.exitCode, sig.stderr).toBe(0);
+    expect(JSON.parse(sig.stdout)[0].critical.image["docker-manifest-digest"]).toBe(ref.split("@")[1]);
+    for (const [type, predicateType] of [["slsaprovenance1", "https://slsa.dev/provenance/v1"], ["cyclonedx", "https://cyclonedx.org/bom"]]) {
+      const att = await cosign`${COSIGN} verify-attestation ${common} --type ${type} ${ref}`;
+      expect(att.exitCode, att.stderr).toBe(0);
+      const statement = JSON.parse(Buffer.from(JSON.parse(att.stdout.trim().split("\n")[0]).payload, "base64").toString());
+      expect(statement.predicateType).toBe(predicateType);
+      if (type === "slsaprovenance1") {
+        const deps = statement.predicate.buildDefinition.resolvedDependencies;
+        expect(deps[0].digest.gitCommit).toMatch(/^[0-9a-f]{40}$/);
+        expect(deps.some((d: { uri: string; digest: { sha256?: string } }) => d.uri.includes("node") && /^[0-9a-f]{64}$/.test(d.digest.sha256 ?? ""))).toBe(true);
+      }
+    }
+  });
+
+  it("a known-vulnerable dependency fails the scan with package, advisory, severity and fixed version; nothing is signed", async () => {
+    const r = await release(await withLodash(), "--allow-no-commit");
+    expect(r.code).toBe(1);
+    // found twice: in the image's node_modules and in the lockfile
+    const finding = "lodash 4\\.17\\.20: GHSA-35jh-r3h4-6jhm \\(CVE-2021-23337\\), high, fixed in 4\\.17\\.21";
+    expect(r.out).toMatch(new RegExp(`^scan: failed, 2 finding\\(s\\): 2 blocking, 0 allowed, 0 below high: ${finding} \\[image\\]; ${finding} \\[/src/package-lock\\.json\\]$`, "m"));
+    expect(r.out).not.toMatch(/^sign:/m);
+    expect(r.out).toMatch(/^release: failed at scan; nothing was signed$/m);
+  });
+
+  it("an allowlist entry with a future expiry lets it pass; an expired one does not", async () => {
+    const src = await withLodash();
+    const allow = (expires: string) => {
+      const file = join(tempDir("allow"), "allowlist.json");
+      writeFileSync(file, JSON.stringify([{ id: "GHSA-35jh-r3h4-6jhm", package: "lodash", reason: "template() is never called", expires }]));
+      return file;
+    };
+    const future = await release(src, "--allow-no-commit", "--allowlist", allow("2099-12-31"));
+    expect(future.out).toMatch(/^scan: passed \(2 finding\(s\): 0 blocking, 2 allowed, 0 below high\)/m);
+    expect(future.code, future.out).toBe(0);
+    const expired = await release(src, "--allow-no-commit", "--allowlist", allow("2024-01-31"));
+    expect(expired.code).toBe(1);
+    expect(expired.out).toMatch(/^scan: failed, 2 finding\(s\): 2 blocking.*; expired allowlist entries: GHSA-35jh-r3h4-6jhm \(2024-01-31\)$/m);
+  });
+
+  it("a committed fake secret fails the secret scan, and its value appears in no output or report", async () => {
+    const secret = "AKIA" + "Q3EGRBBQ7NWKXZ5T"; // an AWS access key id shape, assembled so this file holds no literal one
+    const src = await copy((dir) => writeFileSync(join(dir, "src/credentials.ts"), `export const awsAccessKeyId = "${secret}";\n`));
+    const reports = tempDir("reports");
+    const r = await slipway("release", "--source", src, "--key", join(keys, "cosign.key"), "--password-env", "SLIPWAY_TEST_KEY_PASSWORD",
+      "--vuln-db", ADVISORIES, "--reports", reports, "--allow-no-commit");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^secrets: failed, 1 secret\(s\) found: src\/credentials\.ts:1 aws-access-token \(values redacted/m);
+    expect(r.out).not.toContain(secret);
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]);
+    const written = files(reports);
+    expect(written.some((f) => f.endsWith("gitleaks.sarif"))).toBe(true);
+    for (const f of written) expect(readFileSync(f, "utf8"), f).not.toContain(secret);
+  });
+
+  it("re-tagging a different image under the signed tag makes verify fail", async () => {
+    const r = await release(EXAMPLE, "--repository", "127.0.0.1:5000/scratch/retag");
+    expect(r.code, r.out).toBe(0);
+    const tag = /^publish: (\S+)@/m.exec(r.out)![1];
+    const sha = (await $({ cwd: EXAMPLE, quiet: true })`git rev-parse HEAD`).stdout.trim();
+    const signedTag = `${tag}:${sha.slice(0, 12)}${(await $({ cwd: EXAMPLE, quiet: true })`git status --porcelain -- .`).stdout.trim() ? "-dirty" : ""}`;
+    expect((await slipway("verify", signedTag, "--public-key", join(keys, "cosign.pub"))).code).toBe(0);
+    // another image pushed under the same tag
+    const other = await copy((dir) => writeFileSync(join(dir, "src/extra.ts"), "export const extra = 1;\n"));
+    const pushed = await slipway("publish", "--source", other, "--repository", "127.0.0.1:5000/scratch/other", "--allow-no-commit");
+    const otherRef = /^publish: (\S+@sha256:[0-9a-f]{64})/m.exec(pushed.out)![1];
+    await retag(otherRef, signedTag);
+    const v = await slipway("verify", signedTag, "--public-key", join(keys, "cosign.pub"));
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/^verify: failed, no valid signature for /m);
+  });
+});
+
+/** Puts the manifest of `from` (repo@digest) under `to` (repo:tag) in the local registry, as an attacker would. */
+async function retag(from: string, to: string): Promise<void> {
+  const [fromRepo, digest] = from.replace(/^127\.0\.0\.1:5000\//, "").split("@");
+  const [toRepo, tag] = to.replace(/^127\.0\.0\.1:5000\//, "").split(":");
+  const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+  const manifest = await fetch(`http://127.0.0.1:5000/v2/${fromRepo}/manifests/${digest}`, { headers: { Accept: accept } });
+  const body = Buffer.from(await manifest.arrayBuffer());
+  const m = JSON.parse(body.toString());
+  for (const blob of [m.config, ...m.layers]) {
+    const r = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`, { method: "POST" });
+    expect([201, 202]).toContain(r.status);
+  }
+  const put = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/manifests/${tag}`, { method: "PUT", headers: { "Content-Type": manifest.headers.get("content-type")! }, body });
+  expect(put.status).toBe(201);
+}

@@ -6,6 +6,7 @@ import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GO_TOOLS } from "../cli/engine/versions.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const introspector = join(ROOT, "node_modules/@dagger.io/dagger/dist/src/module/introspector/index.js");
@@ -64,5 +65,24 @@ describe("module contracts", () => {
     expect(tc._constructor.arguments.image.defaultValue).toBe("docker:dind");
     expect(Object.keys(tc.methods.bind.arguments)).toEqual(["ctr", "registryMirror"]);
     expect(tc.methods.engine.arguments.registryMirror.isOptional).toBe(true);
+  });
+
+  it("modules image, sbom, scan and sign: functions and pinned tool images", async () => {
+    const image = (await scan(["modules/image/src/index.ts"], "image")).objects;
+    expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish"]);
+    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "revision", "created", "sourceUrl", "dirty", "allowNoCommit", "username", "password"]);
+    expect(Object.keys(image["Published"].properties).sort()).toEqual(["baseImages", "digest", "ref", "tags"]);
+    const sbom = (await scan(["modules/sbom/src/index.ts"], "sbom")).objects["Sbom"];
+    expect(Object.keys(sbom.methods)).toEqual(["generate"]);
+    expect(sbom._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.syft.image);
+    const scanner = (await scan(["modules/scan/src/index.ts", "modules/node/src/result.ts"], "scan")).objects["Scan"];
+    expect(Object.keys(scanner.methods).sort()).toEqual(["database", "secrets", "vulnerabilities"]);
+    expect(scanner.methods.vulnerabilities.arguments.failOn.defaultValue).toBe("high");
+    expect(scanner._constructor.arguments.osvScannerImage.defaultValue).toBe(GO_TOOLS["osv-scanner"].image);
+    expect(scanner._constructor.arguments.gitleaksImage.defaultValue).toBe(GO_TOOLS.gitleaks.image);
+    const sign = (await scan(["modules/sign/src/index.ts", "modules/node/src/result.ts"], "sign")).objects["Sign"];
+    expect(Object.keys(sign.methods).sort()).toEqual(["generateKeyPair", "publicKey", "sign", "verify"]);
+    expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
+    expect(sign.methods.sign.arguments.tlog.defaultValue).toBe(false);
   });
 });

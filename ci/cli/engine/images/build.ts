@@ -21,7 +21,7 @@ export interface ImageRecipe {
   /** Bump when `setup` changes: the recipe key covers data, not code (whose text differs between loaders). */
   revision: number;
   /** Adds files into the root filesystem. */
-  setup?: (root: string) => Promise<void>;
+  setup?: (root: string, progress: (line: string) => void) => Promise<void>;
   config: {
     env?: Record<string, string>;
     entrypoint?: string[];
@@ -107,7 +107,7 @@ export async function buildImage(recipe: ImageRecipe, progress: (l: string) => v
       const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
       throw new StepError(step, `mmdebstrap failed: ${last}`, `check that apt reaches ${DEBIAN_MIRROR} (or set SLIPWAY_DEBIAN_MIRROR)`);
     }
-    await recipe.setup?.(root);
+    await recipe.setup?.(root, progress);
     writeFileSync(join(root, "etc/slipway-image"), `${recipe.refs[0]} ${recipeKey(recipe)}\n`);
     const c = recipe.config;
     const changes = [

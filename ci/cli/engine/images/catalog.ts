@@ -118,8 +118,8 @@ function goToolImage(name: GoToolName, entrypoint: string, extraPackages: string
     refs: [tool.image],
     packages: ["ca-certificates", "git", ...extraPackages],
     inputs: { tool: `${tool.pkg}@${tool.version}`, entrypoint },
-    async setup(root) {
-      const bin = await goTool(name, () => {});
+    async setup(root, progress) {
+      const bin = await goTool(name, progress);
       mkdirSync(join(root, entrypoint, ".."), { recursive: true });
       copyFileSync(bin, join(root, entrypoint));
       chmodSync(join(root, entrypoint), 0o755);

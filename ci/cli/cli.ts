@@ -59,7 +59,9 @@ main(process.argv.slice(2)).then(
     const msg = (err instanceof StepError ? err.message : err instanceof Error ? err.message : String(err))
       // the SDK wraps whatever a session callback throws; the user needs the cause
       .replace(/^failed to execute function with automatic provisioning: (?:\w*Error: )*/, "")
-      .replace(/\s*\[traceparent:[^\]]*\]/g, "");
+      .replace(/\s*\[traceparent:[^\]]*\]/g, "")
+      // the SDK's bare message when the engine or its session went away mid-run
+      .replace(/^API Error$/, "the Dagger engine session ended during the run: check `slipway engine status`, then rerun (finished work is cached)");
     process.stderr.write(`slipway: ${msg}\n`);
     process.exit(1);
   },

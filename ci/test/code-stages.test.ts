@@ -54,6 +54,18 @@ describe("code stages on examples/node-api", () => {
   });
 });
 
+describe("code stages with pnpm and yarn (through corepack)", () => {
+  it.each(["pnpm", "yarn"])("typecheck and test pass on a %s project, tests forwarded their JUnit flags", async (manager) => {
+    const src = join(import.meta.dirname, `fixtures/${manager}-project`);
+    const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
+    const typecheck = await slipway("typecheck", "--source", src, "--reports", reports);
+    expect(typecheck.out).toMatch(/^typecheck: passed \(script "typecheck": tsc --noEmit\)/m);
+    const test = await slipway("test", "--source", src, "--reports", reports);
+    expect(test.out).toMatch(/^test: passed \(1 tests, 0 failed, 0 skipped\)/m);
+    expect(readFileSync(join(reports, "test/junit.xml"), "utf8")).toMatch(/<testcase[^>]*name="adds"/);
+  });
+});
+
 describe("slipway pipeline", () => {
   it("runs lint, typecheck and test on the bundled example by default and exports the reports", async () => {
     const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));

@@ -3,10 +3,10 @@
  * typecheck and unit tests with a JUnit report. Runs the same in module mode (`dagger call -m modules/node`)
  * and in client mode (slipway), which calls this class directly.
  */
-import { argument, Container, dag, Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
+import { argument, Container, dag, Directory, ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { Testcontainers, underHarness } from "../../testcontainers/src/index.ts";
 import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
-import { describeProject, installCommand, integrationPlan, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
+import { describeProject, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
 
 export { StageResult } from "./result.ts";
@@ -78,17 +78,23 @@ export class Node {
   private async prepare(source: Directory): Promise<{ ctr: Container; project: Project }> {
     const entries = await source.entries();
     const packageJson = entries.includes("package.json") ? await source.file("package.json").contents() : undefined;
-    const project = describeProject(entries, packageJson);
+    const lockfile = Object.keys(LOCKFILES).find((f) => entries.includes(f));
+    const lockText = lockfile ? await source.file(lockfile).contents() : "";
+    const project = describeProject(entries, packageJson, lockText);
     // Cache order: manifest and lockfile first, so editing source never reinstalls; then the source. The
     // manifests are rebuilt from their contents so that the layer's cache key depends on nothing else.
     let manifests = dag.directory();
     for (const name of ["package.json", project.lockfile, ".npmrc"].filter((f) => entries.includes(f))) {
-      manifests = manifests.withNewFile(name, name === "package.json" ? packageJson! : await source.file(name).contents());
+      const text = name === "package.json" ? packageJson! : name === project.lockfile ? lockText : await source.file(name).contents();
+      manifests = manifests.withNewFile(name, text);
     }
     const ctr = dag.container().from(this.image)
       .withMountedCache("/root/.npm", dag.cacheVolume("slipway-npm"))
       .withMountedCache("/root/.cache", dag.cacheVolume(`slipway-${project.manager}-cache`))
       .withEnvVariable("CI", "true")
+      // a project that names no packageManager gets the pnpm/yarn release this corepack knows, not "latest"
+      // (reproducible, and no need for the registry's signing keys to match corepack's)
+      .withEnvVariable("COREPACK_DEFAULT_TO_LATEST", "0")
       .withDirectory(WORKDIR, manifests)
       .withWorkdir(WORKDIR)
       // the stamp records when the install ran: a cached layer keeps the old one
@@ -103,7 +109,7 @@ export class Node {
       return new StageResult(stage, "not-configured", `${stage}: not configured (${plan.notConfigured})`, "", 0, "", dag.directory());
     }
     const done = ctr.withExec(plan.command, { expect: ReturnType.Any });
-    const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()]);
+    const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()]).catch(installFailed);
     const output = [stdout, stderr].filter(Boolean).join("\n");
     const command = plan.command.join(" ");
     let reports = done.directory(REPORTS);
@@ -135,6 +141,16 @@ function dockerSummary(text: string): string {
   const n = d.containers.length;
   return `; ${n} container${n === 1 ? "" : "s"}${n ? " (logs in containers/)" : ""}, pulled: ${d.pulled.join(", ") || "none"}` +
     (d.leftovers ? `, ${d.leftovers} left running` : "");
+}
+
+/** The install layer failed (the stage's own command never ran): one line with the command and its last words. */
+function installFailed(err: unknown): never {
+  if (err instanceof ExecError) {
+    const cmd = err.cmd.join(" ").replace(/ && date .*$/, "").replace(/^sh -c /, "");
+    const said = (err.stderr || err.stdout).split("\n").filter((l) => l.trim() && !/^\s+at /.test(l)).join("\n"); // no stack frames
+    throw new Error(`dependency install failed (${cmd}, exit ${err.exitCode}): ${lastLines(said, 2)}: fix package.json or the lockfile`);
+  }
+  throw err;
 }
 
 function lastLines(output: string, n = 3): string {

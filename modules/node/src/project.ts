@@ -15,10 +15,12 @@ export interface Project {
   scripts: Record<string, string>;
   /** Files present at the project root, to find tool configurations. */
   files: string[];
+  /** Yarn 1 ("# yarn lockfile v1"), whose frozen install flag differs from Yarn 2+'s. */
+  yarnClassic?: boolean;
 }
 
 /** Reads the project from its root listing and package.json text; one-line errors name the fix. */
-export function describeProject(entries: string[], packageJson: string | undefined): Project {
+export function describeProject(entries: string[], packageJson: string | undefined, lockfileText = ""): Project {
   if (packageJson === undefined) {
     throw new Error("no package.json at the source root: pass --source the directory of a Node project");
   }
@@ -32,7 +34,9 @@ export function describeProject(entries: string[], packageJson: string | undefin
   if (!lockfile) {
     throw new Error("no lockfile (package-lock.json, pnpm-lock.yaml or yarn.lock): run `npm install` and commit the lockfile");
   }
-  return { manager: LOCKFILES[lockfile], lockfile, scripts: pkg.scripts ?? {}, files: entries };
+  const manager = LOCKFILES[lockfile];
+  const yarnClassic = manager === "yarn" ? !lockfileText.includes("__metadata:") : undefined;
+  return { manager, lockfile, scripts: pkg.scripts ?? {}, files: entries, ...(yarnClassic === undefined ? {} : { yarnClassic }) };
 }
 
 /** The install command, reproducible from the lockfile. */
@@ -43,13 +47,15 @@ export function installCommand(p: Project): string[] {
     case "pnpm":
       return ["corepack", "pnpm", "install", "--frozen-lockfile"];
     case "yarn":
-      return ["corepack", "yarn", "install", "--immutable"];
+      return ["corepack", "yarn", "install", p.yarnClassic ? "--frozen-lockfile" : "--immutable"];
   }
 }
 
 export function runScript(p: Project, script: string, extra: string[] = []): string[] {
-  const run = p.manager === "npm" ? ["npm", "run", script] : ["corepack", p.manager, "run", script];
-  return extra.length ? [...run, "--", ...extra] : run;
+  // npm needs "--" before arguments for the script; pnpm and yarn forward them as they are (a "--" would reach
+  // the script, where e.g. `node --test` takes what follows for file names)
+  if (p.manager === "npm") return extra.length ? ["npm", "run", script, "--", ...extra] : ["npm", "run", script];
+  return ["corepack", p.manager, "run", script, ...extra];
 }
 
 const ESLINT_CONFIGS = ["eslint.config.js", "eslint.config.mjs", "eslint.config.cjs", "eslint.config.ts", ".eslintrc", ".eslintrc.js", ".eslintrc.cjs", ".eslintrc.json", ".eslintrc.yml"];

@@ -54,4 +54,11 @@ describe("plans", () => {
     expect(integrationPlan(npm([], { "test:e2e": "playwright test" }), "/r/j.xml")).toMatchObject({ command: ["npm", "run", "test:e2e"] });
     expect(integrationPlan(npm([], { test: "vitest" }), "/r/j.xml")).toEqual({ notConfigured: 'no "test:integration", "integration", "test:e2e" script' });
   });
+
+  it("pnpm and yarn get script arguments without npm's \"--\", and yarn 1 its own frozen-lockfile flag", () => {
+    const pnpm = describeProject(["package.json", "pnpm-lock.yaml"], pkg({ test: "node --test" }));
+    expect(testPlan(pnpm, "/r/j.xml")).toMatchObject({ command: ["corepack", "pnpm", "run", "test", "--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", "--test-reporter-destination=/r/j.xml"] });
+    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "# yarn lockfile v1\n"))).toEqual(["corepack", "yarn", "install", "--frozen-lockfile"]);
+    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "__metadata:\n  version: 8\n"))).toEqual(["corepack", "yarn", "install", "--immutable"]);
+  });
 });

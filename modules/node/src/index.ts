@@ -6,7 +6,7 @@
 import { argument, Container, dag, Directory, ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { Testcontainers, underHarness } from "../../testcontainers/src/index.ts";
 import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
-import { describeProject, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
+import { describeProject, INSTALL_INPUTS, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
 
 export { StageResult } from "./result.ts";
@@ -83,10 +83,16 @@ export class Node {
     const project = describeProject(entries, packageJson, lockText);
     // Cache order: manifest and lockfile first, so editing source never reinstalls; then the source. The
     // manifests are rebuilt from their contents so that the layer's cache key depends on nothing else.
-    let manifests = dag.directory();
-    for (const name of ["package.json", project.lockfile, ".npmrc"].filter((f) => entries.includes(f))) {
-      const text = name === "package.json" ? packageJson! : name === project.lockfile ? lockText : await source.file(name).contents();
-      manifests = manifests.withNewFile(name, text);
+    let manifests = dag.directory().withNewFile("package.json", packageJson!).withNewFile(project.lockfile, lockText);
+    const present = await Promise.all(INSTALL_INPUTS.map(async (path) => {
+      const [top] = path.split("/");
+      if (!entries.includes(top) && !entries.includes(`${top}/`)) return undefined;
+      return (await source.glob(path)).length ? path : undefined;
+    }));
+    for (const path of present.filter((p): p is string => Boolean(p))) {
+      manifests = path.includes("/") || path === "patches"
+        ? manifests.withDirectory(path, source.directory(path))
+        : manifests.withNewFile(path, await source.file(path).contents());
     }
     const ctr = dag.container().from(this.image)
       .withMountedCache("/root/.npm", dag.cacheVolume("slipway-npm"))
@@ -95,10 +101,13 @@ export class Node {
       // a project that names no packageManager gets the pnpm/yarn release this corepack knows, not "latest"
       // (reproducible, and no need for the registry's signing keys to match corepack's)
       .withEnvVariable("COREPACK_DEFAULT_TO_LATEST", "0")
+      // corepack fetches pnpm and yarn releases from the npm registry (yarn 2+ otherwise comes from repo.yarnpkg.com)
+      .withEnvVariable("COREPACK_NPM_REGISTRY", "https://registry.npmjs.org")
       .withDirectory(WORKDIR, manifests)
       .withWorkdir(WORKDIR)
       // the stamp records when the install ran: a cached layer keeps the old one
-      .withExec(["sh", "-c", `${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`])
+      // pnpm and yarn on PATH too, for scripts that call them ("pnpm lint && vitest")
+      .withExec(["sh", "-c", `${project.manager === "npm" ? "" : "corepack enable && "}${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`])
       .withDirectory(WORKDIR, source, { exclude: EXCLUDE })
       .withDirectory(REPORTS, dag.directory());
     return { ctr, project };
@@ -118,12 +127,14 @@ export class Node {
       const written = (await reports.entries()).includes("junit.xml");
       const xml = written ? await reports.file("junit.xml").contents() : junitForCommand(stage, command, exitCode, output);
       if (!written) reports = reports.withNewFile("junit.xml", xml);
-      found = junitFailures(xml);
+      // a report made up from the exit code names the command, not the cause: the output's last lines do
+      found = written ? junitFailures(xml) : [];
       const t = junitTotals(xml);
       const status: Status = exitCode === 0 ? "passed" : "failed";
       const entries = await reports.entries();
       const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
-      const summary = `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped${docker}`;
+      const counts = written ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped` : `no per-test report: ${plan.source} is not one vitest or node --test command`;
+      const summary = `${counts}${docker}`;
       const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
       return new StageResult(stage, status, message, command, exitCode, output, reports);
     }
@@ -147,8 +158,11 @@ function dockerSummary(text: string): string {
 function installFailed(err: unknown): never {
   if (err instanceof ExecError) {
     const cmd = err.cmd.join(" ").replace(/ && date .*$/, "").replace(/^sh -c /, "");
-    const said = (err.stderr || err.stdout).split("\n").filter((l) => l.trim() && !/^\s+at /.test(l)).join("\n"); // no stack frames
-    throw new Error(`dependency install failed (${cmd}, exit ${err.exitCode}): ${lastLines(said, 2)}: fix package.json or the lockfile`);
+    const lines = `${err.stdout}\n${err.stderr}`.split("\n").map((l) => l.trim())
+      .filter((l) => l && !/^at /.test(l) && !/^Node\.js v/.test(l) && !/^[{}\])]+$/.test(l)); // no stack frames or braces
+    const errors = lines.filter((l) => /\berr(or)?\b|ERR!|YN0028|ENOTFOUND|E404|failed|not found|forbidden/i.test(l));
+    const cause = (errors.length ? errors : lines).slice(-2).join(" | ");
+    throw new Error(`dependency install failed (${cmd}, exit ${err.exitCode}): ${cause}: run \`${cmd}\` in the project to see the whole output`);
   }
   throw err;
 }

@@ -2,6 +2,13 @@
 
 export type PackageManager = "npm" | "pnpm" | "yarn";
 
+/**
+ * Files and directories besides package.json and the lockfile that an install reads: they go into the install
+ * layer (and so into its cache key).
+ */
+export const INSTALL_INPUTS = [".npmrc", ".yarnrc", ".yarnrc.yml", ".yarn/releases", ".yarn/plugins", ".yarn/patches", "patches",
+  "pnpm-workspace.yaml", ".pnpmfile.cjs"];
+
 export const LOCKFILES: Record<string, PackageManager> = {
   "package-lock.json": "npm",
   "npm-shrinkwrap.json": "npm",
@@ -76,8 +83,12 @@ export function typecheckPlan(p: Project): Plan {
   return { notConfigured: "no \"typecheck\" script and no tsconfig.json" };
 }
 
-/** The extra arguments that make a known test runner write JUnit XML beside its normal output. */
+/**
+ * The extra arguments that make a known test runner write JUnit XML beside its normal output. Only a script that
+ * is one command can take them: appended to `a && vitest`-style scripts they would reach the last command.
+ */
 function junitArgs(script: string, junitPath: string): string[] | undefined {
+  if (/&&|\|\||;|\|/.test(script)) return undefined;
   if (/\bvitest\b/.test(script)) return ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`];
   if (/\bnode\b.*--test\b/.test(script)) {
     return ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", `--test-reporter-destination=${junitPath}`];

@@ -61,4 +61,9 @@ describe("plans", () => {
     expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "# yarn lockfile v1\n"))).toEqual(["corepack", "yarn", "install", "--frozen-lockfile"]);
     expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "__metadata:\n  version: 8\n"))).toEqual(["corepack", "yarn", "install", "--immutable"]);
   });
+
+  it("adds JUnit flags only to a script that is one command (in `a && vitest` they would reach the last command)", () => {
+    expect(testPlan(npm([], { test: "vitest run && npm run test-types" }), "/r/j.xml")).toEqual({ command: ["npm", "run", "test"], source: 'script "test": vitest run && npm run test-types' });
+    expect(testPlan(npm([], { test: "pnpm lint; vitest" }), "/r/j.xml")).not.toHaveProperty("junit");
+  });
 });

@@ -17,7 +17,7 @@ import { DAGGER_VERSION } from "./engine/versions.ts";
 import { useEngine } from "./engine/connection.ts";
 import { commitOf } from "./git.ts";
 import { publishSource } from "./publish.ts";
-import { exportReports } from "./stages.ts";
+import { exportReports, hostTunnel } from "./stages.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]
                        [--vuln-db DIR] [--fail-on SEVERITY] [--allowlist FILE] [--reports DIR]
@@ -33,9 +33,7 @@ $SLIPWAY_VULN_DB; without one OSV-Scanner queries osv.dev. --fail-on: low, mediu
 /** A host-side registry on loopback, tunnelled for the containers that push to or read from it. */
 function registryTunnel(ref: string): Service | undefined {
   const m = /^(localhost|127\.0\.0\.1):(\d+)\//.exec(ref);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return dag.host().service([{ frontend: port, backend: port }], { host: m[1] });
+  return m ? hostTunnel(m[1], Number(m[2])) : undefined;
 }
 
 function secretFromEnv(name: string | undefined, option: string): Secret {
@@ -108,7 +106,7 @@ export async function runRelease(argv: string[]): Promise<number> {
     const image = dag.container().from(published.ref);
 
     const sbom = new Sbom().generate(image, published.ref);
-    await exportReports({ stage: "sbom", status: "passed", reports: sbom } as StageResult, values.reports!);
+    await sbom.export(resolve(values.reports!, "sbom"));
     say("sbom", { status: "passed", message: `sbom: CycloneDX and SPDX in ${resolve(values.reports!, "sbom")}` });
 
     const scan = new Scan();

@@ -28,8 +28,12 @@ function mirrorService(hostPort: string | undefined): Service | undefined {
   if (!value) return undefined;
   const m = /^([^:/]+):(\d+)$/.exec(value);
   if (!m) throw new Error(`--registry-mirror "${value}" is not host:port: pass e.g. --registry-mirror 127.0.0.1:5000, or "" for none`);
-  const port = Number(m[2]);
-  return dag.host().service([{ frontend: port, backend: port }], { host: m[1] });
+  return hostTunnel(m[1], Number(m[2]));
+}
+
+/** A service that forwards to host:port as this host reaches it (the registry, the mirror on loopback). */
+export function hostTunnel(host: string, port: number): Service {
+  return dag.host().service([{ frontend: port, backend: port }], { host });
 }
 
 /** One stage on the Node class, as module mode runs it. */

@@ -2,22 +2,26 @@
 import { $ } from "zx";
 import { cliVersion, DAGGER_BIN_DIR } from "./dagger.ts";
 import { dockerAnswers } from "./docker.ts";
-import { ENGINE_CONTAINER, ENGINE_VOLUME, engineAnswers, RUNNER_HOST } from "./engine.ts";
+import { ENGINE_CONTAINER, ENGINE_VOLUME, engineAnswers, engineContainerRunning, RUNNER_HOST } from "./engine.ts";
 import { paths, pidRuns, readState, writeState } from "./host.ts";
 import { REGISTRY, registryAnswers } from "./registry.ts";
 import { up } from "./up.ts";
 import { DAGGER_VERSION } from "./versions.ts";
 
+/** Size of a tree, or a note when walking it takes longer than `status` should (large caches have millions of files). */
 async function du(path: string): Promise<string> {
-  const r = await $`du -sh ${path}`.nothrow();
+  const r = await $`timeout 5 du -sh ${path}`.nothrow();
+  if (r.exitCode === 124) return "(large: not measured in 5 s; `du -sh` it)";
   return r.exitCode === 0 ? r.stdout.split("\t")[0] : "-";
 }
 
 async function status(): Promise<number> {
   const state = readState();
   const docker = await dockerAnswers();
-  const engineVersion = docker ? await engineAnswers() : undefined;
+  // a stopped engine container would keep the CLI retrying for a minute
+  const engineVersion = docker && (await engineContainerRunning()) ? await engineAnswers() : undefined;
   const volume = docker ? (await $`docker volume inspect --format {{.Mountpoint}} ${ENGINE_VOLUME}`.nothrow()).stdout.trim() : "";
+  const [engineSize, cacheSize] = await Promise.all([volume ? du(volume) : Promise.resolve(""), du(paths.cache)]);
   const rows: [string, string][] = [
     ["pinned Dagger", DAGGER_VERSION],
     ["Docker", docker ? `running${state.dockerd ? ` (started by slipway, pid ${state.dockerd})` : ""}` : "not running"],
@@ -25,8 +29,8 @@ async function status(): Promise<number> {
     ["Dagger CLI", (await cliVersion()) ?? `not built (${DAGGER_BIN_DIR})`],
     ["engine", engineVersion ? `${ENGINE_CONTAINER} answers: ${engineVersion}` : "not running"],
     ["connect with", RUNNER_HOST],
-    ["engine cache", volume ? `${await du(volume)} in volume ${ENGINE_VOLUME}` : "-"],
-    ["machine cache", `${await du(paths.cache)} in ${paths.cache}`],
+    ["engine cache", volume ? `${engineSize} in volume ${ENGINE_VOLUME}` : "-"],
+    ["machine cache", `${cacheSize} in ${paths.cache}`],
   ];
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(16)} ${v}\n`);
   return engineVersion ? 0 : 3;

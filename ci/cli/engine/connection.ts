@@ -4,15 +4,9 @@
  * `dagger run`), bringing the engine up first when it does not answer.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { $ } from "zx";
-import { ENGINE_CONTAINER } from "./engine.ts";
+import { engineContainerRunning } from "./engine.ts";
 import { ensureDir, paths } from "./host.ts";
 
-/** The fast path of a stage command: the engine container `engine up` started is running. */
-async function engineContainerRunning(): Promise<boolean> {
-  const r = await $`docker inspect --format {{.State.Running}} ${ENGINE_CONTAINER}`.nothrow();
-  return r.stdout.trim() === "true";
-}
 
 export function writeConnection(env: Record<string, string>): void {
   ensureDir(paths.cache);

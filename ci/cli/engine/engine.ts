@@ -43,6 +43,12 @@ export function connectionEnv(): Record<string, string> {
   };
 }
 
+/** The engine container `engine up` started is running (a quick check before anything that would wait on it). */
+export async function engineContainerRunning(): Promise<boolean> {
+  const r = await $`docker inspect --format {{.State.Running}} ${ENGINE_CONTAINER}`.nothrow();
+  return r.stdout.trim() === "true";
+}
+
 /** One `dagger core version` round trip through the engine: proves the engine answers sessions. */
 export async function engineAnswers(): Promise<string | undefined> {
   const r = await $({ env: { ...process.env, ...connectionEnv() } })`${DAGGER_CLI} core version`.nothrow().timeout("60s");

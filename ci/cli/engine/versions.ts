@@ -29,12 +29,14 @@ export const DEBIAN_SUITE = "bookworm";
 
 /**
  * Supply-chain tools, built from the Go module proxy at these releases and served under their upstream image
- * names. Trivy is not among them: the proxy here refuses github.com/aquasecurity/trivy (403 for every version),
- * so OSV-Scanner, whose offline database is plain OSV JSON, is the vulnerability scanner.
+ * names. Trivy is not among them yet: the proxy refuses its version list (403), so `go install trivy@v` fails;
+ * v0.74.0 builds through a wrapper module (`go get`, GOEXPERIMENT=jsonv2) but takes ~16 min on 2 cores. OSV-Scanner,
+ * whose offline database is plain OSV JSON, is the vulnerability scanner meanwhile.
  */
 export const GO_TOOLS = {
   cosign: { pkg: "github.com/sigstore/cosign/v2/cmd/cosign", version: "v2.6.5", image: "gcr.io/projectsigstore/cosign:v2.6.5" },
-  // syft: 1.51+ need github.com/docker/cli v29 and go-spdx versions the proxy refuses (403); 1.50.0 builds
+  // syft: 1.51+ need github.com/docker/cli and go-spdx versions the proxy refuses (403); 1.50.0 builds as is
+  // (1.57.0 would build through a wrapper module replacing those two)
   syft: { pkg: "github.com/anchore/syft/cmd/syft", version: "v1.50.0", image: "anchore/syft:v1.50.0" },
   gitleaks: { pkg: "github.com/zricethezav/gitleaks/v8", version: "v8.30.1", image: "zricethezav/gitleaks:v8.30.1" },
   "osv-scanner": { pkg: "github.com/google/osv-scanner/v2/cmd/osv-scanner", version: "v2.6.0", image: "ghcr.io/google/osv-scanner:v2.6.0" },

@@ -1,8 +1,8 @@
 /** `slipway publish`: build the image once from the source's Dockerfile, push it tagged by commit SHA, print the digest. */
-import { connection, dag } from "@dagger.io/dagger";
+import { connection, dag, type Secret } from "@dagger.io/dagger";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Image, type Published } from "../../modules/image/src/index.ts";
+import { type Commit, Image, type Published } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
 import { commitOf } from "./git.ts";
@@ -22,15 +22,21 @@ export function defaultRepository(source: string): string {
   return `${registry}/${basename(source).toLowerCase()}`;
 }
 
-export async function publishSource(source: string, opts: { repository?: string; dockerfile?: string; username?: string; passwordEnv?: string; allowNoCommit?: boolean }): Promise<Published> {
-  const commit = await commitOf(source);
+/** A password given by the name of the environment variable that holds it (--password-env), as a Dagger Secret. */
+export function secretFromEnv(name: string | undefined, option: string): Secret {
+  if (!name) throw new Error(`${option} VAR is required: the environment variable that holds the password`);
+  const value = process.env[name];
+  if (!value) throw new Error(`${option} ${name}: that environment variable is not set or empty: export it`);
+  return dag.setSecret(`env-${name}`, value);
+}
+
+export async function publishSource(
+  source: string,
+  opts: { repository?: string; dockerfile?: string; username?: string; passwordEnv?: string; allowNoCommit?: boolean; commit?: Commit },
+): Promise<Published> {
+  const commit = opts.commit ?? await commitOf(source);
   const repository = opts.repository ?? defaultRepository(source);
-  let password;
-  if (opts.passwordEnv) {
-    const value = process.env[opts.passwordEnv];
-    if (!value) throw new Error(`--password-env ${opts.passwordEnv}: that environment variable is empty: export it, or drop the option`);
-    password = dag.setSecret("registry-password", value);
-  }
+  const password = opts.passwordEnv ? secretFromEnv(opts.passwordEnv, "--password-env") : undefined;
   const dir = dag.host().directory(source, { exclude: EXCLUDE });
   return new Image(opts.dockerfile).publish(dir, repository, commit?.revision ?? "", commit?.created ?? "", commit?.source ?? "",
     commit?.dirty ?? false, opts.allowNoCommit ?? false, opts.username ?? "", password);

@@ -3,7 +3,7 @@
  * (vulnerabilities with the policy gate, secrets), sign and attest (SBOM, SLSA provenance), verify. A failing
  * gate stops the later stages: nothing unscanned gets signed. Also `slipway verify REF` and `slipway keys`.
  */
-import { connection, dag, type Directory, type Secret, type Service } from "@dagger.io/dagger";
+import { connection, dag, type Directory, type Service } from "@dagger.io/dagger";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -16,7 +16,7 @@ import { Image } from "../../modules/image/src/index.ts";
 import { DAGGER_VERSION } from "./engine/versions.ts";
 import { useEngine } from "./engine/connection.ts";
 import { commitOf } from "./git.ts";
-import { publishSource } from "./publish.ts";
+import { publishSource, secretFromEnv } from "./publish.ts";
 import { exportReports, hostTunnel } from "./stages.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]
@@ -34,13 +34,6 @@ $SLIPWAY_VULN_DB; without one OSV-Scanner queries osv.dev. --fail-on: low, mediu
 function registryTunnel(ref: string): Service | undefined {
   const m = /^(localhost|127\.0\.0\.1):(\d+)\//.exec(ref);
   return m ? hostTunnel(m[1], Number(m[2])) : undefined;
-}
-
-function secretFromEnv(name: string | undefined, option: string): Secret {
-  if (!name) throw new Error(`${option} VAR is required: the environment variable that holds the key's password`);
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${option} ${name}: that environment variable is not set: export it`);
-  return dag.setSecret(`env-${name}`, value);
 }
 
 function hostFile(path: string, what: string) {
@@ -101,7 +94,7 @@ export async function runRelease(argv: string[]): Promise<number> {
     const commit = await commitOf(source);
 
     const started = new Date().toISOString();
-    const published = await publishSource(source, { repository: values.repository, allowNoCommit: values["allow-no-commit"] });
+    const published = await publishSource(source, { repository: values.repository, allowNoCommit: values["allow-no-commit"], commit });
     say("publish", { status: "passed", message: `publish: ${published.ref}` });
     const image = dag.container().from(published.ref);
 

@@ -43,7 +43,6 @@ export function runNodeStage(stage: StageName, dir: Directory, opts: StageOption
   return node[stage](dir);
 }
 
-
 /** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */
 export async function exportReports(r: StageResult, dir: string): Promise<void> {
   if (r.status === "not-configured") return;

@@ -42,6 +42,11 @@ export class Image {
   @func()
   async build(source: Directory, revision: string, created: string, sourceUrl: string, title = ""): Promise<Container> {
     await this.dockerfileText(source);
+    return this.labelledBuild(source, revision, created, sourceUrl, title);
+  }
+
+  /** The build itself, once the Dockerfile is known to exist. */
+  private async labelledBuild(source: Directory, revision: string, created: string, sourceUrl: string, title: string): Promise<Container> {
     let ctr = source.dockerBuild({ dockerfile: this.dockerfile });
     const labels = ociLabels({ revision, created, source: sourceUrl, dirty: false }, title);
     for (const [k, v] of Object.entries(labels)) if (v) ctr = ctr.withLabel(k, v);
@@ -77,7 +82,8 @@ export class Image {
     } else {
       throw new Error("the source has no git commit, so the image cannot be tagged by SHA: commit it, or pass --allow-no-commit");
     }
-    let ctr = await this.build(source, revision, created, sourceUrl, repository.split("/").pop());
+    const dockerfile = await this.dockerfileText(source); // read once: it checks the file and names the base images
+    let ctr = await this.labelledBuild(source, revision, created, sourceUrl, repository.split("/").pop()!);
     if (password) ctr = ctr.withRegistryAuth(repository.split("/")[0], username, password);
     let digestRef = "";
     for (const tag of tags) {
@@ -88,7 +94,7 @@ export class Image {
       }
     }
     const digest = digestRef.slice(digestRef.indexOf("@") + 1);
-    const bases = await Promise.all(baseImages(await this.dockerfileText(source)).map((ref) => dag.container().from(ref).imageRef()));
+    const bases = await Promise.all(baseImages(dockerfile).map((ref) => dag.container().from(ref).imageRef()));
     return new Published(`${repository}@${digest}`, digest, tags.map((t) => `${repository}:${t}`), bases);
   }
 

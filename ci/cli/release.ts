@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXCLUDE, type StageResult } from "../../modules/node/src/index.ts";
 import { Sbom } from "../../modules/sbom/src/index.ts";
-import { Scan } from "../../modules/scan/src/index.ts";
+import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
 import { provenance, Sign } from "../../modules/sign/src/index.ts";
 import { Image } from "../../modules/image/src/index.ts";
 import { DAGGER_VERSION } from "./engine/versions.ts";
@@ -20,13 +20,16 @@ import { publishSource, secretFromEnv } from "./publish.ts";
 import { exportReports, hostTunnel } from "./stages.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]
-                       [--vuln-db DIR] [--fail-on SEVERITY] [--allowlist FILE] [--reports DIR]
+                       [--scanner trivy|osv-scanner] [--vuln-db DIR] [--fail-on SEVERITY] [--allowlist FILE]
+                       [--reports DIR]
        slipway verify REF --public-key FILE
        slipway keys --out DIR --password-env VAR
 
-release: publish, sbom, scan (OSV-Scanner on the image and lockfiles, gitleaks on the source), sign and attest
-(SBOM, SLSA provenance v1), verify. --vuln-db: an offline OSV database (osv-scalibr/<ecosystem>/all.zip), default
-$SLIPWAY_VULN_DB; without one OSV-Scanner queries osv.dev. --fail-on: low, medium, high (default) or critical.
+release: publish, sbom, scan (Trivy, or OSV-Scanner, on the image and lockfiles; gitleaks on the source), sign
+and attest (SBOM, SLSA provenance v1), verify. --vuln-db: an offline database for the scanner (Trivy: a cache
+directory holding db/trivy.db; OSV-Scanner: osv-scalibr/<ecosystem>/all.zip) or a directory of OSV advisories per
+ecosystem (npm/GHSA-....json) to build one from; default $SLIPWAY_VULN_DB. Without one the scanner downloads its
+own. --fail-on: low, medium, high (default) or critical.
 --allowlist: JSON [{"id", "package"?, "reason", "expires": "YYYY-MM-DD"}].
 `;
 
@@ -43,13 +46,15 @@ function hostFile(path: string, what: string) {
 }
 
 /**
- * --vuln-db DIR: a database as OSV-Scanner stores one (osv-scalibr/<ecosystem>/all.zip), or a directory of OSV
- * advisories per ecosystem (npm/GHSA-....json), which Scan.database packs into one.
+ * --vuln-db DIR: a database as the scanner stores one (Trivy: db/trivy.db; OSV-Scanner:
+ * osv-scalibr/<ecosystem>/all.zip), or a directory of OSV advisories per ecosystem (npm/GHSA-....json), which
+ * Scan.database builds one from with the scanner's own tooling.
  */
-async function vulnDatabase(path: string): Promise<Directory> {
-  if (!existsSync(path)) throw new Error(`--vuln-db ${path} does not exist: pass an OSV database or a directory of OSV advisories per ecosystem`);
+function vulnDatabase(path: string, scanner: Scanner): Directory {
+  if (!existsSync(path)) throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
   const dir = dag.host().directory(path);
-  return existsSync(join(path, "osv-scalibr")) ? dir : new Scan().database(dir);
+  const built = scanner === "trivy" ? existsSync(join(path, "db", "trivy.db")) : existsSync(join(path, "osv-scalibr"));
+  return built ? dir : new Scan().database(dir, scanner);
 }
 
 interface Line { stage: string; result: StageResult | { status: string; message: string } }
@@ -62,6 +67,7 @@ export async function runRelease(argv: string[]): Promise<number> {
       repository: { type: "string" },
       key: { type: "string" },
       "password-env": { type: "string" },
+      scanner: { type: "string", default: "trivy" },
       "vuln-db": { type: "string" },
       "fail-on": { type: "string", default: "high" },
       allowlist: { type: "string" },
@@ -74,6 +80,7 @@ export async function runRelease(argv: string[]): Promise<number> {
     process.stdout.write(RELEASE_HELP);
     return 0;
   }
+  const scanner = parseScanner(values.scanner!, "--scanner");
   if (!values.key) throw new Error("--key FILE is required: the cosign private key (make one with `slipway keys --out DIR --password-env VAR`)");
   const source = resolve(values.source!);
   await useEngine({ quiet: true, check: false });
@@ -88,7 +95,7 @@ export async function runRelease(argv: string[]): Promise<number> {
     const key = dag.setSecret(`cosign-key-${createHash("sha256").update(keyText).digest("hex").slice(0, 16)}`, keyText);
     const password = secretFromEnv(values["password-env"], "--password-env");
     const vulnDbPath = values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB;
-    const vulnDb = vulnDbPath ? await vulnDatabase(resolve(vulnDbPath)) : undefined;
+    const vulnDb = vulnDbPath ? vulnDatabase(resolve(vulnDbPath), scanner) : undefined;
     const allowlist = values.allowlist ? await hostFile(values.allowlist, "--allowlist") : undefined;
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
     const commit = await commitOf(source);
@@ -104,7 +111,7 @@ export async function runRelease(argv: string[]): Promise<number> {
 
     const scan = new Scan();
     const [vulns, secrets] = await Promise.all([
-      scan.vulnerabilities(image, dir, vulnDb, values["fail-on"], allowlist),
+      scan.vulnerabilities(image, dir, vulnDb, values["fail-on"], allowlist, "", scanner),
       scan.secrets(dir),
     ]);
     for (const r of [vulns, secrets]) {

@@ -78,6 +78,9 @@ describe("module contracts", () => {
     const scanner = (await scan(["modules/scan/src/index.ts", "modules/node/src/result.ts"], "scan")).objects["Scan"];
     expect(Object.keys(scanner.methods).sort()).toEqual(["database", "secrets", "vulnerabilities"]);
     expect(scanner.methods.vulnerabilities.arguments.failOn.defaultValue).toBe("high");
+    expect(scanner.methods.vulnerabilities.arguments.scanner.defaultValue).toBe("trivy");
+    expect(scanner._constructor.arguments.trivyImage.defaultValue).toBe(GO_TOOLS.trivy.image);
+    expect(scanner._constructor.arguments.trivyDbImage.defaultValue).toBe(GO_TOOLS["trivy-db"].image);
     expect(scanner._constructor.arguments.osvScannerImage.defaultValue).toBe(GO_TOOLS["osv-scanner"].image);
     expect(scanner._constructor.arguments.gitleaksImage.defaultValue).toBe(GO_TOOLS.gitleaks.image);
     const sign = (await scan(["modules/sign/src/index.ts", "modules/node/src/result.ts"], "sign")).objects["Sign"];

@@ -27,11 +27,29 @@ export const COREPACK_VERSION = "0.36.0";
 /** Debian release every image is assembled from (packages through apt, no registry involved). */
 export const DEBIAN_SUITE = "bookworm";
 
+/** How a tool that `go install` cannot build is built: inside a wrapper module, with these extras. */
+export interface GoWrapperBuild {
+  /** `go mod edit -replace` pairs, for dependencies whose required versions the proxy refuses. */
+  replace?: Record<string, string>;
+  /** GOEXPERIMENT the release is built with (Trivy 0.74 needs encoding/json/v2). */
+  experiment?: string;
+  /** -X flags that stamp the version, as the upstream release build does. */
+  stamp?: Record<string, string>;
+}
+
+export interface GoToolSpec {
+  pkg: string;
+  version: string;
+  image: string;
+  /** Absent: `go install pkg@version`. Present: a wrapper module (`go get pkg@version`, then `go build`). */
+  wrapper?: GoWrapperBuild;
+}
+
 /**
  * Supply-chain tools, built from the Go module proxy at these releases and served under their upstream image
- * names. Trivy is not among them yet: the proxy refuses its version list (403), so `go install trivy@v` fails;
- * v0.74.0 builds through a wrapper module (`go get`, GOEXPERIMENT=jsonv2) but takes ~16 min on 2 cores. OSV-Scanner,
- * whose offline database is plain OSV JSON, is the vulnerability scanner meanwhile.
+ * names. `go install trivy@v` fails here because the proxy refuses the module's version list (403); the exact
+ * version still resolves through `go get` in a wrapper module, which is how Trivy is built (about 16 min on 2 cores
+ * the first time, seconds once the Go build cache is warm).
  */
 export const GO_TOOLS = {
   cosign: { pkg: "github.com/sigstore/cosign/v2/cmd/cosign", version: "v2.6.5", image: "gcr.io/projectsigstore/cosign:v2.6.5" },
@@ -39,8 +57,15 @@ export const GO_TOOLS = {
   // (1.57.0 would build through a wrapper module replacing those two)
   syft: { pkg: "github.com/anchore/syft/cmd/syft", version: "v1.50.0", image: "anchore/syft:v1.50.0" },
   gitleaks: { pkg: "github.com/zricethezav/gitleaks/v8", version: "v8.30.1", image: "zricethezav/gitleaks:v8.30.1" },
+  trivy: {
+    pkg: "github.com/aquasecurity/trivy/cmd/trivy", version: "v0.74.0", image: "aquasec/trivy:0.74.0",
+    wrapper: { experiment: "jsonv2", stamp: { "github.com/aquasecurity/trivy/pkg/version/app.ver": "v0.74.0" } },
+  },
+  // Trivy's own database builder (no releases: a pinned commit). No upstream image exists; this one is local to
+  // the mirror and only `Scan.trivyDatabase` uses it, to build a database from advisories offline.
+  "trivy-db": { pkg: "github.com/aquasecurity/trivy-db/cmd/trivy-db", version: "v0.0.0-20260813095258-0e0340a01b57", image: "slipway/trivy-db:0e0340a01b57" },
   "osv-scanner": { pkg: "github.com/google/osv-scanner/v2/cmd/osv-scanner", version: "v2.6.0", image: "ghcr.io/google/osv-scanner:v2.6.0" },
-} as const;
+} as const satisfies Record<string, GoToolSpec>;
 export type GoToolName = keyof typeof GO_TOOLS;
 
 /** Registries whose images the local mirror serves (engine.json points each at it). */

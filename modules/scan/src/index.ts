@@ -1,34 +1,64 @@
 /**
- * Scanning with a policy gate: the image and the lockfiles by OSV-Scanner against an OSV database (online: osv.dev;
- * offline: a directory of per-ecosystem zips, see `database`), the source by gitleaks. Reports: the scanners'
- * JSON and SARIF, and findings.json with the gate's decision for each finding.
+ * Scanning with a policy gate: the image and the lockfiles by Trivy (default) or OSV-Scanner, each against its own
+ * vulnerability database (online: downloaded by the scanner; offline: built from advisories by `database`), the
+ * source by gitleaks. Reports: the scanner's JSON and SARIF, and findings.json with the gate's decision for each
+ * finding.
  */
-import { Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
+import { CacheSharingMode, Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
 import { StageResult } from "../../node/src/result.ts";
-import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity } from "./policy.ts";
+import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "./policy.ts";
 
-/** The scanners, by their upstream image names (served by the mirror offline). */
+/** The tools, by their upstream image names (served by the mirror offline). */
+export const TRIVY_IMAGE = "aquasec/trivy:0.74.0";
+/** Trivy's database builder; no upstream image exists, `engine up` builds this one into the mirror. */
+export const TRIVY_DB_IMAGE = "slipway/trivy-db:0e0340a01b57";
 export const OSV_SCANNER_IMAGE = "ghcr.io/google/osv-scanner:v2.6.0";
 export const GITLEAKS_IMAGE = "zricethezav/gitleaks:v8.30.1";
-const DB = "/osv-db";
+export const SCANNERS = ["trivy", "osv-scanner"] as const;
+export type Scanner = (typeof SCANNERS)[number];
+const DB = "/vuln-db";
+
+export function parseScanner(value: string, where: string): Scanner {
+  if (!(SCANNERS as readonly string[]).includes(value)) throw new Error(`${where}: unknown scanner "${value}": use trivy or osv-scanner`);
+  return value as Scanner;
+}
+
+function lastErrors(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  return lines.filter((l) => /error|fatal/i.test(l)).slice(-2).join(" | ") || lines.slice(-2).join(" | ");
+}
 
 @object()
 export class Scan {
+  @func() trivyImage: string;
+  @func() trivyDbImage: string;
   @func() osvScannerImage: string;
   @func() gitleaksImage: string;
 
-  constructor(osvScannerImage: string = OSV_SCANNER_IMAGE, gitleaksImage: string = GITLEAKS_IMAGE) {
+  constructor(trivyImage: string = TRIVY_IMAGE, trivyDbImage: string = TRIVY_DB_IMAGE, osvScannerImage: string = OSV_SCANNER_IMAGE, gitleaksImage: string = GITLEAKS_IMAGE) {
+    this.trivyImage = trivyImage;
+    this.trivyDbImage = trivyDbImage;
     this.osvScannerImage = osvScannerImage;
     this.gitleaksImage = gitleaksImage;
   }
 
   /**
-   * An offline OSV database from advisories: one directory per ecosystem (npm/, Debian/, ...) of OSV JSON files,
-   * zipped the way OSV-Scanner stores what it downloads (osv-scalibr/<ecosystem>/all.zip).
+   * An offline vulnerability database from advisories: one directory per ecosystem (npm/, Debian/, ...) of OSV
+   * JSON files, as the GitHub Advisory Database publishes them.
+   * trivy: built by Trivy's own builder (`trivy-db build --only-update ghsa`) into Trivy's cache layout
+   * (db/trivy.db, db/metadata.json). osv-scanner: zipped the way OSV-Scanner stores its downloads
+   * (osv-scalibr/<ecosystem>/all.zip); every ecosystem in `ecosystems` gets a zip, empty if it has no advisories,
+   * because offline OSV-Scanner refuses to run without one.
    */
   @func()
-  database(advisories: Directory, ecosystems: string[] = ["npm", "Debian"]): Directory {
-    // every ecosystem the scan meets needs a zip offline, so those without advisories get an empty one
+  database(advisories: Directory, scanner = "trivy", ecosystems: string[] = ["npm", "Debian"]): Directory {
+    if (parseScanner(scanner, "database") === "trivy") {
+      return dag.container().from(this.trivyDbImage)
+        .withDirectory("/in/ghsa/advisories/github-reviewed", advisories, { include: ["**/*.json"] })
+        .withDirectory("/in/cocoapods-specs/Specs", dag.directory())
+        .withExec(["build", "--cache-dir", "/in", "--output-dir", `${DB}/db`, "--only-update", "ghsa"], { useEntrypoint: true })
+        .directory(DB);
+    }
     const emptyZip = "\\120\\113\\005\\006" + "\\000".repeat(18);
     return dag.container().from(this.osvScannerImage)
       .withMountedDirectory("/advisories", advisories)
@@ -43,14 +73,68 @@ export class Scan {
   /**
    * Vulnerabilities of the image and of the source's lockfiles. Fails at or above failOn (low, medium, high,
    * critical) unless an allowlist entry with a reason and a future expiry covers the finding.
-   * vulnDb: an offline database (see `database`); without it OSV-Scanner queries osv.dev.
+   * scanner: trivy (default) or osv-scanner.
+   * vulnDb: an offline database for that scanner (see `database`); without it the scanner downloads its own
+   * (Trivy from ghcr.io/aquasecurity/trivy-db, kept in a cache volume; OSV-Scanner queries osv.dev).
    * allowlist: JSON array of {"id", "package"?, "reason", "expires": "YYYY-MM-DD"}.
    */
   @func()
-  async vulnerabilities(target: Container, source: Directory, vulnDb?: Directory, failOn = "high", allowlist?: File, today = ""): Promise<StageResult> {
+  async vulnerabilities(target: Container, source: Directory, vulnDb?: Directory, failOn = "high", allowlist?: File, today = "", scanner = "trivy"): Promise<StageResult> {
     const threshold = parseSeverity(failOn, "--fail-on");
+    const tool = parseScanner(scanner, "--scanner");
     const allow = allowlist ? parseAllowlist(await allowlist.contents(), "the allowlist") : [];
     const day = today || new Date().toISOString().slice(0, 10);
+    const { reports, findings, log } = tool === "trivy"
+      ? await this.trivy(target, source, vulnDb)
+      : await this.osvScanner(target, source, vulnDb);
+    const g = gate(findings, threshold, allow, day);
+    const decisions = {
+      scanner: tool, failOn: threshold, today: day,
+      blocking: g.blocking, allowed: g.allowed, belowThreshold: g.below, expiredAllowlistEntries: g.expired,
+    };
+    const withDecisions = reports.withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n");
+    const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
+    const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
+    if (g.blocking.length) {
+      return new StageResult("scan", "failed", `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`, tool, 1, log, withDecisions);
+    }
+    return new StageResult("scan", "passed", `scan: passed (${counts}, ${tool})${expiredNote}`, tool, 0, log, withDecisions);
+  }
+
+  /** Trivy on the image (OS and installed language packages) and on the source (lockfiles): JSON, then SARIF. */
+  private async trivy(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Finding[]; log: string }> {
+    const cache = "/trivy-cache";
+    let base = dag.container().from(this.trivyImage)
+      .withMountedFile("/in/image.tar", target.asTarball())
+      .withMountedDirectory("/src", source)
+      .withDirectory("/out", dag.directory());
+    base = vulnDb
+      ? base.withMountedDirectory(cache, vulnDb)
+      : base.withMountedCache(cache, dag.cacheVolume("slipway-trivy-db"), { sharing: CacheSharingMode.Locked });
+    const common = ["--scanners", "vuln", "--cache-dir", cache, "--skip-version-check", "--disable-telemetry", "--quiet",
+      ...(vulnDb ? ["--skip-db-update", "--skip-java-db-update", "--offline-scan"] : [])];
+    const runs: [string, string[]][] = [["image", ["image", "--input", "/in/image.tar"]], ["source", ["fs", "/src"]]];
+    let out = base;
+    const findings: Finding[] = [];
+    for (const [name, args] of runs) {
+      const json = `/out/trivy-${name}.json`;
+      out = out.withExec([...args, ...common, "--format", "json", "--output", json], { useEntrypoint: true, expect: ReturnType.Any });
+      const code = await out.exitCode();
+      if (code !== 0) {
+        const stderr = await out.stderr();
+        if (/trivy-db|DB error|download.*(database|DB)/i.test(stderr)) {
+          throw new Error(`trivy cannot get its vulnerability database: pass an offline one (--vuln-db DIR, or SLIPWAY_VULN_DB): ${lastErrors(stderr)}`);
+        }
+        throw new Error(`trivy ${args[0]} failed (exit ${code}): ${lastErrors(stderr)}`);
+      }
+      out = out.withExec(["convert", "--format", "sarif", "--output", `/out/trivy-${name}.sarif`, json], { useEntrypoint: true });
+      findings.push(...trivyFindings(await out.file(json).contents(), name === "image" ? "image" : undefined));
+    }
+    return { reports: out.directory("/out"), findings, log: "" };
+  }
+
+  /** OSV-Scanner on the image archive and on the source's lockfiles, JSON and SARIF each. */
+  private async osvScanner(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Finding[]; log: string }> {
     let base = dag.container().from(this.osvScannerImage)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
@@ -62,7 +146,7 @@ export class Scan {
     const logs: string[] = [];
     for (const [name, args] of runs) {
       for (const format of ["json", "sarif"]) {
-        out = out.withExec([...args, ...offline, "--format", format, "--output", `/out/osv-${name}.${format === "json" ? "json" : "sarif"}`], { useEntrypoint: true, expect: ReturnType.Any });
+        out = out.withExec([...args, ...offline, "--format", format, "--output", `/out/osv-${name}.${format}`], { useEntrypoint: true, expect: ReturnType.Any });
         const code = await out.exitCode();
         // 0: nothing found, 1: vulnerabilities found, 128: no packages found; anything else is the scanner failing
         if (![0, 1, 128].includes(code)) {
@@ -70,29 +154,17 @@ export class Scan {
           if (/api\.osv\.dev.*(no such host|i\/o timeout|connection refused)/.test(stderr)) {
             throw new Error("osv-scanner cannot reach osv.dev: pass an offline OSV database (--vuln-db DIR, or SLIPWAY_VULN_DB)");
           }
-          const err = stderr.trim().split("\n").filter((l) => /error/i.test(l)).slice(-2).join(" | ") || stderr.trim().split("\n").slice(-2).join(" | ");
-          throw new Error(`osv-scanner ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${err}`);
+          throw new Error(`osv-scanner ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${lastErrors(stderr)}`);
         }
         if (format === "json") logs.push((await out.stderr()).trim());
       }
     }
     const reports = out.directory("/out");
-    const findings: Finding[] = [
+    const findings = [
       ...osvFindings(await reports.file("osv-image.json").contents(), "image"),
       ...osvFindings(await reports.file("osv-source.json").contents(), "source"),
     ];
-    const g = gate(findings, threshold, allow, day);
-    const decisions = {
-      failOn: threshold, today: day,
-      blocking: g.blocking, allowed: g.allowed, belowThreshold: g.below, expiredAllowlistEntries: g.expired,
-    };
-    const withDecisions = reports.withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n");
-    const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
-    const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
-    if (g.blocking.length) {
-      return new StageResult("scan", "failed", `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`, "osv-scanner", 1, logs.join("\n"), withDecisions);
-    }
-    return new StageResult("scan", "passed", `scan: passed (${counts})${expiredNote}`, "osv-scanner", 0, logs.join("\n"), withDecisions);
+    return { reports, findings, log: logs.join("\n") };
   }
 
   /** Secrets in the source by gitleaks; the report is redacted: no secret value appears in any output. */

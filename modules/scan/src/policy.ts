@@ -82,6 +82,43 @@ export function osvFindings(json: string, target: string): Finding[] {
   return out;
 }
 
+interface TrivyOutput {
+  Results?: {
+    Target: string;
+    Vulnerabilities?: {
+      VulnerabilityID: string;
+      VendorIDs?: string[];
+      PkgName: string;
+      InstalledVersion: string;
+      FixedVersion?: string;
+      Severity?: string;
+      Title?: string;
+      PkgIdentifier?: { PURL?: string };
+    }[];
+  }[];
+}
+
+/**
+ * Findings from Trivy's JSON report. Trivy names a finding by its CVE where one exists and lists the GitHub
+ * advisory among VendorIDs; both match allowlist entries. target: "image", or undefined to use Trivy's own
+ * (the lockfile's path relative to the scanned directory).
+ */
+export function trivyFindings(json: string, target?: string): Finding[] {
+  const doc = JSON.parse(json || "{}") as TrivyOutput;
+  return (doc.Results ?? []).flatMap((result) => (result.Vulnerabilities ?? []).map((v) => {
+    const severity = (v.Severity ?? "unknown").toLowerCase();
+    const ecosystem = /^pkg:([^/]+)\//.exec(v.PkgIdentifier?.PURL ?? "")?.[1] ?? "";
+    return {
+      id: v.VulnerabilityID, aliases: (v.VendorIDs ?? []).filter((id) => id !== v.VulnerabilityID),
+      package: v.PkgName, version: v.InstalledVersion, ecosystem,
+      severity: (SEVERITIES as readonly string[]).includes(severity) ? (severity as Severity) : "unknown",
+      // Trivy lists every fixed release line ("4.17.21, 5.0.1"); the first is the nearest
+      fixed: (v.FixedVersion ?? "").split(",")[0].trim(), summary: v.Title ?? "",
+      target: target ?? result.Target,
+    };
+  }));
+}
+
 /** Reads and checks an allowlist (JSON array); errors name the entry and the fix. */
 export function parseAllowlist(text: string, where: string): AllowEntry[] {
   let entries: unknown;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe as suite, expect, it } from "vitest";
-import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity } from "../src/policy.ts";
+import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "../src/policy.ts";
 
 const advisory = JSON.parse(readFileSync(join(import.meta.dirname, "../../../ci/test/fixtures/osv/npm/GHSA-35jh-r3h4-6jhm.json"), "utf8"));
 const osvOutput = JSON.stringify({
@@ -38,5 +38,28 @@ suite("policy gate", () => {
     expect(() => parseAllowlist('[{"id":"X","reason":"r"}]', "allow.json")).toThrow(/"expires" must be a date YYYY-MM-DD/);
     expect(() => parseAllowlist("{", "allow.json")).toThrow(/not valid JSON/);
     expect(() => parseSeverity("severe", "--fail-on")).toThrow(/--fail-on: unknown severity "severe": use low, medium, high or critical/);
+  });
+
+  it("reads Trivy's JSON: the CVE as ID, the GitHub advisory as alias, the nearest fixed version", () => {
+    // the shape of `trivy fs --format json` on a lockfile with lodash 4.17.20
+    const report = JSON.stringify({
+      SchemaVersion: 2,
+      Results: [
+        { Target: "package-lock.json", Class: "lang-pkgs", Type: "npm", Vulnerabilities: [{
+          VulnerabilityID: "CVE-2021-23337", VendorIDs: ["GHSA-35jh-r3h4-6jhm"], PkgName: "lodash", InstalledVersion: "4.17.20",
+          FixedVersion: "4.17.21, 5.0.1", Severity: "HIGH", Title: "Command Injection in lodash", PkgIdentifier: { PURL: "pkg:npm/lodash@4.17.20" },
+        }] },
+        { Target: "debian 12", Class: "os-pkgs", Type: "debian" },
+      ],
+    });
+    const [f, ...rest] = trivyFindings(report);
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ id: "CVE-2021-23337", aliases: ["GHSA-35jh-r3h4-6jhm"], package: "lodash", ecosystem: "npm", severity: "high", fixed: "4.17.21", target: "package-lock.json" });
+    expect(describe(f)).toBe("lodash 4.17.20: CVE-2021-23337 (GHSA-35jh-r3h4-6jhm), high, fixed in 4.17.21 [package-lock.json]");
+    expect(trivyFindings(report, "image")[0].target).toBe("image");
+    // an allowlist entry by the GitHub advisory ID covers Trivy's CVE-named finding
+    const entry = parseAllowlist(JSON.stringify([{ id: "GHSA-35jh-r3h4-6jhm", reason: "r", expires: "2027-01-01" }]), "allow.json");
+    expect(gate([f], "high", entry, "2026-11-22").allowed).toHaveLength(1);
+    expect(trivyFindings(JSON.stringify({ Results: [{ Target: "x", Vulnerabilities: [{ ...JSON.parse(report).Results[0].Vulnerabilities[0], Severity: "WHATEVER" }] }] }))[0].severity).toBe("unknown");
   });
 });

@@ -109,6 +109,22 @@ export const postgres: ImageRecipe = {
 };
 
 /**
+ * The reverse proxy in front of deployed apps (modules/deploy): Debian's HAProxy 2.6, started as the upstream
+ * image is, with its configuration at /usr/local/etc/haproxy/haproxy.cfg.
+ */
+export const haproxy: ImageRecipe = {
+  refs: ["haproxy:2.6", `haproxy:2.6-${DEBIAN_SUITE}`],
+  packages: ["haproxy", "ca-certificates"],
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    entrypoint: ["haproxy"],
+    cmd: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+  },
+  mirror: true,
+  revision: 1,
+};
+
+/**
  * A supply-chain tool under its upstream image name: Debian slim with CA certificates and the binary built from
  * the Go module proxy, the binary as entrypoint (as upstream), so `useEntrypoint` calls work the same online.
  */
@@ -135,6 +151,9 @@ export const syft = goToolImage("syft", "/syft");
 export const gitleaks = goToolImage("gitleaks", "/usr/bin/gitleaks");
 // zip: `Scan.database` packs advisories the way OSV-Scanner stores its downloads
 export const osvScanner = goToolImage("osv-scanner", "/osv-scanner", ["zip"]);
+export const trivy = goToolImage("trivy", "/usr/local/bin/trivy");
+// golang-go: trivy-db lists Go's standard packages (`go list std`) to tell them apart in Go advisories
+export const trivyDb = goToolImage("trivy-db", "/usr/local/bin/trivy-db", ["golang-go"]);
 
 /** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
 export const engine: ImageRecipe = {
@@ -168,4 +187,4 @@ export const engine: ImageRecipe = {
 };
 
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, cosign, syft, gitleaks, osvScanner];
+export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb];

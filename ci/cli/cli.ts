@@ -13,6 +13,11 @@ Commands:
   publish          build the image once, push it tagged by commit SHA, print repository@digest
   release          publish, sbom, scan (vulnerabilities + policy gate, secrets), sign and attest, verify
   verify REF       check the signature and attestations of an image with --public-key
+  deploy           verify, then roll out to an environment (--env staging|production) with gates and rollback
+  rollback         put an environment's last good version back (--env NAME)
+  smoke            HTTP smoke checks against an environment's URL (JUnit report)
+  targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
+  targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
   engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
@@ -44,6 +49,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "release" || cmd === "verify" || cmd === "keys") {
     const release = await import("./release.ts");
     return { release: release.runRelease, verify: release.runVerify, keys: release.runKeys }[cmd](argv.slice(1));
+  }
+  if (cmd === "deploy" || cmd === "rollback" || cmd === "smoke") {
+    const d = await import("./deploy.ts");
+    return { deploy: d.runDeploy, rollback: d.runRollback, smoke: d.runSmoke }[cmd](argv.slice(1));
+  }
+  if (cmd === "targets") {
+    const { targetsCommand } = await import("./targets.ts");
+    return targetsCommand(sub);
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {
     const { runStage } = await import("./stages.ts");

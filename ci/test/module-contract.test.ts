@@ -88,4 +88,15 @@ describe("module contracts", () => {
     expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
     expect(sign.methods.sign.arguments.tlog.defaultValue).toBe(false);
   });
+
+  it("modules deploy and smoke: side-effecting functions are never cached", async () => {
+    const deploy = (await scan(["modules/deploy/src/index.ts", "modules/node/src/result.ts"], "deploy")).objects["Deploy"];
+    expect(Object.keys(deploy.methods).sort()).toEqual(["dockerHost", "gitops", "rollback"]);
+    expect(Object.keys(deploy.methods.dockerHost.arguments)).toEqual(["image", "publicKey", "docker", "proxyAdmin", "settings", "secrets", "registry"]);
+    for (const fn of Object.values(deploy.methods) as { cache?: string }[]) expect(fn.cache).toBe("never");
+    const smoke = (await scan(["modules/smoke/src/index.ts", "modules/node/src/result.ts"], "smoke")).objects["Smoke"];
+    expect(Object.keys(smoke.methods)).toEqual(["run"]);
+    expect(smoke.methods.run.cache).toBe("never");
+    expect(smoke.methods.run.arguments.deadlineSeconds.defaultValue).toBe(30);
+  });
 });

@@ -1,0 +1,113 @@
+/**
+ * `slipway targets up|status|down`: the local deploy targets, one Docker engine per environment (staging,
+ * production) beside the main one, each with its own PostgreSQL for the example. They share the host's network
+ * (no bridge, no iptables), pull through the local registry mirror, and keep their data in
+ * /var/cache/slipway/targets/<environment>. The database URL is written to a file only root reads; environments
+ * name it as a secret (SLIPWAY_APP_SECRET_DATABASE_URL=file:...).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "zx";
+import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "./engine/host.ts";
+import { runSteps, type Step, StepError } from "./engine/steps.ts";
+
+export const LOCAL_TARGETS = {
+  staging: { dockerPort: 2381, dbPort: 5441 },
+  production: { dockerPort: 2382, dbPort: 5442 },
+} as const;
+type Name = keyof typeof LOCAL_TARGETS;
+
+const dir = (env: Name) => join(paths.cache, "targets", env);
+const dockerHost = (env: Name) => `tcp://127.0.0.1:${LOCAL_TARGETS[env].dockerPort}`;
+const docker = (env: Name) => $({ env: { ...process.env, DOCKER_HOST: dockerHost(env) }, quiet: true, nothrow: true });
+const pidOf = (env: Name) => {
+  const f = join(dir(env), "dockerd.pid");
+  return existsSync(f) ? Number(readFileSync(f, "utf8").trim()) : undefined;
+};
+const answers = async (env: Name) => (await docker(env)`docker version --format {{.Server.Version}}`).exitCode === 0;
+
+function engineStep(env: Name): Step {
+  const title = `${env} Docker engine (${dockerHost(env)})`;
+  return {
+    title,
+    async done() {
+      return (await answers(env)) ? "answers" : undefined;
+    },
+    async run(progress) {
+      const d = ensureDir(dir(env));
+      const config = {
+        "storage-driver": "overlay2", bridge: "none", iptables: false, "ip-masq": false,
+        "registry-mirrors": ["http://127.0.0.1:5000"],
+        hosts: [`unix://${join(d, "docker.sock")}`, dockerHost(env)],
+        "data-root": join(d, "docker"), "exec-root": `/run/slipway-${env}`, pidfile: join(d, "dockerd.pid"), "cgroup-parent": `slipway-${env}`,
+      };
+      writeFileSync(join(d, "dockerd.json"), JSON.stringify(config, null, 2) + "\n");
+      progress(`starting dockerd for ${env} (log: ${join(paths.logs, `dockerd-${env}.log`)})`);
+      startDaemon(`dockerd-${env}`, "dockerd", ["--config-file", join(d, "dockerd.json")]);
+      if (!(await waitFor(() => answers(env), 60))) {
+        throw new StepError(title, `dockerd did not answer within 60s: ${tail(join(paths.logs, `dockerd-${env}.log`))}`, `read ${join(paths.logs, `dockerd-${env}.log`)}`);
+      }
+      return "started";
+    },
+  };
+}
+
+function databaseStep(env: Name): Step {
+  const title = `${env} PostgreSQL (127.0.0.1:${LOCAL_TARGETS[env].dbPort})`;
+  const urlFile = join(dir(env), "database-url");
+  const ready = async () => (await docker(env)`docker exec slipway-postgres pg_isready -q -h 127.0.0.1 -p ${LOCAL_TARGETS[env].dbPort}`).exitCode === 0;
+  return {
+    title,
+    async done() {
+      return existsSync(urlFile) && (await ready()) ? `answers; URL in ${urlFile}` : undefined;
+    },
+    async run(progress) {
+      const running = (await docker(env)`docker inspect -f {{.State.Running}} slipway-postgres`).stdout.trim();
+      if (running === "false") await docker(env)`docker start slipway-postgres`;
+      if (!running) {
+        const password = randomBytes(18).toString("base64url");
+        progress("creating the database container (image postgres:15 through the mirror)");
+        const r = await docker(env)`docker run -d --name slipway-postgres --network host --restart unless-stopped -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v slipway-postgres:/var/lib/postgresql/data postgres:15 postgres -p ${LOCAL_TARGETS[env].dbPort} -c listen_addresses=127.0.0.1`;
+        if (r.exitCode !== 0) throw new StepError(title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "check that `npx slipway engine up` ran (the mirror serves postgres:15)");
+        writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${LOCAL_TARGETS[env].dbPort}/app\n`, { mode: 0o600 });
+      }
+      if (!(await waitFor(ready, 60))) throw new StepError(title, "PostgreSQL did not become ready within 60s", `DOCKER_HOST=${dockerHost(env)} docker logs slipway-postgres`);
+      return `ready; URL in ${urlFile}`;
+    },
+  };
+}
+
+export async function targetsCommand(sub: string | undefined): Promise<number> {
+  const envs = Object.keys(LOCAL_TARGETS) as Name[];
+  switch (sub ?? "up") {
+    case "up": {
+      const { useEngine } = await import("./engine/connection.ts");
+      await useEngine({ quiet: true, check: false }); // the registry mirror the targets pull through
+      await runSteps(envs.flatMap((e) => [engineStep(e), databaseStep(e)]));
+      return 0;
+    }
+    case "status":
+      for (const e of envs) {
+        const up = await answers(e);
+        const apps = up ? (await docker(e)`docker ps --format {{.Names}}:{{.Label "slipway.image"}}`).stdout.trim().split("\n").filter(Boolean) : [];
+        process.stdout.write(`${e.padEnd(11)} ${up ? `${dockerHost(e)} answers; ${apps.map((a) => a.replace(/:$/, "")).join(", ") || "no containers"}` : "not running"}\n`);
+      }
+      return 0;
+    case "down": {
+      const stopped: string[] = [];
+      for (const e of envs) {
+        const pid = pidOf(e);
+        if (!pidRuns(pid, "dockerd")) continue;
+        process.kill(pid!, "SIGTERM");
+        for (let i = 0; i < 120 && pidRuns(pid, "dockerd"); i++) await new Promise((r) => setTimeout(r, 250));
+        stopped.push(`${e} (pid ${pid})`);
+      }
+      process.stdout.write(stopped.length ? `stopped: ${stopped.join(", ")}; data in ${join(paths.cache, "targets")} kept\n` : "no local target runs\n");
+      return 0;
+    }
+    default:
+      process.stderr.write(`slipway targets: unknown subcommand "${sub}"; use up, status or down\n`);
+      return 2;
+  }
+}

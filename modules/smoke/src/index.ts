@@ -1,0 +1,57 @@
+/**
+ * Smoke tests: HTTP checks against a deployed URL (status, body, latency budget) with retries until a deadline,
+ * reported as JUnit. Never served from cache: each call checks the target as it is now.
+ */
+import { dag, type Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
+import { readFileSync } from "node:fs";
+import { StageResult } from "../../node/src/result.ts";
+import { parseChecks } from "./checks.ts";
+
+export { parseChecks, judge, junit, type Check, type CheckResult } from "./checks.ts";
+
+export const NODE_IMAGE = "node:22-bookworm-slim";
+const RUNNER_DIR = "/opt/slipway/smoke";
+
+@object()
+export class Smoke {
+  @func() image: string;
+
+  constructor(image: string = NODE_IMAGE) {
+    this.image = image;
+  }
+
+  /**
+   * Runs checks (a JSON array: [{"name", "path", "method"?, "status"?, "body"?, "maxMs"?}]) against url.
+   * target: a tunnel for a url on the caller's loopback (its host is replaced by the tunnel's).
+   */
+  @func({ cache: "never" })
+  async run(url: string, checks: string, deadlineSeconds = 30, target?: Service): Promise<StageResult> {
+    const parsed = parseChecks(checks, "checks");
+    let ctr = dag.container().from(this.image)
+      .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`)
+      .withDirectory(RUNNER_DIR, runnerSource());
+    let reach = url;
+    const u = new URL(url);
+    if (u.hostname === "localhost" || u.hostname === "127.0.0.1") {
+      if (!target) throw new Error(`${url} is on this host's loopback: pass it as a service (--target tcp://localhost:${u.port || 80})`);
+      ctr = ctr.withServiceBinding("target", target);
+      u.hostname = "target";
+      reach = u.toString();
+    }
+    const run = ctr
+      .withEnvVariable("SLIPWAY_SMOKE", JSON.stringify({ url: reach, checks: parsed, deadlineSeconds, suite: url }))
+      .withExec(["node", "--disable-warning=ExperimentalWarning", `${RUNNER_DIR}/runner.ts`], { expect: ReturnType.Any });
+    const [code, out] = await Promise.all([run.exitCode(), run.stdout()]);
+    const reports = run.directory("/out");
+    const failed = out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.slice(5));
+    const message = code === 0
+      ? `smoke: passed, ${parsed.length} check(s) against ${url}`
+      : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
+    return new StageResult("smoke", code === 0 ? "passed" : "failed", message, "runner.ts", code, out, reports);
+  }
+}
+
+function runnerSource(): Directory {
+  const read = (f: string) => readFileSync(new URL(`./${f}`, import.meta.url), "utf8");
+  return dag.directory().withNewFile("runner.ts", read("runner.ts")).withNewFile("checks.ts", read("checks.ts"));
+}

@@ -3,8 +3,7 @@
  * dotenv-flow files, its secrets as Dagger Secrets, the target's loopback endpoints as tunnels, then the deploy
  * and smoke modules.
  */
-import { connection, dag, type Secret } from "@dagger.io/dagger";
-import { createHash } from "node:crypto";
+import { connection, dag } from "@dagger.io/dagger";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -12,7 +11,8 @@ import type { StageResult } from "../../modules/node/src/index.ts";
 import { Deploy, STRATEGIES, type Strategy } from "../../modules/deploy/src/index.ts";
 import { parseChecks, Smoke } from "../../modules/smoke/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
-import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
+import { type Environment, loadEnvironment } from "./environments.ts";
+import { environmentSecrets, loopback } from "./pipeline.ts";
 import { commitOf } from "./git.ts";
 import { exportReports, hostTunnel } from "./stages.ts";
 
@@ -28,20 +28,6 @@ canary (${STRATEGIES.join(", ")}), each step gated on health and error rate, rol
 gate fails; or a GitOps repository (the digest committed into kustomization.yaml).
 rollback: puts the last good version back. smoke: the HTTP checks of smoke.json against the environment's URL.
 `;
-
-/** A tunnel for a URL on this host's loopback (tcp://127.0.0.1:2381, http://127.0.0.1:18081), else undefined. */
-function loopback(url: string) {
-  const u = new URL(url.replace(/^tcp:/, "http:"));
-  return u.hostname === "127.0.0.1" || u.hostname === "localhost" ? hostTunnel(u.hostname, Number(u.port || 80)) : undefined;
-}
-
-function secrets(env: Environment): Secret[] {
-  return Object.entries(env.secrets).map(([name, ref]) => {
-    const value = secretValue(name, ref);
-    // named by content: the engine tells secrets apart by name
-    return dag.setSecret(`${env.name}-${name}-${createHash("sha256").update(value).digest("hex").slice(0, 16)}`, value);
-  });
-}
 
 function dockerTarget(env: Environment) {
   const docker = loopback(env.dockerHost);
@@ -89,7 +75,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
       result = await deploy.gitops(values.image!, key, env.gitops.remote, env.name, commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch, git, token, registry);
     } else {
       const { docker, admin } = dockerTarget(env);
-      result = await deploy.dockerHost(values.image!, key, docker, admin, JSON.stringify(env.settings), secrets(env), registry);
+      result = await deploy.dockerHost(values.image!, key, docker, admin, JSON.stringify(env.settings), environmentSecrets(env), registry);
     }
     code = await print(result, values.reports!);
   });
@@ -105,7 +91,7 @@ export async function runRollback(argv: string[]): Promise<number> {
   let code = 1;
   await connection(async () => {
     const { docker, admin } = dockerTarget(env);
-    code = await print(await new Deploy().rollback(docker, admin, JSON.stringify(env.settings), secrets(env)), values.reports!);
+    code = await print(await new Deploy().rollback(docker, admin, JSON.stringify(env.settings), environmentSecrets(env)), values.reports!);
   });
   return code;
 }

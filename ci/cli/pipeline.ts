@@ -1,54 +1,280 @@
 /**
- * `slipway pipeline`: the stages that exist so far in one session: lint, typecheck and test in parallel, then,
- * when they all pass, integration. Defaults to the bundled example, so `npm run pipeline` needs no arguments.
+ * `slipway pipeline`: the whole DAG of ci/cli/dag.ts on a source (default: the bundled example), independent
+ * stages in parallel, gates stopping what comes after them, and a run report: Markdown (for a CI summary), JSON
+ * and merged JUnit in the reports directory, a table on stdout. Also what `slipway release` runs (a subset).
  */
-import { connection, dag } from "@dagger.io/dagger";
+import { connection, dag, type Container, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
+import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { Commit, Published } from "../../modules/image/src/index.ts";
+import { Image } from "../../modules/image/src/index.ts";
 import { EXCLUDE, type StageResult } from "../../modules/node/src/index.ts";
+import { Sbom } from "../../modules/sbom/src/index.ts";
+import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
+import { provenance, Sign } from "../../modules/sign/src/index.ts";
+import { Deploy } from "../../modules/deploy/src/index.ts";
+import { Smoke } from "../../modules/smoke/src/index.ts";
+import { DAGGER_VERSION } from "./engine/versions.ts";
 import { useEngine } from "./engine/connection.ts";
-import { exportReports, runNodeStage, type StageName, STAGES } from "./stages.ts";
-
-/** Stages in waves: every stage of a wave runs in parallel; a wave starts only when the previous one passed. */
-const WAVES: StageName[][] = [["lint", "typecheck", "test"], ["integration"]];
+import { ensureDir, paths } from "./engine/host.ts";
+import { commitOf } from "./git.ts";
+import { publishSource } from "./publish.ts";
+import { exportReports, hostTunnel, runNodeStage, type StageName } from "./stages.ts";
+import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "./dag.ts";
+import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
+/** The offline default: the bundled advisory set (one real advisory); SLIPWAY_VULN_DB names a real database. */
+export const BUNDLED_ADVISORIES = join(import.meta.dirname, "../test/fixtures/osv");
+
+/** What a run's stages share: inputs, and what earlier stages produced for later ones. */
+export interface RunContext {
+  source: string;
+  reports: string;
+  dir: Directory;
+  commit?: Commit;
+  repository?: string;
+  allowNoCommit: boolean;
+  key: Secret;
+  password: Secret;
+  publicKey?: File;
+  scanner: Scanner;
+  vulnDb?: Directory;
+  failOn: string;
+  allowlist?: File;
+  started: string;
+  published?: Published;
+  image?: Container;
+  sbom?: Directory;
+  environments: Record<string, Environment>;
+}
+
+/** A host-side endpoint on loopback, tunnelled for the containers that reach it. */
+export function loopback(url: string): Service | undefined {
+  const u = new URL(url.replace(/^tcp:/, "http:"));
+  return u.hostname === "127.0.0.1" || u.hostname === "localhost" ? hostTunnel(u.hostname, Number(u.port || 80)) : undefined;
+}
+
+/** An environment's secrets as Dagger Secrets, named by content (the engine tells secrets apart by name). */
+export function environmentSecrets(env: Environment): Secret[] {
+  return Object.entries(env.secrets).map(([name, ref]) => {
+    const value = secretValue(name, ref);
+    return dag.setSecret(`${env.name}-${name}-${createHash("sha256").update(value).digest("hex").slice(0, 16)}`, value);
+  });
+}
+
+/**
+ * --vuln-db DIR: a database as the scanner stores one (Trivy: db/trivy.db; OSV-Scanner:
+ * osv-scalibr/<ecosystem>/all.zip), or a directory of OSV advisories per ecosystem (npm/GHSA-....json), which
+ * Scan.database builds one from with the scanner's own tooling.
+ */
+export function vulnDatabase(path: string, scanner: Scanner): Directory {
+  if (!existsSync(path)) throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
+  const dir = dag.host().directory(path);
+  const built = scanner === "trivy" ? existsSync(join(path, "db", "trivy.db")) : existsSync(join(path, "osv-scalibr"));
+  return built ? dir : new Scan().database(dir, scanner);
+}
+
+/** Runs a stage's result through the report: its files exported, its JUnit kept for the merged report. */
+async function record(r: StageResult, ctx: RunContext, stage = r.stage): Promise<Omit<StageRun, "seconds">> {
+  await exportReports(r, ctx.reports);
+  const junitFile = join(ctx.reports, r.stage, "junit.xml");
+  const junit = (stage === "test" || stage === "integration" || stage.startsWith("smoke")) && existsSync(junitFile) ? readFileSync(junitFile, "utf8") : undefined;
+  const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
+  // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
+  const measured = ["lint", "typecheck", "test", "integration"].includes(stage);
+  return { stage, status, message: r.message, cached: measured && status !== "not-configured" ? r.cached : null, junit };
+}
+
+const requireOutput = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`${what} is missing: its stage did not run`);
+  return value;
+};
+
+/** The stage implementations: the same module classes `dagger call` runs. */
+export function stageRunners(ctx: RunContext): Record<string, () => Promise<Omit<StageRun, "seconds">>> {
+  const node = (stage: StageName) => async () => record(await runNodeStage(stage, ctx.dir, {}), ctx);
+  const registry = () => loopback(`http://${requireOutput(ctx.published, "the image").ref.split("/")[0]}`);
+  const deploy = (name: string) => async () => {
+    const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
+    await ensureLocalTargets(env);
+    const key = requireOutput(ctx.publicKey, "the public key");
+    const image = requireOutput(ctx.published, "the image").ref;
+    const d = new Deploy();
+    const r = env.target === "gitops"
+      ? await d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
+        loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, registry())
+      : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), registry());
+    return record(r, ctx, `deploy-${name}`);
+  };
+  const smoke = (name: string) => async () => {
+    const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
+    if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
+    const checks = readFileSync(env.smokeChecks, "utf8");
+    return record(await new Smoke().run(env.url, checks, 30, loopback(env.url)), ctx, `smoke-${name}`);
+  };
+  return {
+    lint: node("lint"), typecheck: node("typecheck"), test: node("test"), integration: node("integration"),
+    async build() {
+      ctx.published = await publishSource(ctx.source, { repository: ctx.repository, allowNoCommit: ctx.allowNoCommit, commit: ctx.commit });
+      ctx.image = dag.container().from(ctx.published.ref);
+      return { stage: "build", status: "passed", message: `build: ${ctx.published.ref}`, cached: null };
+    },
+    async sbom() {
+      ctx.sbom = new Sbom().generate(requireOutput(ctx.image, "the image"), ctx.published!.ref);
+      await ctx.sbom.export(resolve(ctx.reports, "sbom"));
+      return { stage: "sbom", status: "passed", message: `sbom: CycloneDX and SPDX in ${resolve(ctx.reports, "sbom")}`, cached: null };
+    },
+    async scan() {
+      return record(await new Scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, ctx.vulnDb, ctx.failOn, ctx.allowlist, "", ctx.scanner), ctx);
+    },
+    async secrets() {
+      return record(await new Scan().secrets(ctx.dir), ctx);
+    },
+    async sign() {
+      const published = requireOutput(ctx.published, "the image");
+      const predicate = provenance({
+        image: published.ref, sourceUrl: ctx.commit?.source ?? "", revision: ctx.commit?.revision ?? "", dockerfile: new Image().dockerfile,
+        baseImages: published.baseImages, builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
+        startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
+      });
+      const provFile = dag.directory().withNewFile("provenance.json", JSON.stringify(predicate, null, 2)).file("provenance.json");
+      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), provFile, registry());
+      mkdirSync(resolve(ctx.reports, "sign"), { recursive: true });
+      writeFileSync(resolve(ctx.reports, "sign/provenance.json"), JSON.stringify(predicate, null, 2) + "\n");
+      return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null };
+    },
+    async verify() {
+      const sign = new Sign();
+      ctx.publicKey ??= sign.publicKey(ctx.key, ctx.password);
+      return record(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, registry()), ctx);
+    },
+    "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
+    "deploy-production": deploy("production"), "smoke-production": smoke("production"),
+  };
+}
+
+/** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
+async function ensureLocalTargets(env: Environment): Promise<void> {
+  const { LOCAL_TARGETS, targetsUp } = await import("./targets.ts");
+  if (Object.values(LOCAL_TARGETS).some((t) => env.dockerHost === `tcp://127.0.0.1:${t.dockerPort}`)) await targetsUp(true);
+}
+
+/**
+ * The signing key: --key FILE with --password-env VAR, or the machine's default key pair in
+ * /var/cache/slipway/keys (made on first use, password beside it, root only), so the pipeline runs with no setup.
+ */
+async function signingKey(keyPath: string | undefined, passwordEnv: string | undefined): Promise<{ key: Secret; password: Secret; note: string }> {
+  let password: string;
+  if (keyPath) {
+    if (!existsSync(keyPath)) throw new Error(`--key ${keyPath} does not exist: make a key pair with \`slipway keys --out DIR --password-env VAR\``);
+    if (!passwordEnv) throw new Error("--password-env VAR is required with --key: the environment variable holding the key's password");
+    password = process.env[passwordEnv] ?? "";
+    if (!password) throw new Error(`--password-env ${passwordEnv}: that environment variable is not set or empty: export it`);
+  } else {
+    const dir = ensureDir(join(paths.cache, "keys"));
+    keyPath = join(dir, "cosign.key");
+    const pwFile = join(dir, "password");
+    if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+    password = readFileSync(pwFile, "utf8");
+    if (!existsSync(keyPath)) {
+      const ctr = new Sign().generateKeyPair(dag.setSecret("default-key-password", password));
+      await ctr.file("/keys/cosign.key").export(keyPath);
+      await ctr.file("/keys/cosign.pub").export(join(dir, "cosign.pub"));
+    }
+  }
+  const keyText = readFileSync(keyPath, "utf8");
+  const id = createHash("sha256").update(keyText).digest("hex").slice(0, 16);
+  return { key: dag.setSecret(`cosign-key-${id}`, keyText), password: dag.setSecret(`cosign-password-${id}`, password), note: keyPath };
+}
+
+export interface DagOptions {
+  source: string;
+  reports: string;
+  until?: string;
+  skip: string[];
+  key?: string;
+  passwordEnv?: string;
+  publicKey?: string;
+  repository?: string;
+  allowNoCommit: boolean;
+  scanner: Scanner;
+  vulnDb?: string;
+  failOn: string;
+  allowlist?: string;
+}
+
+/** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
+export async function runStages(o: DagOptions, print: (r: StageRun) => void): Promise<{ runs: StageRun[]; commit?: Commit }> {
+  const chosen = select(PIPELINE, o.until, o.skip);
+  await useEngine({ quiet: true, check: false });
+  let runs: StageRun[] = [];
+  const commit = await commitOf(o.source);
+  await connection(async () => {
+    const { key, password } = await signingKey(o.key, o.passwordEnv);
+    const ctx: RunContext = {
+      source: o.source, reports: o.reports, dir: dag.host().directory(o.source, { exclude: EXCLUDE }), commit,
+      repository: o.repository, allowNoCommit: o.allowNoCommit, key, password, scanner: o.scanner,
+      vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
+      failOn: o.failOn, started: new Date().toISOString(), environments: {},
+      publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
+      allowlist: o.allowlist ? dag.host().file(resolve(o.allowlist)) : undefined,
+    };
+    if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
+    const runners = stageRunners(ctx);
+    runs = await runDag(PIPELINE, chosen, async (stage) => {
+      const t0 = Date.now();
+      const r = await runners[stage]();
+      return { ...r, seconds: (Date.now() - t0) / 1000 };
+    }, print);
+  });
+  return { runs, commit };
+}
+
+export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]]
+                        [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
+                        [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH]
+
+Runs every stage on the source (default: examples/node-api), independent ones in parallel; a failing stage
+stops everything after it. Reports: <reports>/pipeline.md (for a CI summary), pipeline.json, junit.xml (merged),
+and each stage's own under <reports>/<stage>/. With no --key, signs with the machine's default key pair
+(${join(paths.cache, "keys")}); with no --vuln-db, scans against $SLIPWAY_VULN_DB or the bundled advisories.
+
+Stages:
+${PIPELINE.map((s) => `  ${s.name.padEnd(18)} ${s.about}${s.needs.length + s.after.length ? ` (after ${[...s.needs, ...s.after].join(", ")})` : ""}`).join("\n")}
+`;
 
 export async function runPipeline(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      source: { type: "string", default: EXAMPLE },
-      reports: { type: "string", default: "reports" },
-      help: { type: "boolean", short: "h" },
+      source: { type: "string", default: EXAMPLE }, reports: { type: "string", default: "reports" },
+      until: { type: "string" }, skip: { type: "string", multiple: true, default: [] },
+      key: { type: "string" }, "password-env": { type: "string" }, repository: { type: "string" },
+      scanner: { type: "string", default: "trivy" }, "vuln-db": { type: "string" }, "fail-on": { type: "string", default: "high" },
+      allowlist: { type: "string" }, "allow-no-commit": { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    process.stdout.write(`Usage: slipway pipeline [--source DIR] [--reports DIR]\n\nRuns ${WAVES.map((w) => w.join(", ")).join(", then ")} (default source: examples/node-api).\n`);
-    return 0;
-  }
+  if (values.help) return void process.stdout.write(PIPELINE_HELP), 0;
   const source = resolve(values.source!);
-  await useEngine({ quiet: false, check: false });
-  const rows: { stage: StageName; result: StageResult; seconds: number }[] = [];
-  const started = Date.now();
-  await connection(async () => {
-    const dir = dag.host().directory(source, { exclude: EXCLUDE });
-    for (const wave of WAVES) {
-      if (rows.some((r) => r.result.status === "failed")) break;
-      await Promise.all(wave.map(async (stage) => {
-        const t0 = Date.now();
-        const result = await runNodeStage(stage, dir, {});
-        await exportReports(result, values.reports!);
-        rows.push({ stage, result, seconds: (Date.now() - t0) / 1000 });
-      }));
-    }
-  });
-  rows.sort((a, b) => Object.keys(STAGES).indexOf(a.stage) - Object.keys(STAGES).indexOf(b.stage));
+  if (!existsSync(source)) throw new Error(`--source ${values.source} does not exist: pass the project directory`);
+  const started = new Date();
+  const reports = resolve(values.reports!);
   process.stdout.write(`pipeline on ${source}\n`);
-  for (const { stage, result, seconds } of rows) {
-    process.stdout.write(`  ${stage.padEnd(10)} ${result.status.padEnd(15)} ${seconds.toFixed(1).padStart(6)}s  ${result.message}\n`);
-  }
-  const failed = rows.filter((r) => r.result.status === "failed");
-  process.stdout.write(`${failed.length ? `failed: ${failed.map((r) => r.stage).join(", ")}` : "passed"} in ${((Date.now() - started) / 1000).toFixed(1)}s; reports in ${resolve(values.reports!)}\n`);
-  return failed.length ? 1 : 0;
+  const { runs, commit } = await runStages({
+    source, reports, until: values.until, skip: values.skip!.flatMap((s) => s.split(",")).filter(Boolean),
+    key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
+    scanner: parseScanner(values.scanner!, "--scanner"), vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES, failOn: values["fail-on"]!, allowlist: values.allowlist,
+  }, (r) => process.stdout.write(`  ${r.stage.padEnd(18)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`));
+  const rep = report(source, commit?.revision ?? "", started, runs);
+  mkdirSync(reports, { recursive: true });
+  const md = markdown(rep);
+  writeFileSync(join(reports, "pipeline.md"), md);
+  writeFileSync(join(reports, "pipeline.json"), JSON.stringify(rep, null, 2) + "\n");
+  writeFileSync(join(reports, "junit.xml"), mergedJunit(runs));
+  if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
+  process.stdout.write(`\n${md}\n${rep.status === "passed" ? "passed" : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`);
+  return rep.status === "passed" ? 0 : 1;
 }

@@ -3,21 +3,15 @@
  * (vulnerabilities with the policy gate, secrets), sign and attest (SBOM, SLSA provenance), verify. A failing
  * gate stops the later stages: nothing unscanned gets signed. Also `slipway verify REF` and `slipway keys`.
  */
-import { connection, dag, type Directory, type Service } from "@dagger.io/dagger";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { connection, dag } from "@dagger.io/dagger";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { EXCLUDE, type StageResult } from "../../modules/node/src/index.ts";
-import { Sbom } from "../../modules/sbom/src/index.ts";
-import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
-import { provenance, Sign } from "../../modules/sign/src/index.ts";
-import { Image } from "../../modules/image/src/index.ts";
-import { DAGGER_VERSION } from "./engine/versions.ts";
+import type { StageResult } from "../../modules/node/src/index.ts";
+import { parseScanner } from "../../modules/scan/src/index.ts";
+import { Sign } from "../../modules/sign/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
-import { commitOf } from "./git.ts";
-import { publishSource, secretFromEnv } from "./publish.ts";
-import { exportReports, hostTunnel } from "./stages.ts";
+import { loopback, runStages } from "./pipeline.ts";
+import { secretFromEnv } from "./publish.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]
                        [--scanner trivy|osv-scanner] [--vuln-db DIR] [--fail-on SEVERITY] [--allowlist FILE]
@@ -33,31 +27,14 @@ own. --fail-on: low, medium, high (default) or critical.
 --allowlist: JSON [{"id", "package"?, "reason", "expires": "YYYY-MM-DD"}].
 `;
 
-/** A host-side registry on loopback, tunnelled for the containers that push to or read from it. */
-function registryTunnel(ref: string): Service | undefined {
-  const m = /^(localhost|127\.0\.0\.1):(\d+)\//.exec(ref);
-  return m ? hostTunnel(m[1], Number(m[2])) : undefined;
-}
-
 function hostFile(path: string, what: string) {
   return dag.host().file(resolve(path), { noCache: true }).sync().catch(() => {
     throw new Error(`${what} ${path} does not exist or is not a file: check the path`);
   });
 }
 
-/**
- * --vuln-db DIR: a database as the scanner stores one (Trivy: db/trivy.db; OSV-Scanner:
- * osv-scalibr/<ecosystem>/all.zip), or a directory of OSV advisories per ecosystem (npm/GHSA-....json), which
- * Scan.database builds one from with the scanner's own tooling.
- */
-function vulnDatabase(path: string, scanner: Scanner): Directory {
-  if (!existsSync(path)) throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
-  const dir = dag.host().directory(path);
-  const built = scanner === "trivy" ? existsSync(join(path, "db", "trivy.db")) : existsSync(join(path, "osv-scalibr"));
-  return built ? dir : new Scan().database(dir, scanner);
-}
-
-interface Line { stage: string; result: StageResult | { status: string; message: string } }
+/** The supply-chain part of the pipeline's DAG: build (publish), sbom, scan, secrets, sign, verify. */
+const RELEASE_SKIP = ["lint", "typecheck", "test", "integration"];
 
 export async function runRelease(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -82,62 +59,18 @@ export async function runRelease(argv: string[]): Promise<number> {
   }
   const scanner = parseScanner(values.scanner!, "--scanner");
   if (!values.key) throw new Error("--key FILE is required: the cosign private key (make one with `slipway keys --out DIR --password-env VAR`)");
-  const source = resolve(values.source!);
-  await useEngine({ quiet: true, check: false });
-  const lines: Line[] = [];
-  const say = (stage: string, result: Line["result"]) => {
-    lines.push({ stage, result });
-    process.stdout.write(`${result.message}\n`);
-  };
-  await connection(async () => {
-    const keyText = await (await hostFile(values.key!, "--key")).contents();
-    // named by content: the engine tells secrets apart by name (the key is encrypted; its hash reveals nothing)
-    const key = dag.setSecret(`cosign-key-${createHash("sha256").update(keyText).digest("hex").slice(0, 16)}`, keyText);
-    const password = secretFromEnv(values["password-env"], "--password-env");
-    const vulnDbPath = values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB;
-    const vulnDb = vulnDbPath ? vulnDatabase(resolve(vulnDbPath), scanner) : undefined;
-    const allowlist = values.allowlist ? await hostFile(values.allowlist, "--allowlist") : undefined;
-    const dir = dag.host().directory(source, { exclude: EXCLUDE });
-    const commit = await commitOf(source);
-
-    const started = new Date().toISOString();
-    const published = await publishSource(source, { repository: values.repository, allowNoCommit: values["allow-no-commit"], commit });
-    say("publish", { status: "passed", message: `publish: ${published.ref}` });
-    const image = dag.container().from(published.ref);
-
-    const sbom = new Sbom().generate(image, published.ref);
-    await sbom.export(resolve(values.reports!, "sbom"));
-    say("sbom", { status: "passed", message: `sbom: CycloneDX and SPDX in ${resolve(values.reports!, "sbom")}` });
-
-    const scan = new Scan();
-    const [vulns, secrets] = await Promise.all([
-      scan.vulnerabilities(image, dir, vulnDb, values["fail-on"], allowlist, "", scanner),
-      scan.secrets(dir),
-    ]);
-    for (const r of [vulns, secrets]) {
-      await exportReports(r, values.reports!);
-      say(r.stage, r);
-    }
-    if (vulns.status === "failed" || secrets.status === "failed") return;
-
-    const predicate = provenance({
-      image: published.ref, sourceUrl: commit?.source ?? "", revision: commit?.revision ?? "", dockerfile: new Image().dockerfile,
-      baseImages: published.baseImages, builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
-      startedOn: started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${started}`,
-    });
-    const provFile = dag.directory().withNewFile("provenance.json", JSON.stringify(predicate, null, 2)).file("provenance.json");
-    const sign = new Sign();
-    const tunnel = registryTunnel(published.ref);
-    say("sign", { status: "passed", message: `sign: ${await sign.sign(published.ref, key, password, sbom.file("sbom.cdx.json"), provFile, tunnel)}` });
-    mkdirSync(resolve(values.reports!, "sign"), { recursive: true });
-    writeFileSync(resolve(values.reports!, "sign/provenance.json"), JSON.stringify(predicate, null, 2) + "\n");
-    const verified = await sign.verify(published.ref, sign.publicKey(key, password), tunnel);
-    await exportReports(verified, values.reports!);
-    say("verify", verified);
+  const vulnDb = values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB;
+  const { runs } = await runStages({
+    source: resolve(values.source!), reports: resolve(values.reports!), until: "verify", skip: RELEASE_SKIP,
+    key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
+    scanner, vulnDb, failOn: values["fail-on"]!, allowlist: values.allowlist,
+  }, (r) => {
+    if (r.status === "skipped") return;
+    process.stdout.write(`${r.stage === "build" ? r.message.replace(/^build:/, "publish:") : r.message}\n`);
   });
-  const failed = lines.filter((l) => l.result.status === "failed");
-  const signed = lines.some((l) => l.stage === "sign");
-  process.stdout.write(failed.length ? `release: failed at ${failed.map((l) => l.stage).join(", ")}${signed ? "" : "; nothing was signed"}\n` : "release: passed\n");
+  const failed = runs.filter((r) => r.status === "failed");
+  const signed = runs.some((r) => r.stage === "sign" && r.status === "passed");
+  process.stdout.write(failed.length ? `release: failed at ${failed.map((r) => r.stage).join(", ")}${signed ? "" : "; nothing was signed"}\n` : "release: passed\n");
   return failed.length ? 1 : 0;
 }
 
@@ -153,7 +86,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   await useEngine({ quiet: true, check: false });
   let result: StageResult | undefined;
   await connection(async () => {
-    result = await new Sign().verify(ref, await hostFile(values["public-key"]!, "--public-key"), registryTunnel(ref));
+    result = await new Sign().verify(ref, await hostFile(values["public-key"]!, "--public-key"), loopback(`http://${ref.split("/")[0]}`));
   });
   process.stdout.write(`${result!.message}\n`);
   return result!.status === "passed" ? 0 : 1;

@@ -78,15 +78,22 @@ function databaseStep(env: Name): Step {
   };
 }
 
+/** Brings the local targets up (idempotent); quiet: no step lines unless something needs doing. */
+export async function targetsUp(quiet = false): Promise<void> {
+  const envs = Object.keys(LOCAL_TARGETS) as Name[];
+  const steps = envs.flatMap((e) => [engineStep(e), databaseStep(e)]);
+  if (quiet && (await Promise.all(steps.map((s) => s.done()))).every(Boolean)) return;
+  const { useEngine } = await import("./engine/connection.ts");
+  await useEngine({ quiet: true, check: false }); // the registry mirror the targets pull through
+  await runSteps(steps);
+}
+
 export async function targetsCommand(sub: string | undefined): Promise<number> {
   const envs = Object.keys(LOCAL_TARGETS) as Name[];
   switch (sub ?? "up") {
-    case "up": {
-      const { useEngine } = await import("./engine/connection.ts");
-      await useEngine({ quiet: true, check: false }); // the registry mirror the targets pull through
-      await runSteps(envs.flatMap((e) => [engineStep(e), databaseStep(e)]));
+    case "up":
+      await targetsUp();
       return 0;
-    }
     case "status":
       for (const e of envs) {
         const up = await answers(e);

@@ -55,7 +55,7 @@ describe("module contracts", () => {
     expect(Object.keys(node.methods.integration.arguments)).toEqual(["source", "registryMirror", "dockerImage", "noCache"]);
     expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
     const result = mod.objects["StageResult"];
-    expect(Object.keys(result.properties).sort()).toEqual(["command", "exitCode", "message", "output", "reports", "stage", "status"]);
+    expect(Object.keys(result.properties).sort()).toEqual(["cached", "command", "exitCode", "message", "output", "reports", "stage", "status"]);
   });
 
   it("modules/testcontainers: the Docker engine service, bind and the harness", async () => {

@@ -117,8 +117,12 @@ export class Node {
     if ("notConfigured" in plan) {
       return new StageResult(stage, "not-configured", `${stage}: not configured (${plan.notConfigured})`, "", 0, "", dag.directory());
     }
-    const done = ctr.withExec(plan.command, { expect: ReturnType.Any });
-    const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()]).catch(installFailed);
+    // the command stamps when it ran: a result the engine serves from cache carries an older stamp
+    const startedAt = Date.now();
+    const stamped = ["sh", "-c", 'date +%s%3N > /tmp/slipway-ran-at && exec "$@"', "sh", ...plan.command];
+    const done = ctr.withExec(stamped, { expect: ReturnType.Any });
+    const [exitCode, stdout, stderr, ranAt] = await Promise.all([done.exitCode(), done.stdout(), done.stderr(), done.file("/tmp/slipway-ran-at").contents()]).catch(installFailed);
+    const cached = Number(ranAt.trim()) < startedAt - 1000;
     const output = [stdout, stderr].filter(Boolean).join("\n");
     const command = plan.command.join(" ");
     let reports = done.directory(REPORTS);
@@ -136,13 +140,13 @@ export class Node {
       const counts = written ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped` : `no per-test report: ${plan.source} is not one vitest or node --test command`;
       const summary = `${counts}${docker}`;
       const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
-      return new StageResult(stage, status, message, command, exitCode, output, reports);
+      return new StageResult(stage, status, message, command, exitCode, output, reports, cached);
     }
     const status: Status = exitCode === 0 ? "passed" : "failed";
     const message = status === "passed"
       ? `${stage}: passed (${plan.source})`
       : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
-    return new StageResult(stage, status, message, command, exitCode, output, reports);
+    return new StageResult(stage, status, message, command, exitCode, output, reports, cached);
   }
 }
 

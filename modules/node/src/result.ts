@@ -18,8 +18,10 @@ export class StageResult {
   @field() output: string;
   /** Reports in standard formats (JUnit XML); exported even when the stage fails. */
   @field() reports: Directory;
+  /** The engine served the stage's command from its cache (it did not run again). */
+  @field() cached: boolean;
 
-  constructor(stage: string, status: Status, message: string, command: string, exitCode: number, output: string, reports: Directory) {
+  constructor(stage: string, status: Status, message: string, command: string, exitCode: number, output: string, reports: Directory, cached = false) {
     this.stage = stage;
     this.status = status;
     this.message = message;
@@ -27,5 +29,6 @@ export class StageResult {
     this.exitCode = exitCode;
     this.output = output;
     this.reports = reports;
+    this.cached = cached;
   }
 }

@@ -1,0 +1,180 @@
+/**
+ * The pipeline's DAG: which stage waits for which, what --until and --skip leave to run, running the stages as
+ * soon as what they wait for has passed, and the run report (Markdown, JSON, merged JUnit).
+ *
+ * `needs`: stages whose output this one uses (skipping one skips this one too). `after`: gates, stages that must
+ * not have failed (a skipped gate lets it run). A failure skips everything downstream; stages already running
+ * finish.
+ */
+
+export interface StageDef {
+  name: string;
+  needs: string[];
+  after: string[];
+  /** a one-line description for --help */
+  about: string;
+}
+
+export type Outcome = "passed" | "failed" | "skipped" | "not-configured";
+
+export interface StageRun {
+  stage: string;
+  status: Outcome;
+  message: string;
+  seconds: number;
+  /** true: served from the engine's cache; false: ran; null: never cached (side effects) or not known */
+  cached: boolean | null;
+  /** JUnit XML of the stage's tests, when it has some */
+  junit?: string;
+}
+
+export const PIPELINE: StageDef[] = [
+  { name: "lint", needs: [], after: [], about: "the project's lint script or ESLint" },
+  { name: "typecheck", needs: [], after: [], about: "the typecheck script or tsc --noEmit" },
+  { name: "test", needs: [], after: [], about: "unit tests, JUnit" },
+  { name: "integration", needs: [], after: ["lint", "typecheck", "test"], about: "Testcontainers tests against a Docker engine in the pipeline" },
+  { name: "build", needs: [], after: [], about: "the image from the Dockerfile, pushed tagged by commit SHA" },
+  { name: "sbom", needs: ["build"], after: [], about: "CycloneDX and SPDX of the image (Syft)" },
+  { name: "scan", needs: ["build"], after: [], about: "vulnerabilities of the image and lockfiles with the policy gate" },
+  { name: "secrets", needs: [], after: [], about: "secrets in the source (gitleaks)" },
+  { name: "sign", needs: ["build", "sbom"], after: ["lint", "typecheck", "test", "integration", "scan", "secrets"], about: "cosign signature, SBOM and SLSA provenance attestations" },
+  { name: "verify", needs: ["sign"], after: [], about: "signature and attestations against the public key" },
+  { name: "deploy-staging", needs: ["verify"], after: [], about: "roll out to staging (.env.staging)" },
+  { name: "smoke-staging", needs: ["deploy-staging"], after: [], about: "smoke checks against staging" },
+  { name: "deploy-production", needs: ["verify"], after: ["smoke-staging"], about: "roll out the same digest to production (.env.production)" },
+  { name: "smoke-production", needs: ["deploy-production"], after: [], about: "smoke checks against production" },
+];
+
+const names = (dag: StageDef[]) => dag.map((s) => s.name);
+
+function checkName(dag: StageDef[], name: string, option: string): void {
+  if (!names(dag).includes(name)) throw new Error(`${option} ${name}: no such stage; stages are ${names(dag).join(", ")}`);
+}
+
+/** The stages to run: everything up to `until` (it and what it transitively waits for), minus `skip`. */
+export function select(dag: StageDef[], until?: string, skip: string[] = []): Set<string> {
+  if (until) checkName(dag, until, "--until");
+  skip.forEach((s) => checkName(dag, s, "--skip"));
+  const byName = new Map(dag.map((s) => [s.name, s]));
+  const chosen = new Set<string>();
+  const add = (n: string) => {
+    if (chosen.has(n)) return;
+    chosen.add(n);
+    for (const d of [...byName.get(n)!.needs, ...byName.get(n)!.after]) add(d);
+  };
+  if (until) add(until);
+  else names(dag).forEach((n) => chosen.add(n));
+  for (const s of skip) chosen.delete(s);
+  return chosen;
+}
+
+/**
+ * Runs the chosen stages, each as soon as its needs passed and its gates did not fail, up to all at once.
+ * Returns one StageRun per stage of the DAG (the ones not chosen or not reached as skipped, with the reason).
+ */
+export async function runDag(dag: StageDef[], chosen: Set<string>, run: (stage: string) => Promise<StageRun>,
+  onDone: (r: StageRun) => void = () => undefined): Promise<StageRun[]> {
+  const results = new Map<string, StageRun>();
+  const skipped = (stage: string, message: string): StageRun => ({ stage, status: "skipped", message, seconds: 0, cached: null });
+  for (const s of dag) if (!chosen.has(s.name)) results.set(s.name, skipped(s.name, `${s.name}: skipped (not selected)`));
+  const running = new Map<string, Promise<void>>();
+  for (;;) {
+    let progressed = false;
+    for (const s of dag) {
+      if (results.has(s.name) || running.has(s.name)) continue;
+      const deps = [...s.needs, ...s.after].map((d) => [d, results.get(d)] as const);
+      const failedDep = deps.find(([d, r]) => r && (r.status === "failed" || (r.status === "skipped" && s.needs.includes(d) && chosen.has(d))));
+      const missingNeed = s.needs.find((d) => !chosen.has(d));
+      if (failedDep || missingNeed) {
+        const why = missingNeed ? `${missingNeed} was not selected` : `${failedDep![0]} ${failedDep![1]!.status}`;
+        const r = skipped(s.name, `${s.name}: skipped (${why})`);
+        results.set(s.name, r);
+        onDone(r);
+        progressed = true;
+        continue;
+      }
+      if (deps.some(([, r]) => !r)) continue;
+      running.set(s.name, run(s.name).catch((err: Error) => ({ stage: s.name, status: "failed" as const, message: `${s.name}: failed, ${err.message}`, seconds: 0, cached: null }))
+        .then((r) => { results.set(s.name, r); running.delete(s.name); onDone(r); }));
+      progressed = true;
+    }
+    if (results.size === dag.length) break;
+    if (!progressed) {
+      if (!running.size) throw new Error("the pipeline's DAG has a cycle");
+      await Promise.race(running.values());
+    }
+  }
+  return dag.map((s) => results.get(s.name)!);
+}
+
+export interface RunReport {
+  source: string;
+  revision: string;
+  started: string;
+  seconds: number;
+  status: "passed" | "failed";
+  /** the first failed stage and why */
+  failure?: { stage: string; message: string };
+  stages: StageRun[];
+}
+
+export function report(source: string, revision: string, started: Date, runs: StageRun[]): RunReport {
+  const failed = runs.find((r) => r.status === "failed");
+  return {
+    source, revision, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000,
+    status: failed ? "failed" : "passed",
+    ...(failed ? { failure: { stage: failed.stage, message: failed.message } } : {}),
+    stages: runs.map(({ junit: _junit, ...r }) => r),
+  };
+}
+
+const ICON: Record<Outcome, string> = { passed: "✅", failed: "❌", skipped: "⏭️", "not-configured": "➖" };
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+/** Markdown for a CI summary ($GITHUB_STEP_SUMMARY, a merge request note). */
+export function markdown(r: RunReport): string {
+  const head = r.status === "passed" ? "✅ passed" : `❌ failed at **${r.failure!.stage}**`;
+  return [
+    `## Slipway pipeline: ${head}`,
+    "",
+    `Source \`${r.source}\`${r.revision ? ` at \`${r.revision.slice(0, 12)}\`` : ""}, ${r.seconds.toFixed(1)} s.`,
+    "",
+    "| stage | outcome | time | cache | details |",
+    "| --- | --- | ---: | --- | --- |",
+    ...r.stages.map((s) => `| ${s.stage} | ${ICON[s.status]} ${s.status} | ${s.seconds.toFixed(1)} s | ${s.cached === null ? "-" : s.cached ? "hit" : "ran"} | ${cell(s.message)} |`),
+    "",
+  ].join("\n");
+}
+
+/** The stages' JUnit reports as one, plus a testcase per stage (so a stage failure shows in any JUnit viewer). */
+export function mergedJunit(runs: StageRun[]): string {
+  const suites: string[] = [];
+  let tests = 0;
+  let failures = 0;
+  for (const r of runs) {
+    for (const m of (r.junit ?? "").matchAll(/<testsuite\b[\s\S]*?<\/testsuite>|<testsuite\b[^>]*\/>/g)) {
+      suites.push(m[0].replace(/^<testsuite\b/, `<testsuite`));
+      tests += Number(/tests="(\d+)"/.exec(m[0])?.[1] ?? 0);
+      failures += Number(/failures="(\d+)"/.exec(m[0])?.[1] ?? 0);
+    }
+  }
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const stageCases = runs.map((r) => {
+    const head = `    <testcase classname="slipway.pipeline" name="${esc(r.stage)}" time="${r.seconds.toFixed(3)}"`;
+    if (r.status === "failed") return `${head}>\n      <failure message="${esc(r.message)}"/>\n    </testcase>`;
+    if (r.status !== "passed") return `${head}>\n      <skipped message="${esc(r.message)}"/>\n    </testcase>`;
+    return `${head}/>`;
+  });
+  const stageFailures = runs.filter((r) => r.status === "failed").length;
+  const stageSkipped = runs.filter((r) => r.status !== "passed" && r.status !== "failed").length;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="slipway" tests="${tests + runs.length}" failures="${failures + stageFailures}">`,
+    `  <testsuite name="slipway.pipeline" tests="${runs.length}" failures="${stageFailures}" skipped="${stageSkipped}">`,
+    ...stageCases,
+    "  </testsuite>",
+    ...suites.map((s) => `  ${s}`),
+    "</testsuites>",
+    "",
+  ].join("\n");
+}

@@ -113,16 +113,18 @@ export interface RunReport {
   started: string;
   seconds: number;
   status: "passed" | "failed";
+  /** the image the run built (repository@sha256:...), when it got that far */
+  image?: string;
   /** the first failed stage and why */
   failure?: { stage: string; message: string };
   stages: StageRun[];
 }
 
-export function report(source: string, revision: string, started: Date, runs: StageRun[]): RunReport {
+export function report(source: string, revision: string, started: Date, runs: StageRun[], image?: string): RunReport {
   const failed = runs.find((r) => r.status === "failed");
   return {
     source, revision, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000,
-    status: failed ? "failed" : "passed",
+    status: failed ? "failed" : "passed", ...(image ? { image } : {}),
     ...(failed ? { failure: { stage: failed.stage, message: failed.message } } : {}),
     stages: runs.map(({ junit: _junit, ...r }) => r),
   };
@@ -177,4 +179,24 @@ export function mergedJunit(runs: StageRun[]): string {
     "</testsuites>",
     "",
   ].join("\n");
+}
+
+/**
+ * GitHub Actions workflow commands for a failed stage: one error annotation per file:line finding in its message
+ * (lint errors, type errors, failing tests), or one for the stage.
+ */
+export function annotations(r: StageRun): string[] {
+  if (r.status !== "failed") return [];
+  const esc = (s: string) => s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  const prop = (s: string) => esc(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
+  const body = r.message.replace(/^[^:]+: failed[^:]*: /, "");
+  const found = body.split("; ").map((part) => ({ part, m: /^([\w./@-]+\.[cm]?[jt]sx?):(\d+)(?::(\d+))?:? ?(.*)$/.exec(part.trim()) }));
+  const title = prop(`slipway ${r.stage}`);
+  const out = found.flatMap(({ part, m }) => {
+    if (m) return [`::error file=${prop(m[1])},line=${m[2]}${m[3] ? `,col=${m[3]}` : ""},title=${title}::${esc(m[4] || r.message)}`];
+    // a failing test: "test/unit/notes.test.ts > suite > name"
+    const t = /^([\w./@-]+\.[cm]?[jt]sx?) > (.+)$/.exec(part.trim());
+    return t ? [`::error file=${prop(t[1])},title=${title}::${esc(t[2])} failed`] : [];
+  });
+  return out.length ? out : [`::error title=${title}::${esc(r.message)}`];
 }

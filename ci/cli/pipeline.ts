@@ -22,7 +22,7 @@ import { ensureDir, paths } from "./engine/host.ts";
 import { commitOf } from "./git.ts";
 import { publishSource } from "./publish.ts";
 import { exportReports, hostTunnel, runNodeStage, type StageName } from "./stages.ts";
-import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "./dag.ts";
+import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "./dag.ts";
 import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
@@ -149,6 +149,8 @@ export function stageRunners(ctx: RunContext): Record<string, () => Promise<Omit
     async verify() {
       const sign = new Sign();
       ctx.publicKey ??= sign.publicKey(ctx.key, ctx.password);
+      // for whoever deploys this image later (a CI job gated on approval): the public half only
+      await ctx.publicKey.export(resolve(ctx.reports, "sign/cosign.pub"));
       return record(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, registry()), ctx);
     },
     "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
@@ -207,10 +209,11 @@ export interface DagOptions {
 }
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
-export async function runStages(o: DagOptions, print: (r: StageRun) => void): Promise<{ runs: StageRun[]; commit?: Commit }> {
+export async function runStages(o: DagOptions, print: (r: StageRun) => void): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
   const chosen = select(PIPELINE, o.until, o.skip);
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
+  let image: string | undefined;
   const commit = await commitOf(o.source);
   await connection(async () => {
     const { key, password } = await signingKey(o.key, o.passwordEnv);
@@ -229,18 +232,54 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
       const r = await runners[stage]();
       return { ...r, seconds: (Date.now() - t0) / 1000 };
     }, print);
+    image = ctx.published?.ref;
   });
-  return { runs, commit };
+  return { runs, commit, image };
+}
+
+/**
+ * --affected-since REF in a workspace: lint, typecheck and test for each package changed since REF and each
+ * package depending on one, in parallel; the others reported as not affected.
+ */
+async function runAffected(source: string, reports: string, since: string, print: (r: StageRun) => void) {
+  const { affectedPackages, changedSince, workspacePackages } = await import("./affected.ts");
+  const packages = workspacePackages(source);
+  const changed = await changedSince(source, since);
+  const affected = affectedPackages(packages, changed);
+  const stages: StageDef[] = packages.flatMap((p) => (["lint", "typecheck", "test"] as const).map((st) => ({ name: `${st}:${p.dir}`, needs: [], after: [], about: "" })));
+  const chosen = new Set(stages.filter((s) => affected.has(s.name.split(":")[1])).map((s) => s.name));
+  await useEngine({ quiet: true, check: false });
+  let runs: StageRun[] = [];
+  await connection(async () => {
+    const dir = dag.host().directory(source, { exclude: EXCLUDE });
+    runs = await runDag(stages, chosen, async (name) => {
+      const [stage, workspace] = name.split(":") as [StageName, string];
+      const t0 = Date.now();
+      const r = await runNodeStage(stage, dir, { workspace });
+      await exportReports(r, join(reports, workspace));
+      const junitFile = join(reports, workspace, "test", "junit.xml");
+      const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
+      return { stage: name, status, message: `${workspace}: ${r.message}`, seconds: (Date.now() - t0) / 1000, cached: r.cached,
+        junit: stage === "test" && existsSync(junitFile) ? readFileSync(junitFile, "utf8") : undefined };
+    }, print);
+  });
+  for (const r of runs) {
+    if (r.status === "skipped") r.message = `${r.stage}: skipped (not affected since ${since})`;
+  }
+  return { runs, affected: { since, changed, packages: Object.fromEntries(affected) } };
 }
 
 export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]]
                         [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
                         [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH]
+       slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
 
 Runs every stage on the source (default: examples/node-api), independent ones in parallel; a failing stage
 stops everything after it. Reports: <reports>/pipeline.md (for a CI summary), pipeline.json, junit.xml (merged),
 and each stage's own under <reports>/<stage>/. With no --key, signs with the machine's default key pair
 (${join(paths.cache, "keys")}); with no --vuln-db, scans against $SLIPWAY_VULN_DB or the bundled advisories.
+--affected-since: in an npm/yarn workspace, lint, typecheck and test only the packages changed since GIT_REF and
+the packages depending on them.
 
 Stages:
 ${PIPELINE.map((s) => `  ${s.name.padEnd(18)} ${s.about}${s.needs.length + s.after.length ? ` (after ${[...s.needs, ...s.after].join(", ")})` : ""}`).join("\n")}
@@ -254,7 +293,8 @@ export async function runPipeline(argv: string[]): Promise<number> {
       until: { type: "string" }, skip: { type: "string", multiple: true, default: [] },
       key: { type: "string" }, "password-env": { type: "string" }, repository: { type: "string" },
       scanner: { type: "string", default: "trivy" }, "vuln-db": { type: "string" }, "fail-on": { type: "string", default: "high" },
-      allowlist: { type: "string" }, "allow-no-commit": { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
+      allowlist: { type: "string" }, "allow-no-commit": { type: "boolean", default: false }, "affected-since": { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return void process.stdout.write(PIPELINE_HELP), 0;
@@ -263,18 +303,33 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const started = new Date();
   const reports = resolve(values.reports!);
   process.stdout.write(`pipeline on ${source}\n`);
-  const { runs, commit } = await runStages({
+  const line = (r: StageRun) => {
+    process.stdout.write(`  ${r.stage.padEnd(18)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`);
+    if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(r)) process.stdout.write(`${a}\n`);
+  };
+  if (values["affected-since"]) {
+    const { runs, affected } = await runAffected(source, reports, values["affected-since"], line);
+    const rep = { ...report(source, (await commitOf(source))?.revision ?? "", started, runs), affected };
+    return writeReport(rep, runs, reports);
+  }
+  const { runs, commit, image } = await runStages({
     source, reports, until: values.until, skip: values.skip!.flatMap((s) => s.split(",")).filter(Boolean),
     key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
     scanner: parseScanner(values.scanner!, "--scanner"), vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES, failOn: values["fail-on"]!, allowlist: values.allowlist,
-  }, (r) => process.stdout.write(`  ${r.stage.padEnd(18)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`));
-  const rep = report(source, commit?.revision ?? "", started, runs);
+  }, line);
+  return writeReport(report(source, commit?.revision ?? "", started, runs, image), runs, reports);
+}
+
+/** The run report into the reports directory (and a GitHub job's summary and outputs), its table on stdout. */
+function writeReport(rep: RunReport, runs: StageRun[], reports: string): number {
+  const image = rep.image;
   mkdirSync(reports, { recursive: true });
   const md = markdown(rep);
   writeFileSync(join(reports, "pipeline.md"), md);
   writeFileSync(join(reports, "pipeline.json"), JSON.stringify(rep, null, 2) + "\n");
   writeFileSync(join(reports, "junit.xml"), mergedJunit(runs));
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
+  if (process.env.GITHUB_OUTPUT && image) appendFileSync(process.env.GITHUB_OUTPUT, `image=${image}\n`);
   process.stdout.write(`\n${md}\n${rep.status === "passed" ? "passed" : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`);
   return rep.status === "passed" ? 0 : 1;
 }

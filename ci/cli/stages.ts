@@ -20,6 +20,8 @@ export interface StageOptions {
   registryMirror?: string;
   dockerImage?: string;
   noCache?: boolean;
+  /** a package directory of a workspace (lint, typecheck, test) */
+  workspace?: string;
 }
 
 /** The docker.io mirror the integration stage's Docker engine pulls through, tunnelled from this host. */
@@ -40,7 +42,7 @@ export function hostTunnel(host: string, port: number): Service {
 export function runNodeStage(stage: StageName, dir: Directory, opts: StageOptions): Promise<StageResult> {
   const node = new Node(opts.image);
   if (stage === "integration") return node.integration(dir, mirrorService(opts.registryMirror), opts.dockerImage, opts.noCache ?? false);
-  return node[stage](dir);
+  return node[stage](dir, opts.workspace ?? "");
 }
 
 /** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */

@@ -57,6 +57,8 @@ export const GO_TOOLS = {
   // (1.57.0 would build through a wrapper module replacing those two)
   syft: { pkg: "github.com/anchore/syft/cmd/syft", version: "v1.50.0", image: "anchore/syft:v1.50.0" },
   gitleaks: { pkg: "github.com/zricethezav/gitleaks/v8", version: "v8.30.1", image: "zricethezav/gitleaks:v8.30.1" },
+  // lints the GitHub Actions wrapper (.github/workflows) in the test suite
+  actionlint: { pkg: "github.com/rhysd/actionlint/cmd/actionlint", version: "v1.7.12", image: "rhysd/actionlint:1.7.12" },
   trivy: {
     pkg: "github.com/aquasecurity/trivy/cmd/trivy", version: "v0.74.0", image: "aquasec/trivy:0.74.0",
     wrapper: { experiment: "jsonv2", stamp: { "github.com/aquasecurity/trivy/pkg/version/app.ver": "v0.74.0" } },

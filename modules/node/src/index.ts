@@ -33,24 +33,27 @@ export class Node {
     return (await this.prepare(source)).ctr;
   }
 
-  /** Lint with the project's "lint" script, else ESLint when configured. */
+  /**
+   * Lint with the project's "lint" script, else ESLint when configured. workspace: a package of an npm/pnpm/yarn
+   * workspace (e.g. packages/api), run in its directory with the whole workspace installed.
+   */
   @func()
-  async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
-    const { ctr, project } = await this.prepare(source);
+  async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source, workspace);
     return this.run("lint", ctr, lintPlan(project), (out) => eslintFindings(out).concat(tscFindings(out)));
   }
 
   /** Type-check with the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
   @func()
-  async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
-    const { ctr, project } = await this.prepare(source);
+  async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source, workspace);
     return this.run("typecheck", ctr, typecheckPlan(project), (out) => tscFindings(out));
   }
 
   /** Unit tests with the project's "test" script; the JUnit report is exported whether they pass or fail. */
   @func()
-  async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<StageResult> {
-    const { ctr, project } = await this.prepare(source);
+  async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+    const { ctr, project } = await this.prepare(source, workspace);
     return this.run("test", ctr, testPlan(project, `${REPORTS}/junit.xml`), () => []);
   }
 
@@ -75,15 +78,30 @@ export class Node {
     return this.run("integration", withDocker, { ...plan, command: underHarness(REPORTS, plan.command) }, () => []);
   }
 
-  private async prepare(source: Directory): Promise<{ ctr: Container; project: Project }> {
+  private async prepare(source: Directory, workspace = ""): Promise<{ ctr: Container; project: Project }> {
     const entries = await source.entries();
     const packageJson = entries.includes("package.json") ? await source.file("package.json").contents() : undefined;
     const lockfile = Object.keys(LOCKFILES).find((f) => entries.includes(f));
     const lockText = lockfile ? await source.file(lockfile).contents() : "";
-    const project = describeProject(entries, packageJson, lockText);
+    let project = describeProject(entries, packageJson, lockText);
     // Cache order: manifest and lockfile first, so editing source never reinstalls; then the source. The
     // manifests are rebuilt from their contents so that the layer's cache key depends on nothing else.
     let manifests = dag.directory().withNewFile("package.json", packageJson!).withNewFile(project.lockfile, lockText);
+    // a workspace installs from every member's manifest
+    for (const pattern of workspacePatterns(packageJson!)) {
+      for (const file of await source.glob(`${pattern.replace(/\/$/, "")}/package.json`)) {
+        manifests = manifests.withNewFile(file, await source.file(file).contents());
+      }
+    }
+    if (workspace) {
+      const member = source.directory(workspace);
+      const memberEntries = await member.entries().catch(() => {
+        throw new Error(`workspace ${workspace} is not a directory of the source: name a package directory such as packages/api`);
+      });
+      const memberJson = memberEntries.includes("package.json") ? await member.file("package.json").contents() : undefined;
+      if (!memberJson) throw new Error(`workspace ${workspace} has no package.json: name a package directory of the workspace`);
+      project = { ...project, scripts: (JSON.parse(memberJson) as { scripts?: Record<string, string> }).scripts ?? {}, files: memberEntries };
+    }
     const present = await Promise.all(INSTALL_INPUTS.map(async (path) => {
       const [top] = path.split("/");
       if (!entries.includes(top) && !entries.includes(`${top}/`)) return undefined;
@@ -109,7 +127,8 @@ export class Node {
       // pnpm and yarn on PATH too, for scripts that call them ("pnpm lint && vitest")
       .withExec(["sh", "-c", `${project.manager === "npm" ? "" : "corepack enable && "}${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`])
       .withDirectory(WORKDIR, source, { exclude: EXCLUDE })
-      .withDirectory(REPORTS, dag.directory());
+      .withDirectory(REPORTS, dag.directory())
+      .withWorkdir(workspace ? `${WORKDIR}/${workspace}` : WORKDIR);
     return { ctr, project };
   }
 
@@ -173,4 +192,10 @@ function installFailed(err: unknown): never {
 
 function lastLines(output: string, n = 3): string {
   return output.trim().split("\n").slice(-n).join(" | ");
+}
+
+/** The workspace globs of a root package.json (npm and yarn: "workspaces" as a list or {packages}). */
+export function workspacePatterns(packageJson: string): string[] {
+  const ws = (JSON.parse(packageJson) as { workspaces?: string[] | { packages?: string[] } }).workspaces;
+  return Array.isArray(ws) ? ws : ws?.packages ?? [];
 }

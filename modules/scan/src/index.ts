@@ -6,13 +6,19 @@
  */
 import { CacheSharingMode, Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
 import { StageResult } from "../../node/src/result.ts";
-import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "./policy.ts";
+import { describe, type Finding, gate, gitlabContainerScanning, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "./policy.ts";
 
 /** The tools, by their upstream image names (served by the mirror offline). */
 export const TRIVY_IMAGE = "aquasec/trivy:0.74.0";
 /** Trivy's database builder; no upstream image exists, `engine up` builds this one into the mirror. */
 export const TRIVY_DB_IMAGE = "slipway/trivy-db:0e0340a01b57";
 export const OSV_SCANNER_IMAGE = "ghcr.io/google/osv-scanner:v2.6.0";
+
+/** How each scanner names itself in reports that ask (GitLab's container scanning report). */
+const SCANNER_INFO = {
+  trivy: { id: "trivy", name: "Trivy", version: TRIVY_IMAGE.split(":")[1], vendor: "Aqua Security" },
+  "osv-scanner": { id: "osv-scanner", name: "OSV-Scanner", version: OSV_SCANNER_IMAGE.split(":v")[1], vendor: "Google" },
+} as const;
 export const GITLEAKS_IMAGE = "zricethezav/gitleaks:v8.30.1";
 export const SCANNERS = ["trivy", "osv-scanner"] as const;
 export type Scanner = (typeof SCANNERS)[number];
@@ -84,9 +90,12 @@ export class Scan {
     const tool = parseScanner(scanner, "--scanner");
     const allow = allowlist ? parseAllowlist(await allowlist.contents(), "the allowlist") : [];
     const day = today || new Date().toISOString().slice(0, 10);
-    const { reports, findings, log } = tool === "trivy"
+    const start = new Date();
+    const { reports: raw, findings, log } = tool === "trivy"
       ? await this.trivy(target, source, vulnDb)
       : await this.osvScanner(target, source, vulnDb);
+    const imageRef = (await target.imageRef().catch(() => "")) || "image";
+    const reports = raw.withNewFile("gl-container-scanning-report.json", gitlabContainerScanning(findings, imageRef, SCANNER_INFO[tool], start, new Date()));
     const g = gate(findings, threshold, allow, day);
     const decisions = {
       scanner: tool, failOn: threshold, today: day,

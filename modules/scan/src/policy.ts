@@ -2,6 +2,7 @@
  * The policy gate over scanner findings: a severity threshold, and an allowlist whose every entry carries a
  * reason and an expiry date (an expired entry no longer allows anything).
  */
+import { createHash } from "node:crypto";
 
 export const SEVERITIES = ["unknown", "low", "medium", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -166,4 +167,31 @@ export function gate(findings: Finding[], failOn: Severity, allowlist: AllowEntr
 export function describe(f: Finding): string {
   const aliases = f.aliases.length ? ` (${f.aliases.join(", ")})` : "";
   return `${f.package} ${f.version}: ${f.id}${aliases}, ${f.severity}, ${f.fixed ? `fixed in ${f.fixed}` : "no fixed version"} [${f.target}]`;
+}
+
+/**
+ * GitLab's container scanning report (security report schema 15): the image's findings, so merge requests show
+ * them in GitLab's security widget. Times are the scan's start and end, as GitLab's schema writes them.
+ */
+export function gitlabContainerScanning(findings: Finding[], image: string, scanner: { id: string; name: string; version: string; vendor: string }, start: Date, end: Date): string {
+  const time = (d: Date) => d.toISOString().slice(0, 19);
+  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+  const tool = { id: scanner.id, name: scanner.name, version: scanner.version, vendor: { name: scanner.vendor } };
+  const vulnerabilities = findings.filter((f) => f.target === "image").map((f) => {
+    const ids = [f.id, ...f.aliases];
+    return {
+      id: createHash("sha256").update(`${image}|${f.package}|${f.version}|${f.id}`).digest("hex"),
+      name: f.id, description: f.summary || f.id, severity: cap(f.severity),
+      solution: f.fixed ? `Upgrade ${f.package} to ${f.fixed}` : "No fixed version yet",
+      location: { dependency: { package: { name: f.package }, version: f.version }, operating_system: "unknown", image },
+      identifiers: ids.map((id) => id.startsWith("CVE-")
+        ? { type: "cve", name: id, value: id, url: `https://nvd.nist.gov/vuln/detail/${id}` }
+        : { type: id.split("-")[0].toLowerCase(), name: id, value: id, url: id.startsWith("GHSA-") ? `https://github.com/advisories/${id}` : `https://osv.dev/vulnerability/${id}` }),
+    };
+  });
+  return JSON.stringify({
+    version: "15.0.7",
+    scan: { type: "container_scanning", status: "success", start_time: time(start), end_time: time(end), scanner: tool, analyzer: tool },
+    vulnerabilities, remediations: [],
+  }, null, 2) + "\n";
 }

@@ -63,3 +63,19 @@ suite("policy gate", () => {
     expect(trivyFindings(JSON.stringify({ Results: [{ Target: "x", Vulnerabilities: [{ ...JSON.parse(report).Results[0].Vulnerabilities[0], Severity: "WHATEVER" }] }] }))[0].severity).toBe("unknown");
   });
 });
+
+suite("GitLab container scanning report", () => {
+  it("lists the image's findings with identifiers and a solution; lockfile findings stay out", async () => {
+    const { gitlabContainerScanning } = await import("../src/policy.ts");
+    const f = { id: "CVE-2021-23337", aliases: ["GHSA-35jh-r3h4-6jhm"], package: "lodash", version: "4.17.20", ecosystem: "npm", severity: "high" as const, fixed: "4.17.21", summary: "Command injection", target: "image" };
+    const doc = JSON.parse(gitlabContainerScanning([f, { ...f, target: "package-lock.json" }], "r/app@sha256:1", { id: "trivy", name: "Trivy", version: "0.74.0", vendor: "Aqua Security" }, new Date("2026-01-02T03:04:05.678Z"), new Date("2026-01-02T03:04:09Z")));
+    expect(doc.version).toBe("15.0.7");
+    expect(doc.scan).toMatchObject({ type: "container_scanning", status: "success", start_time: "2026-01-02T03:04:05", scanner: { id: "trivy", vendor: { name: "Aqua Security" } } });
+    expect(doc.vulnerabilities).toHaveLength(1);
+    expect(doc.vulnerabilities[0]).toMatchObject({
+      name: "CVE-2021-23337", severity: "High", solution: "Upgrade lodash to 4.17.21",
+      location: { dependency: { package: { name: "lodash" }, version: "4.17.20" }, image: "r/app@sha256:1" },
+      identifiers: [{ type: "cve", value: "CVE-2021-23337" }, { type: "ghsa", value: "GHSA-35jh-r3h4-6jhm" }],
+    });
+  });
+});

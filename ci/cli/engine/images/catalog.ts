@@ -149,6 +149,7 @@ function goToolImage(name: GoToolName, entrypoint: string, extraPackages: string
 export const cosign = goToolImage("cosign", "/ko-app/cosign");
 export const syft = goToolImage("syft", "/syft");
 export const gitleaks = goToolImage("gitleaks", "/usr/bin/gitleaks");
+export const actionlint = goToolImage("actionlint", "/usr/local/bin/actionlint");
 // zip: `Scan.database` packs advisories the way OSV-Scanner stores its downloads
 export const osvScanner = goToolImage("osv-scanner", "/osv-scanner", ["zip"]);
 export const trivy = goToolImage("trivy", "/usr/local/bin/trivy");
@@ -187,4 +188,4 @@ export const engine: ImageRecipe = {
 };
 
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb];
+export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint];

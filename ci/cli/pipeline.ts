@@ -79,8 +79,8 @@ export function vulnDatabase(path: string, scanner: Scanner): Directory {
 
 /** Runs a stage's result through the report: its files exported, its JUnit kept for the merged report. */
 async function record(r: StageResult, ctx: RunContext, stage = r.stage): Promise<Omit<StageRun, "seconds">> {
-  await exportReports(r, ctx.reports);
-  const junitFile = join(ctx.reports, r.stage, "junit.xml");
+  await exportReports(r, ctx.reports, stage);
+  const junitFile = join(ctx.reports, stage, "junit.xml");
   const junit = (stage === "test" || stage === "integration" || stage.startsWith("smoke")) && existsSync(junitFile) ? readFileSync(junitFile, "utf8") : undefined;
   const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
   // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
@@ -304,7 +304,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const reports = resolve(values.reports!);
   process.stdout.write(`pipeline on ${source}\n`);
   const line = (r: StageRun) => {
-    process.stdout.write(`  ${r.stage.padEnd(18)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`);
+    process.stdout.write(`  ${r.stage.padEnd(22)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`);
     if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(r)) process.stdout.write(`${a}\n`);
   };
   if (values["affected-since"]) {

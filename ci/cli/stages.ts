@@ -45,10 +45,10 @@ export function runNodeStage(stage: StageName, dir: Directory, opts: StageOption
   return node[stage](dir, opts.workspace ?? "");
 }
 
-/** Writes a stage's reports to <dir>/<stage>/ on the host (a not-configured stage has none). */
-export async function exportReports(r: StageResult, dir: string): Promise<void> {
+/** Writes a stage's reports to <dir>/<name, default the stage>/ on the host (a not-configured stage has none). */
+export async function exportReports(r: StageResult, dir: string, name = r.stage): Promise<void> {
   if (r.status === "not-configured") return;
-  const out = resolve(dir, r.stage);
+  const out = resolve(dir, name);
   mkdirSync(out, { recursive: true });
   await r.reports.export(out);
 }

@@ -1,7 +1,7 @@
 /**
  * `slipway targets up|status|down`: the local deploy targets, one Docker engine per environment (staging,
- * production) beside the main one, each with its own PostgreSQL for the example. They share the host's network
- * (no bridge, no iptables), pull through the local registry mirror, and keep their data in
+ * production) beside the main one, each with its own PostgreSQL for the example. Their containers share the host's
+ * network (each engine has an idle bridge of its own and no iptables rules), pull through the local registry mirror, and keep their data in
  * /var/cache/slipway/targets/<environment>. The database URL is written to a file only root reads; environments
  * name it as a secret (SLIPWAY_APP_SECRET_DATABASE_URL=file:...).
  */
@@ -13,8 +13,8 @@ import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "./engine/
 import { runSteps, type Step, StepError } from "./engine/steps.ts";
 
 export const LOCAL_TARGETS = {
-  staging: { dockerPort: 2381, dbPort: 5441 },
-  production: { dockerPort: 2382, dbPort: 5442 },
+  staging: { dockerPort: 2381, dbPort: 5441, bridge: "sw-staging", subnet: "172.31.241.1/24" },
+  production: { dockerPort: 2382, dbPort: 5442, bridge: "sw-production", subnet: "172.31.242.1/24" },
 } as const;
 type Name = keyof typeof LOCAL_TARGETS;
 
@@ -36,8 +36,13 @@ function engineStep(env: Name): Step {
     },
     async run(progress) {
       const d = ensureDir(dir(env));
+      // its own bridge: a second dockerd started with bridge "none" deletes the main one's docker0
+      const { bridge, subnet } = LOCAL_TARGETS[env];
+      if ((await $({ nothrow: true, quiet: true })`ip link show ${bridge}`).exitCode !== 0) {
+        await $({ quiet: true })`ip link add ${bridge} type bridge && ip addr add ${subnet} dev ${bridge} && ip link set ${bridge} up`;
+      }
       const config = {
-        "storage-driver": "overlay2", bridge: "none", iptables: false, "ip-masq": false,
+        "storage-driver": "overlay2", bridge, iptables: false, "ip-masq": false,
         "registry-mirrors": ["http://127.0.0.1:5000"],
         hosts: [`unix://${join(d, "docker.sock")}`, dockerHost(env)],
         "data-root": join(d, "docker"), "exec-root": `/run/slipway-${env}`, pidfile: join(d, "dockerd.pid"), "cgroup-parent": `slipway-${env}`,

@@ -69,6 +69,13 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    const code = (err as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      // node's own text suggests `--` quoting; the user needs the command's options
+      const what = (err as Error).message.split(". ")[0].replace(/^Unknown option/, "unknown option");
+      process.stderr.write(`slipway: ${what} for "${process.argv[2]}": run \`slipway ${process.argv[2]} --help\` for its options\n`);
+      process.exit(2);
+    }
     const msg = (err instanceof StepError ? err.message : err instanceof Error ? err.message : String(err))
       // the SDK wraps whatever a session callback throws; the user needs the cause
       .replace(/^failed to execute function with automatic provisioning: (?:\w*Error: )*/, "")

@@ -51,10 +51,15 @@ function checkName(dag: StageDef[], name: string, option: string): void {
   if (!names(dag).includes(name)) throw new Error(`${option} ${name}: no such stage; stages are ${names(dag).join(", ")}`);
 }
 
-/** The stages to run: everything up to `until` (it and what it transitively waits for), minus `skip`. */
-export function select(dag: StageDef[], until?: string, skip: string[] = []): Set<string> {
+/**
+ * The stages to run: everything up to `until` (it and what it transitively waits for), minus `skip`; or exactly
+ * `only` (what they wait for counts as not selected).
+ */
+export function select(dag: StageDef[], until?: string, skip: string[] = [], only: string[] = []): Set<string> {
   if (until) checkName(dag, until, "--until");
   skip.forEach((s) => checkName(dag, s, "--skip"));
+  only.forEach((s) => checkName(dag, s, "--only"));
+  if (only.length) return new Set(only.filter((s) => !skip.includes(s)));
   const byName = new Map(dag.map((s) => [s.name, s]));
   const chosen = new Set<string>();
   const add = (n: string) => {

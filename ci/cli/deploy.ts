@@ -83,7 +83,8 @@ export async function runDeploy(argv: string[]): Promise<number> {
 }
 
 export async function runRollback(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { env: { type: "string" }, source: { type: "string", default: EXAMPLE }, reports: { type: "string", default: "reports" } } });
+  const { values } = parseArgs({ args: argv, options: { env: { type: "string" }, source: { type: "string", default: EXAMPLE }, reports: { type: "string", default: "reports" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) return void process.stdout.write(DEPLOY_HELP), 0;
   if (!values.env) throw new Error("--env NAME is required: the environment to roll back");
   const env = loadEnvironment(resolve(values.source!), values.env);
   if (env.target !== "docker-host") throw new Error(`rollback of a ${env.target} target: revert the deploy commit in ${env.gitops.remote}`);
@@ -101,9 +102,10 @@ export async function runSmoke(argv: string[]): Promise<number> {
     args: argv,
     options: {
       env: { type: "string" }, source: { type: "string", default: EXAMPLE }, url: { type: "string" }, checks: { type: "string" },
-      deadline: { type: "string", default: "30" }, reports: { type: "string", default: "reports" },
+      deadline: { type: "string", default: "30" }, reports: { type: "string", default: "reports" }, help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) return void process.stdout.write(DEPLOY_HELP), 0;
   const source = resolve(values.source!);
   const env = values.env ? loadEnvironment(source, values.env) : undefined;
   const url = values.url ?? env?.url;

@@ -197,6 +197,7 @@ export interface DagOptions {
   reports: string;
   until?: string;
   skip: string[];
+  only?: string[];
   key?: string;
   passwordEnv?: string;
   publicKey?: string;
@@ -210,7 +211,7 @@ export interface DagOptions {
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
 export async function runStages(o: DagOptions, print: (r: StageRun) => void): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
-  const chosen = select(PIPELINE, o.until, o.skip);
+  const chosen = select(PIPELINE, o.until, o.skip, o.only);
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   let image: string | undefined;
@@ -269,7 +270,7 @@ async function runAffected(source: string, reports: string, since: string, print
   return { runs, affected: { since, changed, packages: Object.fromEntries(affected) } };
 }
 
-export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]]
+export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]] [--only STAGE[,STAGE]]
                         [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
                         [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH]
        slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
@@ -290,7 +291,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
     args: argv,
     options: {
       source: { type: "string", default: EXAMPLE }, reports: { type: "string", default: "reports" },
-      until: { type: "string" }, skip: { type: "string", multiple: true, default: [] },
+      until: { type: "string" }, skip: { type: "string", multiple: true, default: [] }, only: { type: "string", multiple: true, default: [] },
       key: { type: "string" }, "password-env": { type: "string" }, repository: { type: "string" },
       scanner: { type: "string", default: "trivy" }, "vuln-db": { type: "string" }, "fail-on": { type: "string", default: "high" },
       allowlist: { type: "string" }, "allow-no-commit": { type: "boolean", default: false }, "affected-since": { type: "string" },
@@ -314,6 +315,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
   }
   const { runs, commit, image } = await runStages({
     source, reports, until: values.until, skip: values.skip!.flatMap((s) => s.split(",")).filter(Boolean),
+    only: values.only!.flatMap((s) => s.split(",")).filter(Boolean),
     key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
     scanner: parseScanner(values.scanner!, "--scanner"), vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES, failOn: values["fail-on"]!, allowlist: values.allowlist,
   }, line);

@@ -30,6 +30,7 @@ Integration:   --registry-mirror HOST:PORT (default: the engine's docker.io mirr
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
+  if (cmd !== "engine") (await import("./engine/connection.ts")).watchEngineDuringRun();
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
     process.stdout.write(usage);
     return cmd ? 0 : 2;

@@ -53,6 +53,7 @@ export interface RunContext {
 
 /** A host-side endpoint on loopback, tunnelled for the containers that reach it. */
 export function loopback(url: string): Service | undefined {
+  if (!URL.canParse(url.replace(/^tcp:/, "http:"))) return undefined; // not a host:port (e.g. "node-api:latest"): nothing to tunnel
   const u = new URL(url.replace(/^tcp:/, "http:"));
   return u.hostname === "127.0.0.1" || u.hostname === "localhost" ? hostTunnel(u.hostname, Number(u.port || 80)) : undefined;
 }

@@ -3,8 +3,9 @@
  * machine cache; `useEngine()` loads them into this process (unless a session already exists, e.g. under
  * `dagger run`), bringing the engine up first when it does not answer.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { engineContainerRunning } from "./engine.ts";
+import { ENGINE_CONTAINER, engineContainerRunning } from "./engine.ts";
 import { ensureDir, paths } from "./host.ts";
 
 
@@ -31,14 +32,49 @@ export function hasExplicitEngine(): boolean {
 
 /** Loads connection settings into process.env, running `engine up` when needed. Returns how it connected. */
 export async function useEngine(opts: { quiet?: boolean; check?: boolean } = {}): Promise<string> {
-  if (hasExplicitEngine()) return "the session or CLI set in the environment";
+  // settings exported from engine.env name Slipway's own engine container: bring it back if it stopped
+  const ours = process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `docker-container://${ENGINE_CONTAINER}` && !process.env.DAGGER_SESSION_PORT;
+  if (hasExplicitEngine() && !(ours && !(await engineContainerRunning()))) {
+    watchEngine();
+    return "the session or CLI set in the environment";
+  }
   const saved = readConnection();
   if (saved && opts.check === false && (await engineContainerRunning())) {
     Object.assign(process.env, saved);
+    watchEngine();
     return `${saved._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
   }
   const { up } = await import("./up.ts");
   await up({ quiet: opts.quiet });
   Object.assign(process.env, readConnection());
+  watchEngine();
   return `${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
+}
+
+let watching = false;
+let watchWanted = false;
+
+/** The CLI asks for the watch (a library user of useEngine, such as the test runner, does not get its process ended). */
+export function watchEngineDuringRun(): void {
+  watchWanted = true;
+}
+
+/**
+ * Ends the process with a clear error when the engine's container stops during the run: the session would
+ * otherwise keep trying to reconnect for minutes. Only for an engine in a Docker container (Slipway's own).
+ */
+function watchEngine(): void {
+  const container = /^docker-container:\/\/(.+)$/.exec(process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST ?? "")?.[1];
+  if (!container || watching || !watchWanted) return;
+  watching = true;
+  let misses = 0;
+  const timer = setInterval(() => {
+    execFile("docker", ["inspect", "-f", "{{.State.Running}}", container], (err, out) => {
+      misses = !err && out.trim() === "true" ? 0 : misses + 1;
+      if (misses < 2) return;
+      process.stderr.write(`slipway: the Dagger engine (${container}) stopped during the run: check \`slipway engine status\`, then rerun (finished work is cached)\n`);
+      process.exit(1);
+    });
+  }, 2000);
+  timer.unref();
 }

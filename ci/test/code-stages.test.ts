@@ -81,7 +81,7 @@ describe("slipway pipeline", () => {
     const r = await slipway("pipeline", "--source", src, "--reports", mkdtempSync(join(tmpdir(), "slipway-reports-")));
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^  lint\s+failed\s/m);
-    expect(r.out).toMatch(/^failed: lint in /m);
+    expect(r.out).toMatch(/^failed at lint: lint: failed, 1 error\(s\): src\/config\.ts:\d+:\d+ /m);
   });
 });
 

@@ -133,8 +133,8 @@ describe("secrets", () => {
     }
     expect(leaks).toEqual([]);
     // the secret did reach the app: the deploy used it
-    const env = await $({ quiet: true, env: { ...process.env, DOCKER_HOST: "tcp://127.0.0.1:2381" } })`docker ps --filter label=slipway.app=node-api --filter label=slipway.slot --format {{.Names}}`;
-    const inspect = await $({ quiet: true, env: { ...process.env, DOCKER_HOST: "tcp://127.0.0.1:2381" } })`docker inspect --format {{json .Config.Env}} ${env.stdout.trim().split("\n")[0]}`;
+    const env = await $({ quiet: true, env: { ...process.env, DOCKER_HOST: "tcp://127.0.0.1:2381" } })`docker ps --filter label=slipway.app=node-api --filter label=slipway.slot --format=${"{{.Names}}"}`;
+    const inspect = await $({ quiet: true, env: { ...process.env, DOCKER_HOST: "tcp://127.0.0.1:2381" } })`docker inspect --format=${"{{json .Config.Env}}"} ${env.stdout.trim().split("\n")[0]}`;
     expect(inspect.stdout).toContain(`PLANTED_TOKEN=${planted}`);
   });
 });

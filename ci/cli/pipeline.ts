@@ -1,53 +1,37 @@
 /**
- * `slipway pipeline`: the whole DAG of ci/cli/dag.ts on a source (default: the bundled example), independent
+ * `slipway pipeline`: the whole DAG of ci/src/dag.ts on a source (default: the bundled example), independent
  * stages in parallel, gates stopping what comes after them, and a run report: Markdown (for a CI summary), JSON
  * and merged JUnit in the reports directory, a table on stdout. Also what `slipway release` runs (a subset).
  */
-import { connection, dag, type Container, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
+import { connection, dag, type Directory, type Secret, type Service } from "@dagger.io/dagger";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Commit, Published } from "../../modules/image/src/index.ts";
-import { Image } from "../../modules/image/src/index.ts";
-import { EXCLUDE, type StageResult } from "../../modules/node/src/index.ts";
-import { Sbom } from "../../modules/sbom/src/index.ts";
+import type { Commit } from "../../modules/image/src/index.ts";
+import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
-import { provenance, Sign } from "../../modules/sign/src/index.ts";
+import { Sign } from "../../modules/sign/src/index.ts";
 import { Deploy } from "../../modules/deploy/src/index.ts";
 import { Smoke } from "../../modules/smoke/src/index.ts";
 import { DAGGER_VERSION } from "./engine/versions.ts";
 import { useEngine } from "./engine/connection.ts";
 import { ensureDir, paths } from "./engine/host.ts";
 import { commitOf } from "./git.ts";
-import { publishSource } from "./publish.ts";
-import { exportReports, hostTunnel, runNodeStage, type StageName } from "./stages.ts";
-import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "./dag.ts";
+import { defaultRepository } from "./publish.ts";
+import { exportReports, hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
+import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
+import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
 import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
 
 const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
 /** The offline default: the bundled advisory set (one real advisory); SLIPWAY_VULN_DB names a real database. */
 export const BUNDLED_ADVISORIES = join(import.meta.dirname, "../test/fixtures/osv");
 
-/** What a run's stages share: inputs, and what earlier stages produced for later ones. */
-export interface RunContext {
+/** What a run's stages share: the engine-side context, and what only the host has (reports, environments). */
+export interface RunContext extends StageContext {
   source: string;
   reports: string;
-  dir: Directory;
-  commit?: Commit;
-  repository?: string;
-  allowNoCommit: boolean;
-  key: Secret;
-  password: Secret;
-  publicKey?: File;
-  scanner: Scanner;
-  vulnDb?: Directory;
-  failOn: string;
-  allowlist?: File;
-  started: string;
-  published?: Published;
-  image?: Container;
-  sbom?: Directory;
   environments: Record<string, Environment>;
 }
 
@@ -78,26 +62,20 @@ export function vulnDatabase(path: string, scanner: Scanner): Directory {
   return built ? dir : new Scan().database(dir, scanner);
 }
 
-/** Runs a stage's result through the report: its files exported, its JUnit kept for the merged report. */
-async function record(r: StageResult, ctx: RunContext, stage = r.stage): Promise<Omit<StageRun, "seconds">> {
-  await exportReports(r, ctx.reports, stage);
-  const junitFile = join(ctx.reports, stage, "junit.xml");
-  const junit = (stage === "test" || stage === "integration" || stage.startsWith("smoke")) && existsSync(junitFile) ? readFileSync(junitFile, "utf8") : undefined;
-  const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
-  // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
-  const measured = ["lint", "typecheck", "test", "integration"].includes(stage);
-  return { stage, status, message: r.message, cached: measured && status !== "not-configured" ? r.cached : null, junit };
+/** A stage's report files written under the reports directory on the host; its report line returned. */
+async function exported(out: StageOutput, ctx: RunContext): Promise<Omit<StageRun, "seconds">> {
+  const { reports, ...line } = out;
+  for (const [dir, files] of Object.entries(reports)) {
+    mkdirSync(resolve(ctx.reports, dir), { recursive: true });
+    await files.export(resolve(ctx.reports, dir));
+  }
+  return line;
 }
 
-const requireOutput = <T>(value: T | undefined, what: string): T => {
-  if (value === undefined) throw new Error(`${what} is missing: its stage did not run`);
-  return value;
-};
-
-/** The stage implementations: the same module classes `dagger call` runs. */
-export function stageRunners(ctx: RunContext): Record<string, () => Promise<Omit<StageRun, "seconds">>> {
-  const node = (stage: StageName) => async () => record(await runNodeStage(stage, ctx.dir, {}), ctx);
-  const registry = () => loopback(`http://${requireOutput(ctx.published, "the image").ref.split("/")[0]}`);
+/** The stages: lint to verify as ci/src/stages.ts runs them for both ways in, deploy and smoke from the host. */
+export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<Omit<StageRun, "seconds">>> {
+  const engineSide = stageRunners(ctx);
+  const registry = () => ctx.registry(requireOutput(ctx.published, "the image").ref.split("/")[0]);
   const deploy = (name: string) => async () => {
     const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
     await ensureLocalTargets(env);
@@ -108,52 +86,16 @@ export function stageRunners(ctx: RunContext): Record<string, () => Promise<Omit
       ? await d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
         loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, registry())
       : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), registry());
-    return record(r, ctx, `deploy-${name}`);
+    return exported(await outcome(r, `deploy-${name}`), ctx);
   };
   const smoke = (name: string) => async () => {
     const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
     if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
     const checks = readFileSync(env.smokeChecks, "utf8");
-    return record(await new Smoke().run(env.url, checks, 30, loopback(env.url)), ctx, `smoke-${name}`);
+    return exported(await outcome(await new Smoke().run(env.url, checks, 30, loopback(env.url)), `smoke-${name}`), ctx);
   };
   return {
-    lint: node("lint"), typecheck: node("typecheck"), test: node("test"), integration: node("integration"),
-    async build() {
-      ctx.published = await publishSource(ctx.source, { repository: ctx.repository, allowNoCommit: ctx.allowNoCommit, commit: ctx.commit });
-      ctx.image = dag.container().from(ctx.published.ref);
-      return { stage: "build", status: "passed", message: `build: ${ctx.published.ref}`, cached: null };
-    },
-    async sbom() {
-      ctx.sbom = new Sbom().generate(requireOutput(ctx.image, "the image"), ctx.published!.ref);
-      await ctx.sbom.export(resolve(ctx.reports, "sbom"));
-      return { stage: "sbom", status: "passed", message: `sbom: CycloneDX and SPDX in ${resolve(ctx.reports, "sbom")}`, cached: null };
-    },
-    async scan() {
-      return record(await new Scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, ctx.vulnDb, ctx.failOn, ctx.allowlist, "", ctx.scanner), ctx);
-    },
-    async secrets() {
-      return record(await new Scan().secrets(ctx.dir), ctx);
-    },
-    async sign() {
-      const published = requireOutput(ctx.published, "the image");
-      const predicate = provenance({
-        image: published.ref, sourceUrl: ctx.commit?.source ?? "", revision: ctx.commit?.revision ?? "", dockerfile: new Image().dockerfile,
-        baseImages: published.baseImages, builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
-        startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
-      });
-      const provFile = dag.directory().withNewFile("provenance.json", JSON.stringify(predicate, null, 2)).file("provenance.json");
-      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), provFile, registry());
-      mkdirSync(resolve(ctx.reports, "sign"), { recursive: true });
-      writeFileSync(resolve(ctx.reports, "sign/provenance.json"), JSON.stringify(predicate, null, 2) + "\n");
-      return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null };
-    },
-    async verify() {
-      const sign = new Sign();
-      ctx.publicKey ??= sign.publicKey(ctx.key, ctx.password);
-      // for whoever deploys this image later (a CI job gated on approval): the public half only
-      await ctx.publicKey.export(resolve(ctx.reports, "sign/cosign.pub"));
-      return record(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, registry()), ctx);
-    },
+    ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx)])),
     "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
     "deploy-production": deploy("production"), "smoke-production": smoke("production"),
   };
@@ -221,14 +163,17 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
     const { key, password } = await signingKey(o.key, o.passwordEnv);
     const ctx: RunContext = {
       source: o.source, reports: o.reports, dir: dag.host().directory(o.source, { exclude: EXCLUDE }), commit,
-      repository: o.repository, allowNoCommit: o.allowNoCommit, key, password, scanner: o.scanner,
+      repository: o.repository ?? (process.env.SLIPWAY_REGISTRY ? defaultRepository(o.source) : undefined),
+      allowNoCommit: o.allowNoCommit, key, password, scanner: o.scanner,
       vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
       failOn: o.failOn, started: new Date().toISOString(), environments: {},
       publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
       allowlist: o.allowlist ? dag.host().file(resolve(o.allowlist)) : undefined,
+      registryMirror: mirrorService(undefined), registry: (host) => loopback(`http://${host}`),
+      builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
     };
     if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
-    const runners = stageRunners(ctx);
+    const runners = hostStageRunners(ctx);
     runs = await runDag(PIPELINE, chosen, async (stage) => {
       const t0 = Date.now();
       const r = await runners[stage]();

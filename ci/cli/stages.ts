@@ -25,7 +25,7 @@ export interface StageOptions {
 }
 
 /** The docker.io mirror the integration stage's Docker engine pulls through, tunnelled from this host. */
-function mirrorService(hostPort: string | undefined): Service | undefined {
+export function mirrorService(hostPort: string | undefined): Service | undefined {
   const value = hostPort ?? process.env.SLIPWAY_DOCKER_MIRROR;
   if (!value) return undefined;
   const m = /^([^:/]+):(\d+)$/.exec(value);

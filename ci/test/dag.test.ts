@@ -1,6 +1,6 @@
 /** The pipeline DAG's pure logic: selection, ordering, gates and the report formats. */
 import { describe, expect, it } from "vitest";
-import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "../cli/dag.ts";
+import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "../src/dag.ts";
 
 const ok = (stage: string): StageRun => ({ stage, status: "passed", message: `${stage}: passed`, seconds: 1, cached: false });
 
@@ -61,7 +61,7 @@ describe("pipeline DAG", () => {
 
 describe("GitHub annotations", () => {
   it("one error per file:line finding of a failed stage, else one for the stage", async () => {
-    const { annotations } = await import("../cli/dag.ts");
+    const { annotations } = await import("../src/dag.ts");
     const lint: StageRun = { stage: "lint", status: "failed", seconds: 1, cached: false,
       message: "lint: failed, 2 error(s): src/config.ts:17:7 'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars); src/app.ts:3 bad, really" };
     expect(annotations(lint)).toEqual([

@@ -34,7 +34,7 @@ describe("module contracts", () => {
   it("root module slipway: lint, typecheck, test and integration are checks taking the source with an allow-list", async () => {
     const mod = await scan(["ci/src/index.ts"], "slipway");
     const obj = mod.objects["Slipway"];
-    expect(Object.keys(obj.methods).sort()).toEqual(["integration", "lint", "test", "typecheck"]);
+    expect(Object.keys(obj.methods).sort()).toEqual(["integration", "lint", "pipeline", "test", "typecheck"]);
     expect(Object.keys(obj.methods.integration.arguments)).toEqual(["source", "registryMirror", "noCache"]);
     expect(obj.methods.integration.arguments.registryMirror.isOptional).toBe(true);
     expect(obj.methods.integration.arguments.noCache.defaultValue).toBe(false);
@@ -46,6 +46,22 @@ describe("module contracts", () => {
       expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
       expect(fn.cache).toBeUndefined(); // pure functions of the source: the engine's default cache applies
     }
+  });
+
+  it("root module slipway: pipeline runs through verify, never cached (it pushes and signs), key material as secrets", async () => {
+    const fn = (await scan(["ci/src/index.ts"], "slipway")).objects["Slipway"].methods.pipeline;
+    expect(fn.cache).toBe("never");
+    expect(fn.isCheck).toBeFalsy();
+    expect(Object.keys(fn.arguments)).toEqual(["source", "repository", "key", "password", "revision", "created", "sourceUrl",
+      "allowNoCommit", "until", "skip", "scanner", "failOn", "vulnDb", "allowlist", "registry", "registryMirror", "allowFailure"]);
+    expect(fn.arguments.source.defaultPath).toBe(sourceArg.defaultPath);
+    expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
+    for (const required of ["repository", "key", "password"]) expect(fn.arguments[required].isOptional, required).toBeFalsy();
+    expect(fn.arguments.key.type.name ?? JSON.stringify(fn.arguments.key.type)).toMatch(/Secret/);
+    expect(fn.arguments.until.defaultValue).toBe("verify");
+    expect(fn.arguments.failOn.defaultValue).toBe("high");
+    expect(fn.arguments.allowFailure.defaultValue).toBe(false);
+    expect(fn.arguments.registry.isOptional).toBe(true);
   });
 
   it("modules/node: install, lint, typecheck and test, and the StageResult fields", async () => {

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PIPELINE } from "../cli/dag.ts";
+import { PIPELINE } from "../src/dag.ts";
 import { copyWith, slipway, tempDir } from "./helpers.ts";
 
 interface Report { status: string; failure?: { stage: string; message: string }; stages: { stage: string; status: string; message: string; cached: boolean | null }[] }

@@ -40,6 +40,8 @@ export interface StageContext {
   published?: Published;
   image?: Container;
   sbom?: Directory;
+  /** the passed scan's attestation predicate; unset when the scan did not run (verify then refuses the image) */
+  scanned?: File;
 }
 
 export const CODE_STAGES = ["lint", "typecheck", "test", "integration"] as const;
@@ -82,7 +84,11 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
       await ctx.sbom.sync();
       return { stage: "sbom", status: "passed", message: "sbom: CycloneDX (sbom/sbom.cdx.json) and SPDX (sbom/sbom.spdx.json)", cached: null, reports: { sbom: ctx.sbom } };
     },
-    scan: async () => outcome(await new Scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, ctx.vulnDb, ctx.failOn, ctx.allowlist, "", ctx.scanner)),
+    async scan() {
+      const r = await new Scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, ctx.vulnDb, ctx.failOn, ctx.allowlist, "", ctx.scanner);
+      if (r.status === "passed") ctx.scanned = r.reports.file("vuln-attestation.json");
+      return outcome(r);
+    },
     secrets: async () => outcome(await new Scan().secrets(ctx.dir)),
     async sign() {
       const published = requireOutput(ctx.published, "the image");
@@ -92,7 +98,7 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
         startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
       }), null, 2) + "\n";
       const dir = dag.directory().withNewFile("provenance.json", predicate);
-      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), dir.file("provenance.json"), registry());
+      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), dir.file("provenance.json"), registry(), false, ctx.scanned);
       return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
     },
     async verify() {

@@ -136,6 +136,21 @@ describe("deploy and smoke", () => {
     expect(await live(STAGING)).toEqual(before);
     expect(await liveImages(STAGING)).toEqual([images.v2]);
   });
+
+  it("an image signed with its scan skipped is refused as unscanned, and nothing changes on the target", async () => {
+    const unscanned = copyWith("src/notes.ts", (t) => `${t}\nexport const unscanned = ${Date.now()};\n`);
+    const signed = await slipway("pipeline", "--source", unscanned, "--only", "build,sbom,sign", "--allow-no-commit", "--reports", tempDir("reports"),
+      "--key", join(keys, "cosign.key"), "--password-env", "SLIPWAY_DEPLOY_TEST_PASSWORD");
+    expect(signed.code, signed.out).toBe(0);
+    expect(signed.out).toMatch(/^ {2}sign\s+passed\s.*sign: signed \S+, SBOM attested, provenance attested$/m); // no scan attested
+    const ref = /^ {2}build\s+passed\s.*build: (\S+@sha256:[0-9a-f]{64})$/m.exec(signed.out)![1];
+    const before = await live(STAGING);
+    const r = await deploy("staging", ref);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^deploy staging: refused, no valid vulnerability scan attestation \(was it scanned\?\) for \S+ with this key: .*; nothing changed on staging$/m);
+    expect(await live(STAGING)).toEqual(before);
+    expect(await liveImages(STAGING)).toEqual([images.v2]);
+  });
 });
 
 describe("gitops target", () => {

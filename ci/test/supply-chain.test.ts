@@ -43,7 +43,7 @@ describe("slipway release", () => {
     const r = await release(EXAMPLE);
     expect(r.out).toMatch(/^scan: passed \(0 finding\(s\).*, trivy\)$/m);
     expect(r.out).toMatch(/^secrets: passed/m);
-    expect(r.out).toMatch(/^verify: passed \(signature, SBOM and provenance attestations of /m);
+    expect(r.out).toMatch(/^verify: passed \(signature, SBOM, provenance and scan attestations of /m);
     expect(r.code, r.out).toBe(0);
     const ref = /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out)![1];
 
@@ -52,7 +52,7 @@ describe("slipway release", () => {
     const sig = await cosign`${COSIGN} verify ${common} ${ref}`;
     expect(sig.exitCode, sig.stderr).toBe(0);
     expect(JSON.parse(sig.stdout)[0].critical.image["docker-manifest-digest"]).toBe(ref.split("@")[1]);
-    for (const [type, predicateType] of [["slsaprovenance1", "https://slsa.dev/provenance/v1"], ["cyclonedx", "https://cyclonedx.org/bom"]]) {
+    for (const [type, predicateType] of [["slsaprovenance1", "https://slsa.dev/provenance/v1"], ["cyclonedx", "https://cyclonedx.org/bom"], ["vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"]]) {
       const att = await cosign`${COSIGN} verify-attestation ${common} --type ${type} ${ref}`;
       expect(att.exitCode, att.stderr).toBe(0);
       const statement = JSON.parse(Buffer.from(JSON.parse(att.stdout.trim().split("\n")[0]).payload, "base64").toString());
@@ -62,6 +62,7 @@ describe("slipway release", () => {
         expect(deps[0].digest.gitCommit).toMatch(/^[0-9a-f]{40}$/);
         expect(deps.some((d: { uri: string; digest: { sha256?: string } }) => d.uri.includes("node") && /^[0-9a-f]{64}$/.test(d.digest.sha256 ?? ""))).toBe(true);
       }
+      if (type === "vuln") expect(statement.predicate.scanner).toMatchObject({ uri: "pkg:generic/trivy@0.74.0", result: { scanner: "trivy", failOn: "high", blocking: [] } });
     }
   });
 

@@ -101,7 +101,8 @@ export class Scan {
       scanner: tool, failOn: threshold, today: day,
       blocking: g.blocking, allowed: g.allowed, belowThreshold: g.below, expiredAllowlistEntries: g.expired,
     };
-    const withDecisions = reports.withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n");
+    const withDecisions = reports.withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n")
+      .withNewFile("vuln-attestation.json", JSON.stringify(vulnPredicate(SCANNER_INFO[tool], decisions, start, new Date()), null, 2) + "\n");
     const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
     const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
     if (g.blocking.length) {
@@ -197,4 +198,17 @@ export class Scan {
     }
     return new StageResult("secrets", "passed", "secrets: passed (no secrets found)", "gitleaks dir", 0, "", reports);
   }
+}
+
+/**
+ * The scan as cosign's vulnerability attestation predicate (`cosign attest --type vuln`,
+ * https://github.com/sigstore/cosign/blob/main/specs/COSIGN_VULN_ATTESTATION_SPEC.md): the scanner, and as result
+ * the gate's decisions, so that a deploy can check that the image it gets was scanned and passed.
+ */
+function vulnPredicate(scanner: { id: string; version: string }, result: object, started: Date, finished: Date) {
+  return {
+    invocation: { parameters: null, uri: "", event_id: "", "builder.id": "slipway" },
+    scanner: { uri: `pkg:generic/${scanner.id}@${scanner.version}`, version: scanner.version, db: { uri: "", version: "" }, result },
+    metadata: { scanStartedOn: started.toISOString(), scanFinishedOn: finished.toISOString() },
+  };
 }

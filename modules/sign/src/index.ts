@@ -1,6 +1,6 @@
 /**
- * Signing by cosign: a signature on the image digest, attestations for the SBOM (CycloneDX) and for SLSA
- * provenance v1, and their verification against the public key. Offline there is no transparency log: tlog=false
+ * Signing by cosign: a signature on the image digest, attestations for the SBOM (CycloneDX), SLSA provenance v1
+ * and the vulnerability scan that passed, and their verification against the public key. Offline there is no transparency log: tlog=false
  * (the default) signs without uploading and verifies without Rekor; tlog=true is for the public-good instance.
  */
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
@@ -13,7 +13,7 @@ export const COSIGN_IMAGE = "gcr.io/projectsigstore/cosign:v2.6.5";
 const REGISTRY_ALIAS = "registry";
 
 /** The attestation types Slipway writes and checks. */
-export const ATTESTATIONS = { sbom: "cyclonedx", provenance: "slsaprovenance1" } as const;
+export const ATTESTATIONS = { sbom: "cyclonedx", provenance: "slsaprovenance1", scan: "vuln" } as const;
 
 @object()
 export class Sign {
@@ -24,12 +24,13 @@ export class Sign {
   }
 
   /**
-   * Signs ref (repository@sha256:...) with the key and attests the SBOM and the provenance when given.
+   * Signs ref (repository@sha256:...) with the key and attests the SBOM, the provenance and the passed
+   * vulnerability scan (the scan module's vuln-attestation.json) when given.
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); refs naming
    * localhost or 127.0.0.1 go through it.
    */
   @func()
-  async sign(ref: string, key: Secret, password: Secret, sbom?: File, provenance?: File, registry?: Service, tlog = false): Promise<string> {
+  async sign(ref: string, key: Secret, password: Secret, sbom?: File, provenance?: File, registry?: Service, tlog = false, scan?: File): Promise<string> {
     if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
     const { ctr: base, target } = await this.cosign(ref, registry);
     let ctr = base.withMountedSecret("/keys/cosign.key", key).withSecretVariable("COSIGN_PASSWORD", password);
@@ -43,16 +44,23 @@ export class Sign {
       ctr = ctr.withMountedFile("/in/provenance.json", provenance);
       steps.push(["attest", ...common, "--type", ATTESTATIONS.provenance, "--predicate", "/in/provenance.json", target]);
     }
+    if (scan) {
+      ctr = ctr.withMountedFile("/in/vuln.json", scan);
+      steps.push(["attest", ...common, "--type", ATTESTATIONS.scan, "--predicate", "/in/vuln.json", target]);
+    }
     for (const args of steps) {
       ctr = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
       if ((await ctr.exitCode()) !== 0) {
         throw new Error(`cosign ${args[0]} ${ref} failed: ${lastLines(await ctr.stderr())}: check the key, its password and that the registry accepts pushes`);
       }
     }
-    return `signed ${ref}${sbom ? ", SBOM attested" : ""}${provenance ? ", provenance attested" : ""}`;
+    return `signed ${ref}${sbom ? ", SBOM attested" : ""}${provenance ? ", provenance attested" : ""}${scan ? ", scan attested" : ""}`;
   }
 
-  /** Verifies the signature and the SBOM and provenance attestations of ref (a tag is resolved first). */
+  /**
+   * Verifies the signature and the SBOM, provenance and vulnerability-scan attestations of ref (a tag is resolved
+   * first): an image signed without a passing scan is refused.
+   */
   @func()
   async verify(ref: string, publicKey: File, registry?: Service, tlog = false): Promise<StageResult> {
     const { ctr: base, target } = await this.cosign(ref, registry);
@@ -62,6 +70,7 @@ export class Sign {
       ["signature", ["verify", ...common, target]],
       ["SBOM attestation", ["verify-attestation", ...common, "--type", ATTESTATIONS.sbom, target]],
       ["provenance attestation", ["verify-attestation", ...common, "--type", ATTESTATIONS.provenance, target]],
+      ["vulnerability scan attestation (was it scanned?)", ["verify-attestation", ...common, "--type", ATTESTATIONS.scan, target]],
     ];
     let reports = dag.directory();
     for (const [what, args] of checks) {
@@ -72,7 +81,7 @@ export class Sign {
         return new StageResult("verify", "failed", `verify: failed, no valid ${what} for ${ref} with this key: ${lastLines(stderr, 1)}`, args.join(" "), code, stderr, reports);
       }
     }
-    return new StageResult("verify", "passed", `verify: passed (signature, SBOM and provenance attestations of ${ref})`, "cosign verify", 0, "", reports);
+    return new StageResult("verify", "passed", `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`, "cosign verify", 0, "", reports);
   }
 
   /** The public key of a private key (cosign public-key), to verify what was just signed. */

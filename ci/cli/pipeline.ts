@@ -19,7 +19,7 @@ import { useEngine } from "./engine/connection.ts";
 import { ensureDir, paths } from "./engine/host.ts";
 import { commitOf } from "./git.ts";
 import { defaultRepository } from "./publish.ts";
-import { exportReports, hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
+import { hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
 import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
 import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
 import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
@@ -63,11 +63,11 @@ export function vulnDatabase(path: string, scanner: Scanner): Directory {
 }
 
 /** A stage's report files written under the reports directory on the host; its report line returned. */
-async function exported(out: StageOutput, ctx: RunContext): Promise<Omit<StageRun, "seconds">> {
+async function exported(out: StageOutput, root: string): Promise<Omit<StageRun, "seconds">> {
   const { reports, ...line } = out;
   for (const [dir, files] of Object.entries(reports)) {
-    mkdirSync(resolve(ctx.reports, dir), { recursive: true });
-    await files.export(resolve(ctx.reports, dir));
+    mkdirSync(resolve(root, dir), { recursive: true });
+    await files.export(resolve(root, dir));
   }
   return line;
 }
@@ -86,16 +86,16 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
       ? await d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
         loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, registry())
       : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), registry());
-    return exported(await outcome(r, `deploy-${name}`), ctx);
+    return exported(await outcome(r, `deploy-${name}`), ctx.reports);
   };
   const smoke = (name: string) => async () => {
     const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
     if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
     const checks = readFileSync(env.smokeChecks, "utf8");
-    return exported(await outcome(await new Smoke().run(env.url, checks, 30, loopback(env.url)), `smoke-${name}`), ctx);
+    return exported(await outcome(await new Smoke().run(env.url, checks, 30, loopback(env.url)), `smoke-${name}`), ctx.reports);
   };
   return {
-    ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx)])),
+    ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx.reports)])),
     "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
     "deploy-production": deploy("production"), "smoke-production": smoke("production"),
   };
@@ -202,12 +202,8 @@ async function runAffected(source: string, reports: string, since: string, print
     runs = await runDag(stages, chosen, async (name) => {
       const [stage, workspace] = name.split(":") as [StageName, string];
       const t0 = Date.now();
-      const r = await runNodeStage(stage, dir, { workspace });
-      await exportReports(r, join(reports, workspace));
-      const junitFile = join(reports, workspace, "test", "junit.xml");
-      const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
-      return { stage: name, status, message: `${workspace}: ${r.message}`, seconds: (Date.now() - t0) / 1000, cached: r.cached,
-        junit: stage === "test" && existsSync(junitFile) ? readFileSync(junitFile, "utf8") : undefined };
+      const line = await exported(await outcome(await runNodeStage(stage, dir, { workspace }), stage, join(workspace, stage)), reports);
+      return { ...line, stage: name, message: `${workspace}: ${line.message}`, seconds: (Date.now() - t0) / 1000 };
     }, print);
   });
   for (const r of runs) {

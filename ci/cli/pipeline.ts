@@ -18,9 +18,9 @@ import { DAGGER_VERSION } from "./engine/versions.ts";
 import { useEngine } from "./engine/connection.ts";
 import { ensureDir, paths } from "./engine/host.ts";
 import { commitOf } from "./git.ts";
-import { defaultRepository } from "./publish.ts";
+import { localRepository } from "./publish.ts";
 import { hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
-import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
+import { imageRegistry, outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
 import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
 import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
 
@@ -75,7 +75,6 @@ async function exported(out: StageOutput, root: string): Promise<Omit<StageRun, 
 /** The stages: lint to verify as ci/src/stages.ts runs them for both ways in, deploy and smoke from the host. */
 export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<Omit<StageRun, "seconds">>> {
   const engineSide = stageRunners(ctx);
-  const registry = () => ctx.registry(requireOutput(ctx.published, "the image").ref.split("/")[0]);
   const deploy = (name: string) => async () => {
     const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
     await ensureLocalTargets(env);
@@ -84,8 +83,8 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
     const d = new Deploy();
     const r = env.target === "gitops"
       ? await d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
-        loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, registry())
-      : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), registry());
+        loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, imageRegistry(ctx))
+      : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), imageRegistry(ctx));
     return exported(await outcome(r, `deploy-${name}`), ctx.reports);
   };
   const smoke = (name: string) => async () => {
@@ -163,7 +162,7 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
     const { key, password } = await signingKey(o.key, o.passwordEnv);
     const ctx: RunContext = {
       source: o.source, reports: o.reports, dir: dag.host().directory(o.source, { exclude: EXCLUDE }), commit,
-      repository: o.repository ?? (process.env.SLIPWAY_REGISTRY ? defaultRepository(o.source) : undefined),
+      repository: o.repository ?? localRepository(o.source),
       allowNoCommit: o.allowNoCommit, key, password, scanner: o.scanner,
       vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
       failOn: o.failOn, started: new Date().toISOString(), environments: {},

@@ -6,6 +6,7 @@ import { type Commit, Image, type Published } from "../../modules/image/src/inde
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { useEngine } from "./engine/connection.ts";
 import { commitOf } from "./git.ts";
+import { NO_REPOSITORY } from "../src/stages.ts";
 
 export const PUBLISH_HELP = `Usage: slipway publish [--source DIR] [--repository REGISTRY/PATH] [--dockerfile PATH]
                        [--username USER --password-env VAR] [--allow-no-commit]
@@ -17,9 +18,15 @@ Default repository: <the local registry>/<source directory name>.
 
 /** The repository an image goes to when none is given: the local registry `engine up` runs. */
 export function defaultRepository(source: string): string {
+  const repository = localRepository(source);
+  if (!repository) throw new Error(NO_REPOSITORY);
+  return repository;
+}
+
+/** <the local registry>/<source directory name>, or nothing when no local registry is configured. */
+export function localRepository(source: string): string | undefined {
   const registry = process.env.SLIPWAY_REGISTRY;
-  if (!registry) throw new Error("no --repository given and no local registry configured: pass --repository REGISTRY/PATH");
-  return `${registry}/${basename(source).toLowerCase()}`;
+  return registry ? `${registry}/${basename(source).toLowerCase()}` : undefined;
 }
 
 /** A password given by the name of the environment variable that holds it (--password-env), as a Dagger Secret. */

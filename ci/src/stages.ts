@@ -57,6 +57,13 @@ export async function outcome(r: StageResult, stage = r.stage, dir = stage): Pro
   return { stage, status, message: r.message, cached: measured && configured ? r.cached : null, junit, reports: configured ? { [dir]: r.reports } : {} };
 }
 
+/** The build's refusal when it has nowhere to push. */
+export const NO_REPOSITORY = "no --repository given and no local registry configured: pass --repository REGISTRY/PATH";
+
+/** The registry the published image is on, as the signing containers reach it. */
+export const imageRegistry = (ctx: StageContext): Service | undefined =>
+  ctx.registry(requireOutput(ctx.published, "the image").ref.split("/")[0]);
+
 export const requireOutput = <T>(value: T | undefined, what: string): T => {
   if (value === undefined) throw new Error(`${what} is missing: its stage did not run`);
   return value;
@@ -65,14 +72,13 @@ export const requireOutput = <T>(value: T | undefined, what: string): T => {
 /** The stages from lint to verify, on the same module classes `dagger call -m modules/<name>` runs. */
 export function stageRunners(ctx: StageContext): Record<string, () => Promise<StageOutput>> {
   const node = new Node();
-  const registry = () => ctx.registry(requireOutput(ctx.published, "the image").ref.split("/")[0]);
   return {
     lint: async () => outcome(await node.lint(ctx.dir, "")),
     typecheck: async () => outcome(await node.typecheck(ctx.dir, "")),
     test: async () => outcome(await node.test(ctx.dir, "")),
     integration: async () => outcome(await node.integration(ctx.dir, ctx.registryMirror, undefined, false)),
     async build() {
-      if (!ctx.repository) throw new Error("no --repository given and no local registry configured: pass --repository REGISTRY/PATH");
+      if (!ctx.repository) throw new Error(NO_REPOSITORY);
       const c = ctx.commit;
       ctx.published = await new Image().publish(ctx.dir, ctx.repository, c?.revision ?? "", c?.created ?? "", c?.source ?? "",
         c?.dirty ?? false, ctx.allowNoCommit, "", undefined);
@@ -98,13 +104,13 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
         startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
       }), null, 2) + "\n";
       const dir = dag.directory().withNewFile("provenance.json", predicate);
-      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), dir.file("provenance.json"), registry(), false, ctx.scanned);
+      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), dir.file("provenance.json"), imageRegistry(ctx), false, ctx.scanned);
       return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
     },
     async verify() {
       const sign = new Sign();
       ctx.publicKey ??= sign.publicKey(ctx.key, ctx.password);
-      const out = await outcome(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, registry()));
+      const out = await outcome(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, imageRegistry(ctx)));
       // for whoever deploys this image later (a CI job gated on approval): the public half only
       return { ...out, reports: { ...out.reports, sign: dag.directory().withFile("cosign.pub", ctx.publicKey) } };
     },

@@ -7,7 +7,7 @@
  */
 import { dag, type Container, type Directory, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
-import { StageResult } from "../../node/src/result.ts";
+import { StageResult } from "./result.ts";
 import { Sign } from "../../sign/src/index.ts";
 import type { DeploySettings } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";

@@ -5,7 +5,7 @@
  * finding.
  */
 import { CacheSharingMode, Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
-import { StageResult } from "../../node/src/result.ts";
+import { StageResult } from "./result.ts";
 import { describe, type Finding, gate, gitlabContainerScanning, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "./policy.ts";
 
 /** The tools, by their upstream image names (served by the mirror offline). */

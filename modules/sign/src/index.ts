@@ -4,7 +4,7 @@
  * (the default) signs without uploading and verifies without Rekor; tlog=true is for the public-good instance.
  */
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
-import { StageResult } from "../../node/src/result.ts";
+import { StageResult } from "./result.ts";
 
 export { provenance, type ProvenanceInput } from "./provenance.ts";
 

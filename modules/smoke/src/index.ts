@@ -4,7 +4,7 @@
  */
 import { dag, type Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
-import { StageResult } from "../../node/src/result.ts";
+import { StageResult } from "./result.ts";
 import { parseChecks } from "./checks.ts";
 
 export { parseChecks, judge, junit, type Check, type CheckResult } from "./checks.ts";

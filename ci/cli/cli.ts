@@ -39,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     const { engineCommand } = await import("./engine/command.ts");
     return engineCommand(sub, argv.slice(2));
   }
+  // the modules call their dependencies through dag (dag.sign(), dag.testcontainers()): here, in this process
+  (await import("./bindings.ts")).bindModules();
   if (cmd === "pipeline") {
     const { runPipeline } = await import("./pipeline.ts");
     return runPipeline(argv.slice(1));

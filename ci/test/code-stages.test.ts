@@ -8,7 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Node } from "../../modules/node/src/index.ts";
+import { bindModules } from "../cli/bindings.ts";
 import { copyWith, EXAMPLE, slipway } from "./helpers.ts";
+
+// the module classes run in this process: the dependencies they call through dag are the in-process stand-ins
+bindModules();
 
 describe("code stages on examples/node-api", () => {
   it.each(["lint", "typecheck", "test"])("%s passes on the example", async (stage) => {

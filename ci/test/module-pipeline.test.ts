@@ -15,7 +15,11 @@ import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { BUNDLED_ADVISORIES, vulnDatabase } from "../cli/pipeline.ts";
 import { hostTunnel, mirrorService } from "../cli/stages.ts";
+import { bindModules } from "../cli/bindings.ts";
 import { copyWith, EXAMPLE, tempDir } from "./helpers.ts";
+
+// the module classes run in this process: the dependencies they call through dag are the in-process stand-ins
+bindModules();
 
 interface Report { status: string; image?: string; failure?: { stage: string; message: string }; stages: { stage: string; status: string }[] }
 

@@ -8,7 +8,7 @@
 import { dag, type Container, type Directory, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 import { StageResult } from "./result.ts";
-import { Sign } from "../../sign/src/index.ts";
+import { deps } from "./deps.ts";
 import type { DeploySettings } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";
 
@@ -95,9 +95,10 @@ export class Deploy {
     if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
       return fail("deploy", `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`);
     }
-    const v = await new Sign().verify(image, publicKey, registry);
-    if (v.status === "passed") return null;
-    return fail("deploy", `deploy ${environment}: refused, ${v.message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`);
+    const v = deps.sign().verify(image, publicKey, { registry });
+    const [status, message] = await Promise.all([v.status(), v.message()]);
+    if (status === "passed") return null;
+    return fail("deploy", `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`);
   }
 
   private base(): Container {

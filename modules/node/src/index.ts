@@ -4,7 +4,7 @@
  * and in client mode (slipway), which calls this class directly.
  */
 import { argument, Container, dag, Directory, ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
-import { Testcontainers, underHarness } from "../../testcontainers/src/index.ts";
+import { deps } from "./deps.ts";
 import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
 import { describeProject, INSTALL_INPUTS, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
@@ -73,9 +73,10 @@ export class Node {
     const { ctr, project } = await this.prepare(source);
     const plan = integrationPlan(project, `${REPORTS}/junit.xml`);
     if ("notConfigured" in plan) return this.run("integration", ctr, plan, () => []);
-    let withDocker = await new Testcontainers(dockerImage).bind(ctr, registryMirror);
+    const testcontainers = deps.testcontainers({ image: dockerImage });
+    let withDocker = await testcontainers.bind(ctr, { registryMirror });
     if (noCache) withDocker = withDocker.withEnvVariable("SLIPWAY_RUN", String(Date.now()));
-    return this.run("integration", withDocker, { ...plan, command: underHarness(REPORTS, plan.command) }, () => []);
+    return this.run("integration", withDocker, { ...plan, command: await testcontainers.underHarness(REPORTS, plan.command) }, () => []);
   }
 
   private async prepare(source: Directory, workspace = ""): Promise<{ ctr: Container; project: Project }> {

@@ -63,9 +63,10 @@ export class Testcontainers {
   harness(): File {
     return dag.directory().withNewFile("harness.mjs", readFileSync(new URL("./harness.mjs", import.meta.url), "utf8")).file("harness.mjs");
   }
-}
 
-/** The command that runs `command` under the harness, with its results in `reports`. */
-export function underHarness(reports: string, command: string[]): string[] {
-  return ["node", HARNESS, reports, "--", ...command];
+  /** The command that runs `command` under the harness in a container from bind, with its results in `reports`. */
+  @func()
+  underHarness(reports: string, command: string[]): string[] {
+    return ["node", HARNESS, reports, "--", ...command];
+  }
 }

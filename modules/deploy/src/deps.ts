@@ -1,0 +1,15 @@
+/**
+ * The modules this one calls, as dagger.json declares them ("dependencies"). In module mode the engine generates
+ * them into sdk/ (`dag.sign()`); in client mode slipway installs in-process stand-ins of the same shape on `dag`
+ * (ci/cli/bindings.ts). Typed here in the generated calling convention (required arguments positional, optional
+ * ones in a trailing opts object, an object's fields read by awaited calls) so that tsc on the host checks the calls.
+ */
+import { dag, type File, type Service } from "@dagger.io/dagger";
+
+export interface Dependencies {
+  sign(opts?: { image?: string }): {
+    verify(ref: string, publicKey: File, opts?: { registry?: Service; tlog?: boolean }): { status(): Promise<string>; message(): Promise<string> };
+  };
+}
+
+export const deps = dag as unknown as Dependencies;

@@ -2,7 +2,7 @@
  * What `dagger call` exposes, computed by the SDK's own introspector (the code the TypeScript runtime runs to
  * register a module), without an engine: functions, arguments, defaults and cache policies.
  */
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -27,6 +27,15 @@ async function scan(files: string[], name: string) {
   // loadModule=false: the registry it would import is not consulted by the scan (AST and type checker only)
   return scan([...files.map((f) => join(ROOT, f)), coreTypes()], name, false);
 }
+
+/** A module's scan as the runtime does it: every .ts under its src/ and nothing from any other module. */
+function moduleFiles(module: string): string[] {
+  const src = join("modules", module, "src");
+  return readdirSync(join(ROOT, src), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => join(src, f));
+}
+
+/** The fields slipway reads from every module's stage result (each module declares its own StageResult). */
+const RESULT_FIELDS = ["cached", "command", "exitCode", "message", "output", "reports", "stage", "status"];
 
 const sourceArg = { defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] };
 
@@ -65,33 +74,36 @@ describe("module contracts", () => {
   });
 
   it("modules/node: install, lint, typecheck and test, and the StageResult fields", async () => {
-    const mod = await scan(["modules/node/src/index.ts", "modules/node/src/result.ts"], "node");
+    const mod = await scan(moduleFiles("node"), "node");
     const node = mod.objects["Node"];
     expect(Object.keys(node.methods).sort()).toEqual(["install", "integration", "lint", "test", "typecheck"]);
     expect(Object.keys(node.methods.integration.arguments)).toEqual(["source", "registryMirror", "dockerImage", "noCache"]);
     expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
     const result = mod.objects["StageResult"];
-    expect(Object.keys(result.properties).sort()).toEqual(["cached", "command", "exitCode", "message", "output", "reports", "stage", "status"]);
+    expect(Object.keys(result.properties).sort()).toEqual(RESULT_FIELDS);
   });
 
-  it("modules/testcontainers: the Docker engine service, bind and the harness", async () => {
-    const mod = await scan(["modules/testcontainers/src/index.ts"], "testcontainers");
+  it("modules/testcontainers: the Docker engine service, bind, the harness and the command under it", async () => {
+    const mod = await scan(moduleFiles("testcontainers"), "testcontainers");
     const tc = mod.objects["Testcontainers"];
-    expect(Object.keys(tc.methods).sort()).toEqual(["bind", "engine", "harness"]);
+    expect(Object.keys(tc.methods).sort()).toEqual(["bind", "engine", "harness", "underHarness"]);
+    expect(Object.keys(tc.methods.underHarness.arguments)).toEqual(["reports", "command"]);
     expect(tc._constructor.arguments.image.defaultValue).toBe("docker:dind");
     expect(Object.keys(tc.methods.bind.arguments)).toEqual(["ctr", "registryMirror"]);
     expect(tc.methods.engine.arguments.registryMirror.isOptional).toBe(true);
   });
 
   it("modules image, sbom, scan and sign: functions and pinned tool images", async () => {
-    const image = (await scan(["modules/image/src/index.ts"], "image")).objects;
+    const image = (await scan(moduleFiles("image"), "image")).objects;
     expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish"]);
     expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "revision", "created", "sourceUrl", "dirty", "allowNoCommit", "username", "password"]);
     expect(Object.keys(image["Published"].properties).sort()).toEqual(["baseImages", "digest", "ref", "tags"]);
-    const sbom = (await scan(["modules/sbom/src/index.ts"], "sbom")).objects["Sbom"];
+    const sbom = (await scan(moduleFiles("sbom"), "sbom")).objects["Sbom"];
     expect(Object.keys(sbom.methods)).toEqual(["generate"]);
     expect(sbom._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.syft.image);
-    const scanner = (await scan(["modules/scan/src/index.ts", "modules/node/src/result.ts"], "scan")).objects["Scan"];
+    const scanObjects = (await scan(moduleFiles("scan"), "scan")).objects;
+    expect(Object.keys(scanObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    const scanner = scanObjects["Scan"];
     expect(Object.keys(scanner.methods).sort()).toEqual(["database", "secrets", "vulnerabilities"]);
     expect(scanner.methods.vulnerabilities.arguments.failOn.defaultValue).toBe("high");
     expect(scanner.methods.vulnerabilities.arguments.scanner.defaultValue).toBe("trivy");
@@ -99,18 +111,24 @@ describe("module contracts", () => {
     expect(scanner._constructor.arguments.trivyDbImage.defaultValue).toBe(GO_TOOLS["trivy-db"].image);
     expect(scanner._constructor.arguments.osvScannerImage.defaultValue).toBe(GO_TOOLS["osv-scanner"].image);
     expect(scanner._constructor.arguments.gitleaksImage.defaultValue).toBe(GO_TOOLS.gitleaks.image);
-    const sign = (await scan(["modules/sign/src/index.ts", "modules/node/src/result.ts"], "sign")).objects["Sign"];
+    const signObjects = (await scan(moduleFiles("sign"), "sign")).objects;
+    expect(Object.keys(signObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    const sign = signObjects["Sign"];
     expect(Object.keys(sign.methods).sort()).toEqual(["generateKeyPair", "publicKey", "sign", "verify"]);
     expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
     expect(sign.methods.sign.arguments.tlog.defaultValue).toBe(false);
   });
 
   it("modules deploy and smoke: side-effecting functions are never cached", async () => {
-    const deploy = (await scan(["modules/deploy/src/index.ts", "modules/node/src/result.ts"], "deploy")).objects["Deploy"];
+    const deployObjects = (await scan(moduleFiles("deploy"), "deploy")).objects;
+    expect(Object.keys(deployObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    const deploy = deployObjects["Deploy"];
     expect(Object.keys(deploy.methods).sort()).toEqual(["dockerHost", "gitops", "rollback"]);
     expect(Object.keys(deploy.methods.dockerHost.arguments)).toEqual(["image", "publicKey", "docker", "proxyAdmin", "settings", "secrets", "registry"]);
     for (const fn of Object.values(deploy.methods) as { cache?: string }[]) expect(fn.cache).toBe("never");
-    const smoke = (await scan(["modules/smoke/src/index.ts", "modules/node/src/result.ts"], "smoke")).objects["Smoke"];
+    const smokeObjects = (await scan(moduleFiles("smoke"), "smoke")).objects;
+    expect(Object.keys(smokeObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    const smoke = smokeObjects["Smoke"];
     expect(Object.keys(smoke.methods)).toEqual(["run"]);
     expect(smoke.methods.run.cache).toBe("never");
     expect(smoke.methods.run.arguments.deadlineSeconds.defaultValue).toBe(30);

@@ -1,0 +1,158 @@
+/**
+ * Every modules/<name> is a Dagger module on its own: the TypeScript runtime copies only that directory into its
+ * container and installs from its own package.json and lockfile. So nothing under src/ may reach outside the
+ * directory, its tsconfig.json extends nothing outside, its lockfile matches its package.json, its source imports
+ * exactly the packages it declares, and the modules it calls through `dag` are declared in its dagger.json.
+ * Pure: reads files, no engine.
+ */
+import { Client } from "@dagger.io/dagger";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "../..");
+const MODULES = readdirSync(join(ROOT, "modules")).filter((m) => existsSync(join(ROOT, "modules", m, "dagger.json"))).sort();
+/** What `dag` offers without any dependency: the core API (container, directory, ...; the SDK defines them per instance). */
+const core = new Client();
+const CORE = new Set([...Object.getOwnPropertyNames(core), ...Object.getOwnPropertyNames(Object.getPrototypeOf(core))]);
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8"));
+const inside = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
+const sorted = (deps: Record<string, string> = {}) => JSON.stringify(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+const camel = (name: string) => name.replace(/[-_]+(\w)/g, (_, c: string) => c.toUpperCase());
+
+function sources(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sources(path);
+    return /\.(c|m)?(t|j)s$/.test(e.name) ? [path] : [];
+  });
+}
+
+/** The package a bare specifier names ("yaml", "@dagger.io/dagger" from "@dagger.io/dagger/telemetry"). */
+function packageOf(specifier: string): string {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+/** `dag.X(...)` and `deps.X(...)` calls in a file, by X. */
+function calls(file: string, text: string): { on: string; name: string; line: number }[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+  const found: { on: string; name: string; line: number }[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ts.isIdentifier(node.expression.expression)
+      && ["dag", "deps"].includes(node.expression.expression.text)) {
+      found.push({ on: node.expression.expression.text, name: node.expression.name.text, line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}
+
+/** Everything that would break module `dir` when the runtime loads it from its own directory alone. */
+function violations(dir: string): string[] {
+  const problems: string[] = [];
+  const name = relative(dirname(dir), dir);
+  const pkg = readJson(join(dir, "package.json"));
+  const declared = new Set(Object.keys(pkg.dependencies ?? {}));
+  const dagger = readJson(join(dir, "dagger.json"));
+  const dependencies: { name: string; source: string }[] = dagger.dependencies ?? [];
+  const callable = new Set(dependencies.map((d) => camel(d.name)));
+  const imported = new Set<string>();
+
+  for (const file of sources(join(dir, "src"))) {
+    const text = readFileSync(file, "utf8");
+    const where = relative(dir, file);
+    const specifiers = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+    // files read next to the source (readFileSync(new URL("./harness.mjs", import.meta.url)))
+    for (const m of text.matchAll(/new URL\(\s*["'`]([^"'`$]+)["'`]\s*,\s*import\.meta\.url\s*\)/g)) specifiers.push(m[1]);
+    for (const spec of specifiers) {
+      if (spec.startsWith(".") || spec.startsWith("/")) {
+        if (!inside(dir, resolve(dirname(file), spec))) problems.push(`${name}/${where}: "${spec}" is outside modules/${name}`);
+      } else if (!spec.startsWith("node:") && !builtinModules.includes(spec)) {
+        imported.add(packageOf(spec));
+        if (!declared.has(packageOf(spec))) problems.push(`${name}/${where}: package "${packageOf(spec)}" is not in modules/${name}/package.json dependencies`);
+      }
+    }
+    for (const c of calls(file, text)) {
+      if (c.on === "dag" && CORE.has(c.name)) continue;
+      if (!callable.has(c.name)) problems.push(`${name}/${where}:${c.line}: ${c.on}.${c.name}() is not a dependency in modules/${name}/dagger.json`);
+    }
+  }
+  for (const dep of declared) if (!imported.has(dep)) problems.push(`${name}: dependency "${dep}" in package.json is imported by no file under src/`);
+
+  for (const dep of dependencies) {
+    const target = join(dir, dep.source, "dagger.json");
+    if (!existsSync(target)) problems.push(`${name}: dagger.json dependency ${dep.name} (${dep.source}) has no dagger.json`);
+    else if (readJson(target).name !== dep.name) problems.push(`${name}: dagger.json dependency ${dep.name} (${dep.source}) is the module ${readJson(target).name}`);
+  }
+
+  const tsconfig = ts.readConfigFile(join(dir, "tsconfig.json"), ts.sys.readFile);
+  if (tsconfig.error) problems.push(`${name}: tsconfig.json: ${ts.flattenDiagnosticMessageText(tsconfig.error.messageText, " ")}`);
+  for (const ext of [tsconfig.config?.extends ?? []].flat() as string[]) {
+    if (!ext.startsWith(".") && !ext.startsWith("/")) problems.push(`${name}: tsconfig.json extends the package "${ext}": write the options out`);
+    else if (!inside(dir, resolve(dir, ext))) problems.push(`${name}: tsconfig.json extends ${ext}, outside modules/${name}`);
+  }
+
+  const lockfile = join(dir, "package-lock.json");
+  if (!existsSync(lockfile)) {
+    problems.push(`${name}: no package-lock.json (run ci/bin/module-lockfiles.sh ${name})`);
+  } else {
+    const root = readJson(lockfile).packages?.[""] ?? {};
+    for (const field of ["dependencies", "devDependencies"]) {
+      if (sorted(root[field]) !== sorted(pkg[field])) {
+        problems.push(`${name}: package-lock.json ${field} differ from package.json (run ci/bin/module-lockfiles.sh ${name})`);
+      }
+    }
+  }
+  return problems;
+}
+
+describe("module boundaries", () => {
+  it("finds the modules", () => {
+    expect(MODULES).toEqual(expect.arrayContaining(["deploy", "image", "node", "sbom", "scan", "sign", "smoke", "testcontainers"]));
+  });
+
+  it.each(MODULES)("modules/%s is self-contained", (name) => {
+    expect(violations(join(ROOT, "modules", name))).toEqual([]);
+  });
+
+  it("node calls testcontainers and deploy calls sign through dag, as declared", () => {
+    const called = (name: string) => sources(join(ROOT, "modules", name, "src")).flatMap((f) => calls(f, readFileSync(f, "utf8")))
+      .filter((c) => !(c.on === "dag" && CORE.has(c.name))).map((c) => c.name);
+    expect(called("node")).toEqual(["testcontainers"]);
+    expect(called("deploy")).toEqual(["sign"]);
+  });
+
+  it("reports each kind of breach in a module that has them", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "slipway-boundaries-")), "bad");
+    mkdirSync(join(dir, "src"), { recursive: true });
+    writeFileSync(join(dir, "dagger.json"), JSON.stringify({ name: "bad", sdk: { source: "typescript" }, source: "." }));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bad", dependencies: { "@dagger.io/dagger": "0.19.10", unused: "1.0.0" } }));
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ extends: "../../tsconfig.json" }));
+    writeFileSync(join(dir, "src/index.ts"), [
+      'import { Client } from "@dagger.io/dagger";',
+      'import { StageResult } from "../../node/src/result.ts";',
+      'import { parse } from "yaml";',
+      'const harness = new URL("../../testcontainers/src/harness.mjs", import.meta.url);',
+      "// dag.commented() is no call",
+      "export const x = () => [dag.container(), dag.sign(), parse, harness, StageResult];",
+    ].join("\n"));
+    expect(violations(dir)).toEqual([
+      'bad/src/index.ts: "../../node/src/result.ts" is outside modules/bad',
+      'bad/src/index.ts: package "yaml" is not in modules/bad/package.json dependencies',
+      'bad/src/index.ts: "../../testcontainers/src/harness.mjs" is outside modules/bad',
+      "bad/src/index.ts:6: dag.sign() is not a dependency in modules/bad/dagger.json",
+      'bad: dependency "unused" in package.json is imported by no file under src/',
+      "bad: tsconfig.json extends ../../tsconfig.json, outside modules/bad",
+      "bad: no package-lock.json (run ci/bin/module-lockfiles.sh bad)",
+    ]);
+    writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ packages: { "": { dependencies: { "@dagger.io/dagger": "0.19.9" } } } }));
+    expect(violations(dir)).toContain("bad: package-lock.json dependencies differ from package.json (run ci/bin/module-lockfiles.sh bad)");
+  });
+});

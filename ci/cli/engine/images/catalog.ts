@@ -3,15 +3,16 @@
  * Pipeline code names images exactly as an online user's does ("node:22", "postgres:15"); the engine resolves
  * docker.io through the local mirror.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { $ } from "zx";
 import { hostLacksSysResource, writeRuncWrapper } from "../docker.ts";
 import { DAGGER_BIN_DIR } from "../dagger.ts";
 import { ensureDir, paths } from "../host.ts";
-import { COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, GO_TOOLS, type GoToolName, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
+import { BUILTIN_SDKS, COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, GO_TOOLS, type GoToolName, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
-import { goTool } from "./go-tools.ts";
+import { goEnv, goTool } from "./go-tools.ts";
 
 const file = (name: string) => readFileSync(new URL(`../files/${name}`, import.meta.url), "utf8");
 
@@ -187,5 +188,88 @@ export const engine: ImageRecipe = {
   revision: 1,
 };
 
+/** `go mod download -json <module>`'s directory, through the machine's Go module cache. */
+async function goModuleDir(mod: string, env: Record<string, string> = goEnv()): Promise<string> {
+  return (JSON.parse((await $({ env: { ...process.env, ...env } })`go mod download -json ${mod}`).stdout) as { Dir: string }).Dir;
+}
+
+const GOPROXY = process.env.GOPROXY ?? "https://proxy.golang.org,direct";
+
+/**
+ * The builtin Go SDK (module mode): what the engine's Go SDK runs codegen and `go build` in. The TypeScript SDK's
+ * runtime is itself a Go module, so TypeScript modules load through it. The Go toolchain is the one codegen was
+ * built with (its go.mod lines name that version), from the Go module proxy; /go/pkg/mod holds the Go SDK's
+ * dependencies, which codegen adds to every Go module; anything else a module needs comes through GOPROXY.
+ */
+export const goSdk: ImageRecipe = {
+  refs: [BUILTIN_SDKS.DAGGER_GO_SDK_MANIFEST_DIGEST],
+  packages: ["ca-certificates", "git", "openssh-client"],
+  inputs: { dagger: DAGGER_VERSION, goproxy: GOPROXY },
+  async setup(root, progress) {
+    const codegen = join(DAGGER_BIN_DIR, "codegen");
+    const goVersion = (await $`go version ${codegen}`).stdout.trim().split(" ").pop()!;
+    progress(`Go ${goVersion} from the Go module proxy (golang.org/toolchain)`);
+    cpSync(await goModuleDir(`golang.org/toolchain@v0.0.1-${goVersion}.linux-amd64`), join(root, "usr/local/go"), { recursive: true });
+    // module zips keep no file modes: the toolchain's programs are made executable again, as `go` itself does
+    await $`chmod -R u+w ${join(root, "usr/local/go")}`;
+    await $`chmod +x ${join(root, "usr/local/go/bin")}/* ${join(root, "usr/local/go/pkg/tool/linux_amd64")}/*`;
+    copyFileSync(codegen, join(root, "usr/local/bin/codegen"));
+    chmodSync(join(root, "usr/local/bin/codegen"), 0o755);
+    progress(`the Go SDK's dependencies (dagger.io/dagger@${DAGGER_VERSION}) into /go/pkg/mod`);
+    const work = join(ensureDir(join(paths.cache, "tmp")), `go-sdk-${process.pid}`);
+    cpSync(await goModuleDir(`dagger.io/dagger@${DAGGER_VERSION}`), work, { recursive: true });
+    await $`chmod -R u+w ${work}`;
+    const hostCache = goEnv().GOMODCACHE;
+    await $({ cwd: work, env: { ...process.env, ...goEnv(), GOMODCACHE: join(root, "go/pkg/mod"), GOPROXY: `file://${hostCache}/cache/download,${GOPROXY}` } })`go mod download`;
+    await $`rm -rf ${work}`;
+    ensureDir(join(root, "root/.cache/go-build"));
+  },
+  config: {
+    env: {
+      PATH: "/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      GOPATH: "/go", HOME: "/root", GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOPROXY,
+    },
+    workdir: "/go",
+  },
+  mirror: false,
+  content: {},
+  revision: 2,
+};
+
+const SDK_SOURCES = new URL("../sdk/typescript/", import.meta.url).pathname;
+/** Every file of the TypeScript SDK's runtime and library, hashed: an edit rebuilds the image. */
+function sdkSourcesHash(): string {
+  const hash = createHash("sha256");
+  for (const sub of ["runtime", "library", "library/sdk"]) {
+    for (const f of readdirSync(join(SDK_SOURCES, sub), { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort()) {
+      hash.update(`${sub}/${f}\0`).update(readFileSync(join(SDK_SOURCES, sub, f)));
+    }
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * The builtin TypeScript SDK (module mode), written by Slipway for engines with no registry access (see
+ * ../sdk/typescript/runtime/main.go): runtime/ (the SDK module, in Go), library/ (@dagger.io/dagger, tsx and
+ * TypeScript, installed from its lockfile), and codegen.
+ */
+export const typescriptSdk: ImageRecipe = {
+  refs: [BUILTIN_SDKS.DAGGER_TYPESCRIPT_SDK_MANIFEST_DIGEST],
+  packages: [],
+  inputs: { dagger: DAGGER_VERSION, sources: sdkSourcesHash() },
+  async setup(root, progress) {
+    cpSync(join(SDK_SOURCES, "runtime"), join(root, "runtime"), { recursive: true, filter: (f) => !f.includes("/internal") && !f.endsWith("dagger.gen.go") });
+    cpSync(join(SDK_SOURCES, "library"), join(root, "library"), { recursive: true, filter: (f) => !f.includes("node_modules") });
+    copyFileSync(join(DAGGER_BIN_DIR, "codegen"), join(root, "codegen"));
+    chmodSync(join(root, "codegen"), 0o755);
+    progress("library: npm ci (@dagger.io/dagger, tsx, typescript)");
+    await $({ cwd: join(root, "library") })`npm ci --omit=dev --ignore-scripts --no-audit --no-fund`;
+  },
+  config: {},
+  mirror: false,
+  content: { scratch: true },
+  revision: 1,
+};
+
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint];
+export const catalog: ImageRecipe[] = [goSdk, typescriptSdk, engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint];

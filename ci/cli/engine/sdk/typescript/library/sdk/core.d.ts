@@ -1,0 +1,1 @@
+export * from "/usr/local/lib/dagger-typescript-sdk/node_modules/@dagger.io/dagger/dist/src/index.js";

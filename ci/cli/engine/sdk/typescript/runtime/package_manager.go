@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The versions the official runtime of Dagger v0.19.10 uses when a module names none.
+const (
+	npmDefault  = "10.9.0"
+	yarnDefault = "1.22.22"
+	pnpmDefault = "8.15.4"
+)
+
+type packageManager struct {
+	name    string
+	version string
+}
+
+// detectPackageManager: package.json's packageManager ("pnpm@8.15.4"), else the lockfile present, else Yarn 1,
+// as the official runtime decides.
+func detectPackageManager(declared string, has map[string]bool) (packageManager, error) {
+	if declared != "" {
+		name, version, _ := strings.Cut(declared, "@")
+		if version == "" {
+			return packageManager{}, fmt.Errorf("packageManager %q has no version: write it as %s@<version>", declared, name)
+		}
+		switch name {
+		case "npm", "yarn", "pnpm":
+			return packageManager{name, strings.SplitN(version, "+", 2)[0]}, nil
+		default:
+			return packageManager{}, fmt.Errorf("packageManager %q is not one of npm, yarn or pnpm", declared)
+		}
+	}
+	switch {
+	case has["package-lock.json"]:
+		return packageManager{"npm", npmDefault}, nil
+	case has["yarn.lock"]:
+		return packageManager{"yarn", yarnDefault}, nil
+	case has["pnpm-lock.yaml"]:
+		return packageManager{"pnpm", pnpmDefault}, nil
+	default:
+		return packageManager{"yarn", yarnDefault}, nil
+	}
+}
+
+func (p packageManager) lockfile() string {
+	switch p.name {
+	case "npm":
+		return "package-lock.json"
+	case "pnpm":
+		return "pnpm-lock.yaml"
+	default:
+		return "yarn.lock"
+	}
+}
+
+func (p packageManager) cachePath() string {
+	switch p.name {
+	case "npm":
+		return "/root/.npm"
+	case "pnpm":
+		return "/root/.pnpm-store"
+	default:
+		return "/root/.cache/yarn"
+	}
+}
+
+func (p packageManager) cacheVolume() string { return fmt.Sprintf("%s-cache-node-", p.name) }
+
+// run: the package manager's command line; yarn and pnpm run through corepack at the exact version.
+func (p packageManager) run(args ...string) []string {
+	if p.name == "npm" {
+		return append([]string{"npm"}, args...)
+	}
+	return append([]string{"corepack", p.name + "@" + p.version}, args...)
+}
+
+// setupCommand: npm at the version the runtime pins (the node image may carry another one).
+func (p packageManager) setupCommand() []string {
+	if p.name != "npm" {
+		return []string{"corepack", p.name + "@" + p.version, "--version"}
+	}
+	version := strings.ReplaceAll(p.version, ".", `\.`)
+	return []string{"sh", "-c", "npm -v | grep -qx " + version + " || npm install -g npm@" + p.version}
+}
+
+func (p packageManager) installCommand() []string {
+	switch p.name {
+	case "npm":
+		return p.run("install", "--omit=dev")
+	case "pnpm":
+		return p.run("install", "--shamefully-hoist=true", "--prod")
+	default:
+		return p.run("install", "--prod")
+	}
+}
+
+func (p packageManager) lockCommand() []string {
+	switch p.name {
+	case "npm":
+		return p.run("install", "--package-lock-only")
+	case "pnpm":
+		return p.run("install", "--lockfile-only")
+	default:
+		return p.run("install")
+	}
+}

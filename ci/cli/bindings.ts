@@ -7,9 +7,14 @@
  */
 import { dag } from "@dagger.io/dagger";
 import type { Dependencies as DeployDependencies } from "../../modules/deploy/src/deps.ts";
+import { Image } from "../../modules/image/src/index.ts";
+import { Node } from "../../modules/node/src/index.ts";
 import type { Dependencies as NodeDependencies } from "../../modules/node/src/deps.ts";
+import { Sbom } from "../../modules/sbom/src/index.ts";
+import { Scan } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { Testcontainers } from "../../modules/testcontainers/src/index.ts";
+import type { Dependencies as RootDependencies } from "../src/deps.ts";
 
 /** An object a function returns, as the generated client gives it: computed on the first read, each field `await r.field()`. */
 type ClientObject<T> = { [K in keyof T]: () => Promise<T[K]> };
@@ -22,7 +27,37 @@ function clientObject<T extends object>(compute: () => Promise<T>): ClientObject
   });
 }
 
-const standIns: NodeDependencies & DeployDependencies = {
+type Sig = ReturnType<RootDependencies["sign"]> & ReturnType<DeployDependencies["sign"]>;
+
+const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "sign"> & { sign(opts?: { image?: string }): Sig } = {
+  node: (opts = {}) => {
+    const node = new Node(opts.image);
+    return {
+      lint: (source, o = {}) => clientObject(() => node.lint(source, o.workspace)),
+      typecheck: (source, o = {}) => clientObject(() => node.typecheck(source, o.workspace)),
+      test: (source, o = {}) => clientObject(() => node.test(source, o.workspace)),
+      integration: (source, o = {}) => clientObject(() => node.integration(source, o.registryMirror, o.dockerImage, o.noCache)),
+    };
+  },
+  image: (opts = {}) => {
+    const image = new Image(opts.dockerfile);
+    return {
+      dockerfile: async () => image.dockerfile,
+      publish: (source, repository, o = {}) => clientObject(() => image.publish(source, repository, o.revision, o.created, o.sourceUrl,
+        o.dirty, o.allowNoCommit, o.username, o.password)),
+    };
+  },
+  sbom: (opts = {}) => {
+    const sbom = new Sbom(opts.image);
+    return { generate: (target, o = {}) => sbom.generate(target, o.name) };
+  },
+  scan: () => {
+    const scan = new Scan();
+    return {
+      vulnerabilities: (target, source, o = {}) => clientObject(() => scan.vulnerabilities(target, source, o.vulnDb, o.failOn, o.allowlist, o.today, o.scanner)),
+      secrets: (source) => clientObject(() => scan.secrets(source)),
+    };
+  },
   testcontainers: (opts = {}) => {
     const testcontainers = new Testcontainers(opts.image);
     return {
@@ -33,12 +68,14 @@ const standIns: NodeDependencies & DeployDependencies = {
   sign: (opts = {}) => {
     const sign = new Sign(opts.image);
     return {
+      sign: (ref, key, password, o = {}) => sign.sign(ref, key, password, o.sbom, o.provenance, o.registry, o.tlog, o.scan),
       verify: (ref, publicKey, o = {}) => clientObject(() => sign.verify(ref, publicKey, o.registry, o.tlog)),
+      publicKey: (key, password) => sign.publicKey(key, password),
     };
   },
 };
 
-/** Makes `dag.testcontainers()` and `dag.sign()` call the module classes in this process. Idempotent. */
+/** Makes `dag.node()`, `dag.sign()`, ... call the module classes in this process. Idempotent. */
 export function bindModules(): void {
   Object.assign(dag, standIns);
 }

@@ -5,10 +5,9 @@
  * the very same classes and stage code (stages.ts) in client mode.
  */
 import { argument, check, dag, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
-import { Node, type StageResult } from "../../modules/node/src/index.ts";
-import { parseScanner } from "../../modules/scan/src/index.ts";
 import { DAGGER_VERSION } from "../cli/engine/versions.ts";
 import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "./dag.ts";
+import { deps, type StageResultObject } from "./deps.ts";
 import { stageRunners, type StageContext } from "./stages.ts";
 
 /** The stages module mode runs: deploys need the host's targets and keys, so `slipway pipeline` runs those. */
@@ -20,21 +19,21 @@ export class Slipway {
   @func()
   @check()
   async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(await new Node().lint(source));
+    return verdict(deps.node().lint(source));
   }
 
   /** Type-check the project; fails with file:line of each error. */
   @func()
   @check()
   async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(await new Node().typecheck(source));
+    return verdict(deps.node().typecheck(source));
   }
 
   /** Run the unit tests; fails with the names of the failing tests. */
   @func()
   @check()
   async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(await new Node().test(source));
+    return verdict(deps.node().test(source));
   }
 
   /**
@@ -48,7 +47,7 @@ export class Slipway {
     registryMirror?: Service,
     noCache = false,
   ): Promise<string> {
-    return verdict(await new Node().integration(source, registryMirror, undefined, noCache));
+    return verdict(deps.node().integration(source, { registryMirror, noCache }));
   }
 
   /**
@@ -82,7 +81,7 @@ export class Slipway {
     const started = new Date();
     const ctx: StageContext = {
       dir: source, commit: revision ? { revision, created, source: sourceUrl, dirty: false } : undefined, repository, allowNoCommit,
-      key, password, scanner: parseScanner(scanner, "--scanner"), vulnDb, failOn, allowlist, registryMirror, registry: () => registry,
+      key, password, scanner, vulnDb, failOn, allowlist, registryMirror, registry: () => registry,
       builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`, started: started.toISOString(),
     };
     const runners = stageRunners(ctx);
@@ -102,7 +101,8 @@ export class Slipway {
 }
 
 /** A check passes by returning and fails by throwing: "not configured" is reported, not failed. */
-function verdict(r: StageResult): string {
-  if (r.status === "failed") throw new Error(r.message);
-  return r.message;
+async function verdict(r: StageResultObject): Promise<string> {
+  const [status, message] = await Promise.all([r.status(), r.message()]);
+  if (status === "failed") throw new Error(message);
+  return message;
 }

@@ -5,12 +5,24 @@
  * `pipeline` function gathers them into the Directory it returns.
  */
 import { dag, type Container, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
-import { type Commit, Image, type Published } from "../../modules/image/src/index.ts";
-import { Node, type StageResult } from "../../modules/node/src/index.ts";
-import { Sbom } from "../../modules/sbom/src/index.ts";
-import { Scan, type Scanner } from "../../modules/scan/src/index.ts";
-import { provenance, Sign } from "../../modules/sign/src/index.ts";
 import type { StageRun } from "./dag.ts";
+import { deps, type StageResultObject } from "./deps.ts";
+import { provenance } from "./provenance.ts";
+
+/** The commit an image is built from (its OCI labels and provenance). */
+export interface Commit {
+  revision: string;
+  created: string;
+  source: string;
+  dirty: boolean;
+}
+
+/** The image the build published, by digest. */
+export interface Published {
+  ref: string;
+  digest: string;
+  baseImages: string[];
+}
 
 /** What a stage hands back: the report line, and its report files by their directory under the reports root. */
 export type StageOutput = Omit<StageRun, "seconds"> & { reports: Record<string, Directory> };
@@ -26,7 +38,8 @@ export interface StageContext {
   password: Secret;
   /** the public key to verify with; unset: derived from the key */
   publicKey?: File;
-  scanner: Scanner;
+  /** trivy or osv-scanner (the scan module refuses anything else) */
+  scanner: string;
   vulnDb?: Directory;
   failOn: string;
   allowlist?: File;
@@ -47,14 +60,22 @@ export interface StageContext {
 export const CODE_STAGES = ["lint", "typecheck", "test", "integration"] as const;
 
 /** A module function's result as a report line; its reports go under the stage's name (or `dir`). */
-export async function outcome(r: StageResult, stage = r.stage, dir = stage): Promise<StageOutput> {
-  const status = r.status === "passed" ? "passed" : r.status === "failed" ? "failed" : "not-configured";
+export async function outcome(r: StageResultObject, stage?: string, dir?: string): Promise<StageOutput> {
+  stage ??= await r.stage();
+  dir ??= stage;
+  const [raw, message, cached, reports] = await Promise.all([r.status(), r.message(), r.cached(), r.reports()]);
+  const status = raw === "passed" ? "passed" : raw === "failed" ? "failed" : "not-configured";
   const configured = status !== "not-configured";
   // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
   const measured = (CODE_STAGES as readonly string[]).includes(stage);
   const tested = stage === "test" || stage === "integration" || stage.startsWith("smoke");
-  const junit = tested && configured && (await r.reports.entries()).includes("junit.xml") ? await r.reports.file("junit.xml").contents() : undefined;
-  return { stage, status, message: r.message, cached: measured && configured ? r.cached : null, junit, reports: configured ? { [dir]: r.reports } : {} };
+  const junit = tested && configured && (await reports.entries()).includes("junit.xml") ? await reports.file("junit.xml").contents() : undefined;
+  return { stage, status, message, cached: measured && configured ? cached : null, junit, reports: configured ? { [dir]: reports } : {} };
+}
+
+/** A module result computed in this process (client mode's host stages), read as a client reads one. */
+export function resultObject(r: { stage: string; status: string; message: string; cached: boolean; reports: Directory }): StageResultObject {
+  return { stage: async () => r.stage, status: async () => r.status, message: async () => r.message, cached: async () => r.cached, reports: () => r.reports };
 }
 
 /** The build's refusal when it has nowhere to push. */
@@ -69,48 +90,56 @@ export const requireOutput = <T>(value: T | undefined, what: string): T => {
   return value;
 };
 
-/** The stages from lint to verify, on the same module classes `dagger call -m modules/<name>` runs. */
+/** The stages from lint to verify, on the modules' functions (`dagger call -m modules/<name>` runs the same). */
 export function stageRunners(ctx: StageContext): Record<string, () => Promise<StageOutput>> {
-  const node = new Node();
+  const node = deps.node();
   return {
-    lint: async () => outcome(await node.lint(ctx.dir, "")),
-    typecheck: async () => outcome(await node.typecheck(ctx.dir, "")),
-    test: async () => outcome(await node.test(ctx.dir, "")),
-    integration: async () => outcome(await node.integration(ctx.dir, ctx.registryMirror, undefined, false)),
+    lint: () => outcome(node.lint(ctx.dir)),
+    typecheck: () => outcome(node.typecheck(ctx.dir)),
+    test: () => outcome(node.test(ctx.dir)),
+    integration: () => outcome(node.integration(ctx.dir, { registryMirror: ctx.registryMirror })),
     async build() {
       if (!ctx.repository) throw new Error(NO_REPOSITORY);
       const c = ctx.commit;
-      ctx.published = await new Image().publish(ctx.dir, ctx.repository, c?.revision ?? "", c?.created ?? "", c?.source ?? "",
-        c?.dirty ?? false, ctx.allowNoCommit, "", undefined);
-      ctx.image = dag.container().from(ctx.published.ref);
+      const p = deps.image().publish(ctx.dir, ctx.repository, {
+        revision: c?.revision ?? "", created: c?.created ?? "", sourceUrl: c?.source ?? "", dirty: c?.dirty ?? false, allowNoCommit: ctx.allowNoCommit,
+      });
+      const [ref, digest, baseImages] = await Promise.all([p.ref(), p.digest(), p.baseImages()]);
+      ctx.published = { ref, digest, baseImages };
+      ctx.image = dag.container().from(ref);
       return { stage: "build", status: "passed", message: `build: ${ctx.published.ref}`, cached: null, reports: {} };
     },
     async sbom() {
-      ctx.sbom = new Sbom().generate(requireOutput(ctx.image, "the image"), ctx.published!.ref);
+      ctx.sbom = await deps.sbom().generate(requireOutput(ctx.image, "the image"), { name: ctx.published!.ref });
       await ctx.sbom.sync();
       return { stage: "sbom", status: "passed", message: "sbom: CycloneDX (sbom/sbom.cdx.json) and SPDX (sbom/sbom.spdx.json)", cached: null, reports: { sbom: ctx.sbom } };
     },
     async scan() {
-      const r = await new Scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, ctx.vulnDb, ctx.failOn, ctx.allowlist, "", ctx.scanner);
-      if (r.status === "passed") ctx.scanned = r.reports.file("vuln-attestation.json");
-      return outcome(r);
+      const r = deps.scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, {
+        vulnDb: ctx.vulnDb, failOn: ctx.failOn, allowlist: ctx.allowlist, scanner: ctx.scanner,
+      });
+      const out = await outcome(r, "scan");
+      if (out.status === "passed") ctx.scanned = (await r.reports()).file("vuln-attestation.json");
+      return out;
     },
-    secrets: async () => outcome(await new Scan().secrets(ctx.dir)),
+    secrets: () => outcome(deps.scan().secrets(ctx.dir), "secrets"),
     async sign() {
       const published = requireOutput(ctx.published, "the image");
       const predicate = JSON.stringify(provenance({
-        image: published.ref, sourceUrl: ctx.commit?.source ?? "", revision: ctx.commit?.revision ?? "", dockerfile: new Image().dockerfile,
+        image: published.ref, sourceUrl: ctx.commit?.source ?? "", revision: ctx.commit?.revision ?? "", dockerfile: await deps.image().dockerfile(),
         baseImages: published.baseImages, builder: ctx.builder,
         startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
       }), null, 2) + "\n";
       const dir = dag.directory().withNewFile("provenance.json", predicate);
-      const signed = await new Sign().sign(published.ref, ctx.key, ctx.password, requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), dir.file("provenance.json"), imageRegistry(ctx), false, ctx.scanned);
+      const signed = await deps.sign().sign(published.ref, ctx.key, ctx.password, {
+        sbom: requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), provenance: dir.file("provenance.json"), registry: imageRegistry(ctx), scan: ctx.scanned,
+      });
       return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
     },
     async verify() {
-      const sign = new Sign();
-      ctx.publicKey ??= sign.publicKey(ctx.key, ctx.password);
-      const out = await outcome(await sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, imageRegistry(ctx)));
+      const sign = deps.sign();
+      ctx.publicKey ??= await sign.publicKey(ctx.key, ctx.password);
+      const out = await outcome(sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, { registry: imageRegistry(ctx) }), "verify");
       // for whoever deploys this image later (a CI job gated on approval): the public half only
       return { ...out, reports: { ...out.reports, sign: dag.directory().withFile("cosign.pub", ctx.publicKey) } };
     },

@@ -101,12 +101,12 @@ function violations(dir: string): string[] {
 
   const lockfile = join(dir, "package-lock.json");
   if (!existsSync(lockfile)) {
-    problems.push(`${name}: no package-lock.json (run ci/bin/module-lockfiles.sh ${name})`);
+    problems.push(`${name}: no package-lock.json (run ci/bin/module-lockfiles.sh modules/${name})`);
   } else {
     const root = readJson(lockfile).packages?.[""] ?? {};
     for (const field of ["dependencies", "devDependencies"]) {
       if (sorted(root[field]) !== sorted(pkg[field])) {
-        problems.push(`${name}: package-lock.json ${field} differ from package.json (run ci/bin/module-lockfiles.sh ${name})`);
+        problems.push(`${name}: package-lock.json ${field} differ from package.json (run ci/bin/module-lockfiles.sh modules/${name})`);
       }
     }
   }
@@ -150,9 +150,9 @@ describe("module boundaries", () => {
       "bad/src/index.ts:6: dag.sign() is not a dependency in modules/bad/dagger.json",
       'bad: dependency "unused" in package.json is imported by no file under src/',
       "bad: tsconfig.json extends ../../tsconfig.json, outside modules/bad",
-      "bad: no package-lock.json (run ci/bin/module-lockfiles.sh bad)",
+      "bad: no package-lock.json (run ci/bin/module-lockfiles.sh modules/bad)",
     ]);
     writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ packages: { "": { dependencies: { "@dagger.io/dagger": "0.19.9" } } } }));
-    expect(violations(dir)).toContain("bad: package-lock.json dependencies differ from package.json (run ci/bin/module-lockfiles.sh bad)");
+    expect(violations(dir)).toContain("bad: package-lock.json dependencies differ from package.json (run ci/bin/module-lockfiles.sh modules/bad)");
   });
 });

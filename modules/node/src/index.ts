@@ -3,7 +3,7 @@
  * typecheck and unit tests with a JUnit report. Runs the same in module mode (`dagger call -m modules/node`)
  * and in client mode (slipway), which calls this class directly.
  */
-import { argument, Container, dag, Directory, ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
+import { argument, Container, dag, Directory, type ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { deps } from "./deps.ts";
 import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
 import { describeProject, INSTALL_INPUTS, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
@@ -180,7 +180,7 @@ function dockerSummary(text: string): string {
 
 /** The install layer failed (the stage's own command never ran): one line with the command and its last words. */
 function installFailed(err: unknown): never {
-  if (err instanceof ExecError) {
+  if (isExecError(err)) {
     const cmd = err.cmd.join(" ").replace(/ && date .*$/, "").replace(/^sh -c /, "");
     const lines = `${err.stdout}\n${err.stderr}`.split("\n").map((l) => l.trim())
       .filter((l) => l && !/^at /.test(l) && !/^Node\.js v/.test(l) && !/^[{}\])]+$/.test(l)); // no stack frames or braces
@@ -189,6 +189,14 @@ function installFailed(err: unknown): never {
     throw new Error(`dependency install failed (${cmd}, exit ${err.exitCode}): ${cause}: run \`${cmd}\` in the project to see the whole output`);
   }
   throw err;
+}
+
+/**
+ * A failed exec. By shape, not `instanceof`: in module mode @dagger.io/dagger exports the module API and the
+ * generated client only (no error classes), as the official TypeScript runtime's sdk/index.ts does.
+ */
+function isExecError(err: unknown): err is ExecError {
+  return err instanceof Error && Array.isArray((err as ExecError).cmd) && typeof (err as ExecError).exitCode === "number";
 }
 
 function lastLines(output: string, n = 3): string {

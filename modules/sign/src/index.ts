@@ -6,7 +6,6 @@
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { StageResult } from "./result.ts";
 
-export { provenance, type ProvenanceInput } from "./provenance.ts";
 
 /** cosign, by its upstream image name (served by the mirror offline). */
 export const COSIGN_IMAGE = "gcr.io/projectsigstore/cosign:v2.6.5";

@@ -1,0 +1,48 @@
+/**
+ * The modules the root module calls, as its dagger.json declares them ("dependencies"). In module mode the engine
+ * generates them into sdk/ (`dag.node()`, ...); in client mode slipway installs in-process stand-ins of the same
+ * shape on `dag` (ci/cli/bindings.ts). Typed in the generated calling convention: required arguments positional,
+ * optional ones in a trailing opts object, an object's fields read by awaited calls.
+ */
+import { type Container, dag, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
+
+/** A module's stage result (NodeStageResult, ScanStageResult, ...) as a client reads it. */
+export interface StageResultObject {
+  stage(): Promise<string>;
+  status(): Promise<string>;
+  message(): Promise<string>;
+  cached(): Promise<boolean>;
+  /** lazily from the generated client, once computed from a stand-in: await either */
+  reports(): Directory | Promise<Directory>;
+}
+
+export interface Dependencies {
+  node(opts?: { image?: string }): {
+    lint(source: Directory, opts?: { workspace?: string }): StageResultObject;
+    typecheck(source: Directory, opts?: { workspace?: string }): StageResultObject;
+    test(source: Directory, opts?: { workspace?: string }): StageResultObject;
+    integration(source: Directory, opts?: { registryMirror?: Service; dockerImage?: string; noCache?: boolean }): StageResultObject;
+  };
+  image(opts?: { dockerfile?: string }): {
+    dockerfile(): Promise<string>;
+    publish(source: Directory, repository: string, opts?: {
+      revision?: string; created?: string; sourceUrl?: string; dirty?: boolean; allowNoCommit?: boolean; username?: string; password?: Secret;
+    }): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
+  };
+  sbom(opts?: { image?: string }): {
+    generate(target: Container, opts?: { name?: string }): Directory | Promise<Directory>;
+  };
+  scan(opts?: object): {
+    vulnerabilities(target: Container, source: Directory, opts?: {
+      vulnDb?: Directory; failOn?: string; allowlist?: File; today?: string; scanner?: string;
+    }): StageResultObject;
+    secrets(source: Directory): StageResultObject;
+  };
+  sign(opts?: { image?: string }): {
+    sign(ref: string, key: Secret, password: Secret, opts?: { sbom?: File; provenance?: File; registry?: Service; tlog?: boolean; scan?: File }): Promise<string>;
+    verify(ref: string, publicKey: File, opts?: { registry?: Service; tlog?: boolean }): StageResultObject;
+    publicKey(key: Secret, password: Secret): File | Promise<File>;
+  };
+}
+
+export const deps = dag as unknown as Dependencies;

@@ -104,8 +104,13 @@ function scriptPlan(p: Project, name: string, junitPath: string): Plan & { junit
     : { command: runScript(p, name), source: `script "${name}": ${script}` };
 }
 
-/** test: the project's "test" script with a JUnit reporter where the runner is known; else vitest if installed. */
+/**
+ * test (the unit tests): the project's "test:unit" script when it splits its tests into tiers (its "test" then
+ * runs everything, end-to-end included), else its "test" script, each with a JUnit reporter where the runner is
+ * known; else vitest if installed.
+ */
 export function testPlan(p: Project, junitPath: string): Plan & { junit?: boolean } {
+  if (p.scripts["test:unit"]) return scriptPlan(p, "test:unit", junitPath);
   const script = p.scripts.test;
   if (script && !/no test specified/.test(script)) return scriptPlan(p, "test", junitPath);
   if (p.files.some((f) => /^vitest\.config\./.test(f))) {

@@ -43,6 +43,9 @@ describe("plans", () => {
   it("adds a JUnit reporter to vitest and node --test", () => {
     expect(testPlan(npm([], { test: "vitest run" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--outputFile.junit=/r/junit.xml"]) });
     expect(testPlan(npm([], { test: "node --test" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--test-reporter=junit"]) });
+    // a project with test tiers: the unit stage runs its unit tier, not everything
+    expect(testPlan(npm([], { test: "vitest run", "test:unit": "vitest run --config vitest.unit.config.ts" }), "/r/junit.xml"))
+      .toMatchObject({ command: ["npm", "run", "test:unit", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/junit.xml"] });
   });
 
   it("integration runs the first of test:integration, integration, test:e2e, with JUnit for vitest", () => {

@@ -82,6 +82,7 @@ func (t *TypescriptSdk) Codegen(ctx context.Context, modSource *dagger.ModuleSou
 		WithFile(lock, t.base(m).
 			WithFile("package.json", configs.File("package.json")).
 			WithDirectory(".", m.source, dagger.ContainerWithDirectoryOpts{Include: []string{lock, ".npmrc"}}).
+			WithExec(m.pm.setupCommand()).
 			WithExec(m.pm.lockCommand()).
 			File(lock)).
 		WithDirectory("sdk", t.sdk(m, introspectionJSON))
@@ -124,11 +125,10 @@ func (t *TypescriptSdk) configs(m *module) *dagger.Directory {
 // added (a source change reuses this layer).
 func (t *TypescriptSdk) installed(m *module, configs *dagger.Directory) *dagger.Container {
 	ctr := t.base(m).WithFile("package.json", configs.File("package.json"))
-	if only, ok := m.deps["typescript"]; ok && only == defaultTypeScript {
-		ctr = ctr.WithMountedDirectory("node_modules/typescript", t.library().Directory("node_modules/typescript"))
-		if len(m.deps) <= 1 {
-			return ctr
-		}
+	// a module that needs nothing but the default TypeScript gets the library's (no install at all); a mounted
+	// node_modules/typescript under an npm install would be a directory npm cannot replace
+	if len(m.deps) == 1 && m.deps["typescript"] == defaultTypeScript {
+		return ctr.WithMountedDirectory("node_modules/typescript", t.library().Directory("node_modules/typescript"))
 	}
 	return ctr.
 		WithDirectory(".", m.source, dagger.ContainerWithDirectoryOpts{Include: []string{m.pm.lockfile(), ".npmrc"}}).

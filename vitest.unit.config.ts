@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * The unit tier (`npm run test:unit`): the tests of pure logic, which need no engine, no Docker and no network.
+ * `npm test` runs them too, with everything else (vitest.config.ts).
+ */
+export const UNIT_TESTS = [
+  "modules/*/test/**/*.test.ts",
+  "ci/test/dag.test.ts",
+  "ci/test/environments.test.ts",
+  "ci/test/module-boundaries.test.ts",
+  "ci/test/module-contract.test.ts",
+  "ci/test/provenance.test.ts",
+];
+
+// the introspector builds a TypeScript program per module: seconds each on a busy 2-core machine
+export default defineConfig({ test: { include: UNIT_TESTS, testTimeout: 60_000 } });

@@ -5,7 +5,7 @@
  * optional ones in a trailing opts object, an object result's fields as async methods, core types as they come.
  * They are typed by what the modules declare they call (modules/<name>/src/deps.ts).
  */
-import { dag } from "@dagger.io/dagger";
+import { dag, type Directory } from "@dagger.io/dagger";
 import type { Dependencies as DeployDependencies } from "../../modules/deploy/src/deps.ts";
 import { Image } from "../../modules/image/src/index.ts";
 import { Node } from "../../modules/node/src/index.ts";
@@ -27,16 +27,22 @@ function clientObject<T extends object>(compute: () => Promise<T>): ClientObject
   });
 }
 
+/** A defaultPath argument (optional in the generated client) is always passed in this process: no module context to default to. */
+function sourceOf(o: { source?: Directory }): Directory {
+  if (!o.source) throw new Error("no source directory given: client mode has no module context to default to");
+  return o.source;
+}
+
 type Sig = ReturnType<RootDependencies["sign"]> & ReturnType<DeployDependencies["sign"]>;
 
 const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "sign"> & { sign(opts?: { image?: string }): Sig } = {
   node: (opts = {}) => {
     const node = new Node(opts.image);
     return {
-      lint: (source, o = {}) => clientObject(() => node.lint(source, o.workspace)),
-      typecheck: (source, o = {}) => clientObject(() => node.typecheck(source, o.workspace)),
-      test: (source, o = {}) => clientObject(() => node.test(source, o.workspace)),
-      integration: (source, o = {}) => clientObject(() => node.integration(source, o.registryMirror, o.dockerImage, o.noCache)),
+      lint: (o = {}) => clientObject(() => node.lint(sourceOf(o), o.workspace)),
+      typecheck: (o = {}) => clientObject(() => node.typecheck(sourceOf(o), o.workspace)),
+      test: (o = {}) => clientObject(() => node.test(sourceOf(o), o.workspace)),
+      integration: (o = {}) => clientObject(() => node.integration(sourceOf(o), o.registryMirror, o.dockerImage, o.noCache)),
     };
   },
   image: (opts = {}) => {

@@ -17,11 +17,12 @@ export interface StageResultObject {
 }
 
 export interface Dependencies {
+  /** source has a defaultPath (the caller's own directory), which makes it optional: always pass it */
   node(opts?: { image?: string }): {
-    lint(source: Directory, opts?: { workspace?: string }): StageResultObject;
-    typecheck(source: Directory, opts?: { workspace?: string }): StageResultObject;
-    test(source: Directory, opts?: { workspace?: string }): StageResultObject;
-    integration(source: Directory, opts?: { registryMirror?: Service; dockerImage?: string; noCache?: boolean }): StageResultObject;
+    lint(opts?: { source?: Directory; workspace?: string }): StageResultObject;
+    typecheck(opts?: { source?: Directory; workspace?: string }): StageResultObject;
+    test(opts?: { source?: Directory; workspace?: string }): StageResultObject;
+    integration(opts?: { source?: Directory; registryMirror?: Service; dockerImage?: string; noCache?: boolean }): StageResultObject;
   };
   image(opts?: { dockerfile?: string }): {
     dockerfile(): Promise<string>;

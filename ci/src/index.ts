@@ -19,21 +19,21 @@ export class Slipway {
   @func()
   @check()
   async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(deps.node().lint(source));
+    return verdict(deps.node().lint({ source }));
   }
 
   /** Type-check the project; fails with file:line of each error. */
   @func()
   @check()
   async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(deps.node().typecheck(source));
+    return verdict(deps.node().typecheck({ source }));
   }
 
   /** Run the unit tests; fails with the names of the failing tests. */
   @func()
   @check()
   async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
-    return verdict(deps.node().test(source));
+    return verdict(deps.node().test({ source }));
   }
 
   /**
@@ -47,7 +47,7 @@ export class Slipway {
     registryMirror?: Service,
     noCache = false,
   ): Promise<string> {
-    return verdict(deps.node().integration(source, { registryMirror, noCache }));
+    return verdict(deps.node().integration({ source, registryMirror, noCache }));
   }
 
   /**

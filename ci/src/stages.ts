@@ -94,10 +94,10 @@ export const requireOutput = <T>(value: T | undefined, what: string): T => {
 export function stageRunners(ctx: StageContext): Record<string, () => Promise<StageOutput>> {
   const node = deps.node();
   return {
-    lint: () => outcome(node.lint(ctx.dir)),
-    typecheck: () => outcome(node.typecheck(ctx.dir)),
-    test: () => outcome(node.test(ctx.dir)),
-    integration: () => outcome(node.integration(ctx.dir, { registryMirror: ctx.registryMirror })),
+    lint: () => outcome(node.lint({ source: ctx.dir })),
+    typecheck: () => outcome(node.typecheck({ source: ctx.dir })),
+    test: () => outcome(node.test({ source: ctx.dir })),
+    integration: () => outcome(node.integration({ source: ctx.dir, registryMirror: ctx.registryMirror })),
     async build() {
       if (!ctx.repository) throw new Error(NO_REPOSITORY);
       const c = ctx.commit;

@@ -105,6 +105,8 @@ func (t *TypescriptSdk) base(m *module) *dagger.Container {
 	return dag.Container().From(m.image).
 		WithMountedDirectory(libraryPath, t.library()).
 		WithEnvVariable("COREPACK_ENABLE_DOWNLOAD_PROMPT", "0").
+		// Yarn 2+ through corepack: from the npm registry, as every other package
+		WithEnvVariable("COREPACK_NPM_REGISTRY", "https://registry.npmjs.org").
 		WithWorkdir(m.dir()).
 		WithMountedCache(m.pm.cachePath(), dag.CacheVolume(m.pm.cacheVolume()), dagger.ContainerWithMountedCacheOpts{
 			Sharing: dagger.CacheSharingModeShared,

@@ -68,18 +68,24 @@ func (p packageManager) cachePath() string {
 
 func (p packageManager) cacheVolume() string { return fmt.Sprintf("%s-cache-node-", p.name) }
 
-// run: the package manager's command line; yarn and pnpm run through corepack at the exact version.
+// run: the package manager's command line at the exact version. pnpm and Yarn 1 come from the npm registry
+// through npm exec (npm checks their integrity as for any package); Yarn 2+ is not an npm package, so corepack
+// runs it.
 func (p packageManager) run(args ...string) []string {
-	if p.name == "npm" {
+	switch {
+	case p.name == "npm":
 		return append([]string{"npm"}, args...)
+	case p.name == "yarn" && !strings.HasPrefix(p.version, "1."):
+		return append([]string{"corepack", "yarn@" + p.version}, args...)
+	default:
+		return append([]string{"npm", "exec", "--yes", "--package=" + p.name + "@" + p.version, "--", p.name}, args...)
 	}
-	return append([]string{"corepack", p.name + "@" + p.version}, args...)
 }
 
-// setupCommand: npm at the version the runtime pins (the node image may carry another one).
+// setupCommand: the package manager at the version the runtime pins (the node image may carry another npm).
 func (p packageManager) setupCommand() []string {
 	if p.name != "npm" {
-		return []string{"corepack", p.name + "@" + p.version, "--version"}
+		return p.run("--version")
 	}
 	version := strings.ReplaceAll(p.version, ".", `\.`)
 	return []string{"sh", "-c", "npm -v | grep -qx " + version + " || npm install -g npm@" + p.version}

@@ -13,7 +13,7 @@ const introspector = join(ROOT, "node_modules/@dagger.io/dagger/dist/src/module/
 
 /**
  * The introspector resolves core types (Directory, Container) in the module's generated client, client.gen.ts,
- * which `dagger develop` writes and offline machines cannot generate; the installed SDK ships the same
+ * which `dagger develop` writes (it needs an engine); the installed SDK ships the same
  * declarations as client.gen.d.ts, which the scan reads under the name it looks for.
  */
 function coreTypes(): string {

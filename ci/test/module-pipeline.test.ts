@@ -1,7 +1,8 @@
 /**
  * The root module's `pipeline` function (what `dagger call pipeline` runs), on the real engine, the local
  * registry and the real tools: the same class the module runtime calls, given its arguments as Dagger values.
- * Module loading itself cannot run offline (README, "Running offline"); module-contract.test.ts pins the
+ * In-process, with client mode's bindings of the modules it calls (ci/cli/bindings.ts); module-mode.test.ts runs
+ * the same function through the engine's module loading (`dagger call pipeline`); module-contract.test.ts pins the
  * signature `dagger call` shows.
  */
 import { connection, dag, type Directory } from "@dagger.io/dagger";

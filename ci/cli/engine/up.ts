@@ -3,22 +3,24 @@ import { $ } from "zx";
 import { daggerStep } from "./dagger.ts";
 import { dockerStep } from "./docker.ts";
 import { catalog } from "./images/catalog.ts";
-import { buildImage, imageReady } from "./images/build.ts";
+import { buildImage, type ImageRecipe, imageReady } from "./images/build.ts";
 import { connectionEnv, engineStep, EXTERNAL_MIRROR } from "./engine.ts";
 import { writeConnection } from "./connection.ts";
 import { registryStep } from "./registry.ts";
 import { runSteps, type Step, type StepReport } from "./steps.ts";
+
+const where = (recipe: ImageRecipe) => (recipe.content ? "in the engine's content store" : recipe.mirror ? "in the mirror" : "in Docker");
 
 const imageSteps: Step[] = catalog
   .filter((recipe) => !recipe.mirror || !EXTERNAL_MIRROR) // a corporate mirror already serves the upstream images
   .map((recipe) => ({
     title: `Image ${recipe.refs[0]}`,
     async done() {
-      return (await imageReady(recipe)) ? (recipe.mirror ? "in the mirror" : "in Docker") : undefined;
+      return (await imageReady(recipe)) ? where(recipe) : undefined;
     },
     async run(progress) {
       await buildImage(recipe, progress);
-      return recipe.mirror ? `pushed as ${recipe.refs.join(", ")}` : "loaded into Docker";
+      return recipe.content ? `written to ${where(recipe)}` : recipe.mirror ? `pushed as ${recipe.refs.join(", ")}` : "loaded into Docker";
     },
   }));
 

@@ -116,7 +116,7 @@ export class Deploy {
       .withEnvVariable("SLIPWAY_PROXY_ADMIN", `proxy-admin:${adminPort}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
     s.secretNames.forEach((n, i) => { ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, secrets[i]); });
-    const run = ctr.withExec(["node", "--disable-warning=ExperimentalWarning", `${CONTROLLER_DIR}/controller.ts`, action], { expect: ReturnType.Any });
+    const run = ctr.withExec(["node", "--disable-warning=ExperimentalWarning", `${CONTROLLER_DIR}/container/controller.ts`, action], { expect: ReturnType.Any });
     const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
     const reports = run.directory("/out");
     const report = JSON.parse(await run.file("/out/deploy.json").contents()) as { outcome: string; reason: string; strategy: string; failedRequests: number; steps: unknown[] };
@@ -130,10 +130,14 @@ export class Deploy {
   }
 }
 
-/** The controller and the plan it imports, as files for the controller's container. */
+/**
+ * The controller and the plan it imports, laid out as in this module, for the controller's container. The
+ * controller lives in container/, not src/: the TypeScript runtime imports every file under src/ to register the
+ * module, and the controller is a program, not module code.
+ */
 function controllerSource(): Directory {
-  const read = (f: string) => readFileSync(new URL(`./${f}`, import.meta.url), "utf8");
-  return dag.directory().withNewFile("controller.ts", read("controller.ts")).withNewFile("plan.ts", read("plan.ts"));
+  const read = (f: string) => readFileSync(new URL(`../${f}`, import.meta.url), "utf8");
+  return dag.directory().withNewFile("container/controller.ts", read("container/controller.ts")).withNewFile("src/plan.ts", read("src/plan.ts"));
 }
 
 /** A report as the controller writes one, for outcomes decided before or without it. */

@@ -40,7 +40,7 @@ export class Smoke {
     }
     const run = ctr
       .withEnvVariable("SLIPWAY_SMOKE", JSON.stringify({ url: reach, checks: parsed, deadlineSeconds, suite: url }))
-      .withExec(["node", "--disable-warning=ExperimentalWarning", `${RUNNER_DIR}/runner.ts`], { expect: ReturnType.Any });
+      .withExec(["node", "--disable-warning=ExperimentalWarning", `${RUNNER_DIR}/container/runner.ts`], { expect: ReturnType.Any });
     const [code, out] = await Promise.all([run.exitCode(), run.stdout()]);
     const reports = run.directory("/out");
     const failed = out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.slice(5));
@@ -51,7 +51,11 @@ export class Smoke {
   }
 }
 
+/**
+ * The runner and the checks it imports, laid out as in this module, for the runner's container. The runner lives
+ * in container/, not src/: the TypeScript runtime imports every file under src/ to register the module.
+ */
 function runnerSource(): Directory {
-  const read = (f: string) => readFileSync(new URL(`./${f}`, import.meta.url), "utf8");
-  return dag.directory().withNewFile("runner.ts", read("runner.ts")).withNewFile("checks.ts", read("checks.ts"));
+  const read = (f: string) => readFileSync(new URL(`../${f}`, import.meta.url), "utf8");
+  return dag.directory().withNewFile("container/runner.ts", read("container/runner.ts")).withNewFile("src/checks.ts", read("src/checks.ts"));
 }

@@ -9,7 +9,7 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { gate, type GateResult, haproxyConfig, other, parseStats, type DeploySettings, servers, type ServerStat, type Slot, slotPort, trafficSteps } from "./plan.ts";
+import { gate, type GateResult, haproxyConfig, other, parseStats, type DeploySettings, servers, type ServerStat, type Slot, slotPort, trafficSteps } from "../src/plan.ts";
 
 const settings = JSON.parse(process.env.SLIPWAY_DEPLOY ?? "{}") as DeploySettings & { previous?: string };
 const action = process.argv[2] ?? "deploy";

@@ -4,7 +4,7 @@
  * /out/smoke.json; prints one line per check; exits 1 when any check fails.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { type Check, type CheckResult, judge, junit } from "./checks.ts";
+import { type Check, type CheckResult, judge, junit } from "../src/checks.ts";
 
 const { url, checks, deadlineSeconds, suite } = JSON.parse(process.env.SLIPWAY_SMOKE ?? "{}") as { url: string; checks: Check[]; deadlineSeconds: number; suite: string };
 const started = Date.now();

@@ -83,10 +83,14 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     const keys = await keyPair();
     expect(readFileSync(join(keys, "cosign.pub"), "utf8")).toContain("PUBLIC KEY");
     // deploy reaches sign through dag: an image nobody signed is refused before anything else happens
-    const refused = await call("deploy", "gitops", `--image=${REGISTRY}/library/debian:bookworm-slim`,
+    const head = await fetch(`http://${REGISTRY}/v2/library/debian/manifests/bookworm-slim`, {
+      method: "HEAD", headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
+    });
+    const unsigned = `${REGISTRY}/library/debian@${head.headers.get("docker-content-digest")}`;
+    const refused = await call("deploy", "gitops", `--image=${unsigned}`,
       `--public-key=${join(keys, "cosign.pub")}`, "--remote=https://git.example.invalid/manifests.git", "--environment=staging",
       "--revision=0123456", "--name=node-api", `--registry=${REGISTRY_SERVICE}`, "message");
-    expect(refused).toMatch(/^deploy staging: refused, .*nothing changed on staging$/);
+    expect(refused).toMatch(/^deploy staging: refused, .*signature.*nothing changed on staging$/i);
     // smoke checks an app on this host's loopback through a tunnel
     const app = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
     await once(app, "listening");

@@ -94,65 +94,65 @@ export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
 }
 
 export async function buildImage(recipe: ImageRecipe, progress: (l: string) => void): Promise<void> {
-  const step = `image ${recipe.refs[0]}`;
   const root = mkdtempSync(join(ensureDir(join(paths.cache, "tmp")), "rootfs-"));
   try {
-    if (recipe.content?.scratch) {
-      await recipe.setup?.(root, progress);
-      await writeContentImage(recipe.refs[0], recipeKey(recipe), root, recipe.config, progress);
-      writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
-      return;
-    }
-    await aptInstall(step, ["mmdebstrap"], progress);
-    progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
-    const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
-    const args = [
-      "--quiet", "--mode=root", "--format=directory", "--variant=minbase", ...include,
-      ...["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"].map((p) => `--dpkgopt=path-exclude=${p}`),
-      "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-      "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin",
-      DEBIAN_SUITE, root,
-      `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`, `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`,
-      `deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`,
-    ];
-    const r = await $`mmdebstrap ${args} </dev/null`.nothrow(); // mmdebstrap reads sources from a non-tty stdin
-    if (r.exitCode !== 0) {
-      const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
-      throw new StepError(step, `mmdebstrap failed: ${last}`, `check that apt reaches ${DEBIAN_MIRROR} (or set SLIPWAY_DEBIAN_MIRROR)`);
-    }
+    if (!recipe.content?.scratch) await debianRoot(recipe, root, progress);
     await recipe.setup?.(root, progress);
-    writeFileSync(join(root, "etc/slipway-image"), `${recipe.refs[0]} ${recipeKey(recipe)}\n`);
-    if (recipe.content) {
-      await writeContentImage(recipe.refs[0], recipeKey(recipe), root, recipe.config, progress);
-      writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
-      return;
-    }
-    const c = recipe.config;
-    const changes = [
-      `LABEL org.slipway.recipe=${recipeKey(recipe)}`,
-      ...Object.entries(c.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`),
-      ...(c.entrypoint ? [`ENTRYPOINT ${JSON.stringify(c.entrypoint)}`] : []),
-      ...(c.cmd ? [`CMD ${JSON.stringify(c.cmd)}`] : []),
-      ...(c.workdir ? [`WORKDIR ${c.workdir}`] : []),
-      ...(c.user ? [`USER ${c.user}`] : []),
-      ...(c.expose ?? []).map((p) => `EXPOSE ${p}`),
-      ...(c.volumes ?? []).map((v) => `VOLUME ${v}`),
-    ].flatMap((ch) => ["--change", ch]);
-    progress(`${recipe.refs[0]}: docker import`);
-    const imp = await $`tar --numeric-owner -C ${root} -cf - . | docker import ${changes} - ${recipe.refs[0]}`.nothrow();
-    if (imp.exitCode !== 0) throw new StepError(step, `docker import failed: ${imp.stderr.trim()}`, "check `docker info`");
-    for (const ref of recipe.refs.slice(1)) await $`docker tag ${recipe.refs[0]} ${ref}`;
-    if (recipe.mirror) {
-      for (const ref of recipe.refs) {
-        const target = `${REGISTRY}/${mirrorPath(ref)}`;
-        progress(`push ${target}`);
-        await $`docker tag ${ref} ${target}`;
-        const push = await $`docker push ${target}`.nothrow();
-        if (push.exitCode !== 0) throw new StepError(step, `push to ${target} failed: ${push.stderr.trim()}`, "check the local registry step");
-      }
-    }
+    if (!recipe.content?.scratch) writeFileSync(join(root, "etc/slipway-image"), `${recipe.refs[0]} ${recipeKey(recipe)}\n`);
+    if (recipe.content) await writeContentImage(recipe.refs[0], recipeKey(recipe), root, recipe.config, progress);
+    else await intoDocker(recipe, root, progress);
     writeFileSync(stampFile(recipe), new Date().toISOString() + "\n");
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** A minimal Debian root filesystem with the recipe's packages, from apt (mmdebstrap). */
+async function debianRoot(recipe: ImageRecipe, root: string, progress: (l: string) => void): Promise<void> {
+  const step = `image ${recipe.refs[0]}`;
+  await aptInstall(step, ["mmdebstrap"], progress);
+  progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
+  const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
+  const args = [
+    "--quiet", "--mode=root", "--format=directory", "--variant=minbase", ...include,
+    ...["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"].map((p) => `--dpkgopt=path-exclude=${p}`),
+    "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+    "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin",
+    DEBIAN_SUITE, root,
+    `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`, `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`,
+    `deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`,
+  ];
+  const r = await $`mmdebstrap ${args} </dev/null`.nothrow(); // mmdebstrap reads sources from a non-tty stdin
+  if (r.exitCode !== 0) {
+    const last = r.stderr.trim().split("\n").slice(-2).join(" | ");
+    throw new StepError(step, `mmdebstrap failed: ${last}`, `check that apt reaches ${DEBIAN_MIRROR} (or set SLIPWAY_DEBIAN_MIRROR)`);
+  }
+}
+
+/** `docker import` with the recipe's config, tagged by every ref, and pushed into the mirror when it is mirrored. */
+async function intoDocker(recipe: ImageRecipe, root: string, progress: (l: string) => void): Promise<void> {
+  const step = `image ${recipe.refs[0]}`;
+  const c = recipe.config;
+  const changes = [
+    `LABEL org.slipway.recipe=${recipeKey(recipe)}`,
+    ...Object.entries(c.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`),
+    ...(c.entrypoint ? [`ENTRYPOINT ${JSON.stringify(c.entrypoint)}`] : []),
+    ...(c.cmd ? [`CMD ${JSON.stringify(c.cmd)}`] : []),
+    ...(c.workdir ? [`WORKDIR ${c.workdir}`] : []),
+    ...(c.user ? [`USER ${c.user}`] : []),
+    ...(c.expose ?? []).map((p) => `EXPOSE ${p}`),
+    ...(c.volumes ?? []).map((v) => `VOLUME ${v}`),
+  ].flatMap((ch) => ["--change", ch]);
+  progress(`${recipe.refs[0]}: docker import`);
+  const imp = await $`tar --numeric-owner -C ${root} -cf - . | docker import ${changes} - ${recipe.refs[0]}`.nothrow();
+  if (imp.exitCode !== 0) throw new StepError(step, `docker import failed: ${imp.stderr.trim()}`, "check `docker info`");
+  for (const ref of recipe.refs.slice(1)) await $`docker tag ${recipe.refs[0]} ${ref}`;
+  if (!recipe.mirror) return;
+  for (const ref of recipe.refs) {
+    const target = `${REGISTRY}/${mirrorPath(ref)}`;
+    progress(`push ${target}`);
+    await $`docker tag ${ref} ${target}`;
+    const push = await $`docker push ${target}`.nothrow();
+    if (push.exitCode !== 0) throw new StepError(step, `push to ${target} failed: ${push.stderr.trim()}`, "check the local registry step");
   }
 }

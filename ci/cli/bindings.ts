@@ -33,9 +33,10 @@ function sourceOf(o: { source?: Directory }): Directory {
   return o.source;
 }
 
-type Sig = ReturnType<RootDependencies["sign"]> & ReturnType<DeployDependencies["sign"]>;
+/** What the root module and deploy call on sign, together. */
+type SignCalls = ReturnType<RootDependencies["sign"]> & ReturnType<DeployDependencies["sign"]>;
 
-const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "sign"> & { sign(opts?: { image?: string }): Sig } = {
+const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "sign"> & { sign(opts?: { image?: string }): SignCalls } = {
   node: (opts = {}) => {
     const node = new Node(opts.image);
     return {

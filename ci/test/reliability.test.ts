@@ -90,6 +90,9 @@ describe("bad input", () => {
 describe("faults", () => {
   it("the engine killed in the middle of a run gives a clear error, and the rerun succeeds", async () => {
     const src = copyWith("src/config.ts", (t) => `${t}\nexport const faultRun = ${Date.now()};\n`);
+    // a stage that outlasts the kill below, however warm the engine's cache is (the install is cached; the tests take ~2 s)
+    writeFileSync(join(src, "test/unit/slow.test.ts"),
+      'import { it } from "vitest";\nit("outlasts the engine", () => new Promise((r) => setTimeout(r, 20_000)), 30_000);\n');
     const run = slipway("test", "--source", src, "--reports", tempDir("reports"));
     await new Promise((r) => setTimeout(r, 6000));
     await $({ quiet: true })`docker kill dagger-engine-v0.19.10`;

@@ -117,6 +117,11 @@ describe("module contracts", () => {
     expect(Object.keys(sign.methods).sort()).toEqual(["generateKeyPair", "publicKey", "sign", "verify"]);
     expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
     expect(sign.methods.sign.arguments.tlog.defaultValue).toBe(false);
+    // side effects (a push, a signature, a fresh key) and a verdict on the registry as it is now: never from cache,
+    // also when another module calls them (the engine caches a dependency's function calls like any other)
+    expect(image["Image"].methods.publish.cache).toBe("never");
+    for (const fn of ["sign", "verify", "generateKeyPair"]) expect(sign.methods[fn].cache, fn).toBe("never");
+    expect(sign.methods.publicKey.cache).toBeUndefined();
   });
 
   it("modules deploy and smoke: side-effecting functions are never cached", async () => {

@@ -61,7 +61,7 @@ export class Image {
    * Builds and pushes the image under the commit's full and short SHA; returns the digest reference. A source with
    * no commit is refused unless allowNoCommit (the image is then tagged "no-commit-<content digest>").
    */
-  @func()
+  @func({ cache: "never" })
   async publish(
     source: Directory,
     repository: string,

@@ -28,7 +28,7 @@ export class Sign {
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); refs naming
    * localhost or 127.0.0.1 go through it.
    */
-  @func()
+  @func({ cache: "never" })
   async sign(ref: string, key: Secret, password: Secret, sbom?: File, provenance?: File, registry?: Service, tlog = false, scan?: File): Promise<string> {
     if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
     const { ctr: base, target } = await this.cosign(ref, registry);
@@ -60,7 +60,7 @@ export class Sign {
    * Verifies the signature and the SBOM, provenance and vulnerability-scan attestations of ref (a tag is resolved
    * first): an image signed without a passing scan is refused.
    */
-  @func()
+  @func({ cache: "never" })
   async verify(ref: string, publicKey: File, registry?: Service, tlog = false): Promise<StageResult> {
     const { ctr: base, target } = await this.cosign(ref, registry);
     const ctr = base.withMountedFile("/keys/cosign.pub", publicKey);
@@ -96,7 +96,7 @@ export class Sign {
   }
 
   /** A key pair: cosign.key (encrypted with password) and cosign.pub. */
-  @func()
+  @func({ cache: "never" })
   generateKeyPair(password: Secret): Container {
     return dag.container().from(this.image)
       .withWorkdir("/keys")

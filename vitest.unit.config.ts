@@ -8,6 +8,7 @@ export const UNIT_TESTS = [
   "modules/*/test/**/*.test.ts",
   "ci/test/dag.test.ts",
   "ci/test/environments.test.ts",
+  "ci/test/layers.test.ts",
   "ci/test/module-boundaries.test.ts",
   "ci/test/module-contract.test.ts",
   "ci/test/provenance.test.ts",

@@ -12,8 +12,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx";
-import { ENGINE_CONTAINER, ENGINE_VOLUME } from "../cli/engine/engine.ts";
-import { DAGGER_VERSION } from "../cli/engine/versions.ts";
+import { ENGINE_CONTAINER, ENGINE_VOLUME } from "../platform/engine.ts";
+import { DAGGER_VERSION } from "../platform/versions.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const EXAMPLE = join(ROOT, "examples/node-api");

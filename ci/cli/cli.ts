@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 /** The `slipway` command line: client mode, driving the same stage code as `dagger call`. */
-import { StepError } from "./engine/steps.ts";
+import { StepError } from "../platform/steps.ts";
 
 const usage = `Usage: slipway <command> [options]
 
@@ -30,13 +30,13 @@ Integration:   --registry-mirror HOST:PORT (default: the engine's docker.io mirr
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
-  if (cmd !== "engine") (await import("./engine/connection.ts")).watchEngineDuringRun();
+  if (cmd !== "engine") (await import("../platform/connection.ts")).watchEngineDuringRun();
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
     process.stdout.write(usage);
     return cmd ? 0 : 2;
   }
   if (cmd === "engine") {
-    const { engineCommand } = await import("./engine/command.ts");
+    const { engineCommand } = await import("../platform/command.ts");
     return engineCommand(sub, argv.slice(2));
   }
   // the modules call their dependencies through dag (dag.sign(), dag.testcontainers()): here, in this process

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import type { StageResult } from "../../modules/node/src/index.ts";
 import { Deploy, STRATEGIES, type Strategy } from "../../modules/deploy/src/index.ts";
 import { parseChecks, Smoke } from "../../modules/smoke/src/index.ts";
-import { useEngine } from "./engine/connection.ts";
+import { useEngine } from "../platform/connection.ts";
 import { type Environment, loadEnvironment } from "./environments.ts";
 import { environmentSecrets, loopback } from "./pipeline.ts";
 import { commitOf } from "./git.ts";

@@ -14,9 +14,9 @@ import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.t
 import { Sign } from "../../modules/sign/src/index.ts";
 import { Deploy } from "../../modules/deploy/src/index.ts";
 import { Smoke } from "../../modules/smoke/src/index.ts";
-import { DAGGER_VERSION } from "./engine/versions.ts";
-import { useEngine } from "./engine/connection.ts";
-import { ensureDir, paths } from "./engine/host.ts";
+import { DAGGER_VERSION } from "../platform/versions.ts";
+import { useEngine } from "../platform/connection.ts";
+import { ensureDir, paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
 import { localRepository } from "./publish.ts";
 import { hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";

@@ -4,7 +4,7 @@ import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Commit, Image, type Published } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
-import { useEngine } from "./engine/connection.ts";
+import { useEngine } from "../platform/connection.ts";
 import { commitOf } from "./git.ts";
 import { NO_REPOSITORY } from "../src/stages.ts";
 

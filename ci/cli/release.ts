@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import type { StageResult } from "../../modules/node/src/index.ts";
 import { parseScanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
-import { useEngine } from "./engine/connection.ts";
+import { useEngine } from "../platform/connection.ts";
 import { loopback, runStages } from "./pipeline.ts";
 import { secretFromEnv } from "./publish.ts";
 

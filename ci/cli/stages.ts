@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { EXCLUDE, Node, type StageResult } from "../../modules/node/src/index.ts";
-import { useEngine } from "./engine/connection.ts";
+import { useEngine } from "../platform/connection.ts";
 
 export const STAGES = {
   lint: "lint with the project's \"lint\" script, else ESLint when configured",

@@ -9,8 +9,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
-import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "./engine/host.ts";
-import { runSteps, type Step, StepError } from "./engine/steps.ts";
+import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "../platform/host.ts";
+import { runSteps, type Step, StepError } from "../platform/steps.ts";
 
 export const LOCAL_TARGETS = {
   staging: { dockerPort: 2381, dbPort: 5441, bridge: "sw-staging", subnet: "172.31.241.1/24" },
@@ -88,7 +88,7 @@ export async function targetsUp(quiet = false): Promise<void> {
   const envs = Object.keys(LOCAL_TARGETS) as Name[];
   const steps = envs.flatMap((e) => [engineStep(e), databaseStep(e)]);
   if (quiet && (await Promise.all(steps.map((s) => s.done()))).every(Boolean)) return;
-  const { useEngine } = await import("./engine/connection.ts");
+  const { useEngine } = await import("../platform/connection.ts");
   await useEngine({ quiet: true, check: false }); // the registry mirror the targets pull through
   await runSteps(steps);
 }

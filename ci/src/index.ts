@@ -5,7 +5,7 @@
  * the very same classes and stage code (stages.ts) in client mode.
  */
 import { argument, check, dag, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
-import { DAGGER_VERSION } from "../cli/engine/versions.ts";
+import { DAGGER_VERSION } from "../platform/versions.ts";
 import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "./dag.ts";
 import { deps, type StageResultObject } from "./deps.ts";
 import { stageRunners, type StageContext } from "./stages.ts";

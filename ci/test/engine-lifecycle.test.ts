@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DAGGER_VERSION } from "../cli/engine/versions.ts";
+import { DAGGER_VERSION } from "../platform/versions.ts";
 
 const CLI = join(import.meta.dirname, "../bin/slipway.js");
 

@@ -5,7 +5,7 @@
 import { connection, dag } from "@dagger.io/dagger";
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { NODE_MAJOR } from "../cli/engine/versions.ts";
+import { NODE_MAJOR } from "../platform/versions.ts";
 
 /** One SDK session per call, as a separate `slipway` run would have. */
 async function session<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 /** Brings the real engine up before the suite (the same idempotent `slipway engine up`), or fails loudly. */
-import { useEngine } from "../cli/engine/connection.ts";
+import { useEngine } from "../platform/connection.ts";
 
 export default async function setup(): Promise<void> {
   const how = await useEngine({ quiet: process.env.SLIPWAY_QUIET === "1" });

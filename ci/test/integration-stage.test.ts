@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
 import { IMAGE_STORE } from "../../modules/testcontainers/src/index.ts";
-import { ENGINE_CONTAINER } from "../cli/engine/engine.ts";
+import { ENGINE_CONTAINER } from "../platform/engine.ts";
 import { copyWith, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
 interface DockerReport { containers: { name: string; image: string; log: string }[]; pulled: string[]; leftovers: number }

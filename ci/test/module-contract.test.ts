@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GO_TOOLS } from "../cli/engine/versions.ts";
+import { GO_TOOLS } from "../platform/versions.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const introspector = join(ROOT, "node_modules/@dagger.io/dagger/dist/src/module/introspector/index.js");

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
-import { DAGGER_CLI } from "../cli/engine/dagger.ts";
+import { DAGGER_CLI } from "../platform/dagger.ts";
 import { EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
 
 /** The Dagger CLI as a user runs it: stdout is the result, stderr the progress. */

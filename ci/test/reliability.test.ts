@@ -9,7 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { $ } from "zx";
 import { beforeAll, describe, expect, it } from "vitest";
 import { copyWith, EXAMPLE, slipway, tempDir } from "./helpers.ts";
-import { paths } from "../cli/engine/host.ts";
+import { paths } from "../platform/host.ts";
 
 const STAGING = "http://127.0.0.1:2381";
 async function stagingState(): Promise<string> {

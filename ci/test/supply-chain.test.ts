@@ -6,8 +6,8 @@ import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from "node
 import { join } from "node:path";
 import { $ } from "zx";
 import { beforeAll, describe, expect, it } from "vitest";
-import { paths } from "../cli/engine/host.ts";
-import { GO_TOOLS } from "../cli/engine/versions.ts";
+import { paths } from "../platform/host.ts";
+import { GO_TOOLS } from "../platform/versions.ts";
 import { EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
 
 const ADVISORIES = join(ROOT, "ci/test/fixtures/osv");

@@ -6,8 +6,8 @@ import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
-import { aptInstall, paths } from "../cli/engine/host.ts";
-import { DAGGER_VERSION, GO_TOOLS } from "../cli/engine/versions.ts";
+import { aptInstall, paths } from "../platform/host.ts";
+import { DAGGER_VERSION, GO_TOOLS } from "../platform/versions.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const ACTIONLINT = join(paths.cache, "tools", `actionlint-${GO_TOOLS.actionlint.version}`, "actionlint");

@@ -9,7 +9,14 @@ import { createWriteStream, existsSync, readFileSync, renameSync, writeFileSync 
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ensureDir, paths } from "../host.ts";
-import type { ImageRecipe } from "./build.ts";
+
+/** The part of an image recipe's config an OCI image config carries. */
+export interface ContentImageConfig {
+  env?: Record<string, string>;
+  entrypoint?: string[];
+  cmd?: string[];
+  workdir?: string;
+}
 
 export const CONTENT_DIR = join(paths.cache, "engine-content");
 /** Where the engine reads it (distconsts.EngineContainerBuiltinContentDir). */
@@ -61,7 +68,7 @@ async function writeLayer(root: string): Promise<{ digest: string; size: number 
 }
 
 /** Writes `root` with `config` as a single-platform OCI image into the store; returns the manifest digest. */
-export async function writeContentImage(name: string, key: string, root: string, config: ImageRecipe["config"],
+export async function writeContentImage(name: string, key: string, root: string, config: ContentImageConfig,
   progress: (l: string) => void): Promise<string> {
   progress(`${name}: writing the layer into the engine's content store (${CONTENT_DIR})`);
   const layer = await writeLayer(root);

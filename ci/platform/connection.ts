@@ -4,26 +4,8 @@
  * `dagger run`), bringing the engine up first when it does not answer.
  */
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { ENGINE_CONTAINER, engineContainerRunning } from "./engine.ts";
-import { ensureDir, paths } from "./host.ts";
-
-
-export function writeConnection(env: Record<string, string>): void {
-  ensureDir(paths.cache);
-  const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  writeFileSync(paths.connection, `# written by \`slipway engine up\`; \`set -a; . ${paths.connection}\` in a shell\n${lines.join("\n")}\n`);
-}
-
-export function readConnection(): Record<string, string> | undefined {
-  if (!existsSync(paths.connection)) return undefined;
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(paths.connection, "utf8").split("\n")) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
+import { readConnection } from "./settings.ts";
 
 /** True when this process already has an engine session (dagger run, or settings the user exported). */
 export function hasExplicitEngine(): boolean {

@@ -5,7 +5,7 @@ import { dockerStep } from "./docker.ts";
 import { catalog } from "./images/catalog.ts";
 import { buildImage, type ImageRecipe, imageReady } from "./images/build.ts";
 import { connectionEnv, engineStep, EXTERNAL_MIRROR } from "./engine.ts";
-import { writeConnection } from "./connection.ts";
+import { writeConnection } from "./settings.ts";
 import { registryStep } from "./registry.ts";
 import { runSteps, type Step, type StepReport } from "./steps.ts";
 

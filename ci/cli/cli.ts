@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     return { deploy: d.runDeploy, rollback: d.runRollback, smoke: d.runSmoke }[cmd](argv.slice(1));
   }
   if (cmd === "targets") {
-    const { targetsCommand } = await import("./targets.ts");
+    const { targetsCommand } = await import("../platform/targets.ts");
     return targetsCommand(sub);
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {

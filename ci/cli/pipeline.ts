@@ -102,7 +102,7 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
 
 /** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
 async function ensureLocalTargets(env: Environment): Promise<void> {
-  const { LOCAL_TARGETS, targetsUp } = await import("./targets.ts");
+  const { LOCAL_TARGETS, targetsUp } = await import("../platform/targets.ts");
   if (Object.values(LOCAL_TARGETS).some((t) => env.dockerHost === `tcp://127.0.0.1:${t.dockerPort}`)) await targetsUp(true);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The layering of Slipway's own code, lowest first; each layer imports only from itself and the layers below:
  *   modules/<name>   each module alone (ci/test/module-boundaries.test.ts checks its directory)
- *   ci/platform      the offline platform: engine, registry, images, builtin SDKs
+ *   ci/platform      the offline platform: engine, registry, images, builtin SDKs, local deploy targets
  *   ci/src           the root module; of the platform, only the pinned versions
  *   ci/cli           the slipway CLI: everything above
  * and nothing imports in a cycle. Pure: reads files.

@@ -9,8 +9,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
-import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "../platform/host.ts";
-import { runSteps, type Step, StepError } from "../platform/steps.ts";
+import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "./host.ts";
+import { runSteps, type Step, StepError } from "./steps.ts";
 
 export const LOCAL_TARGETS = {
   staging: { dockerPort: 2381, dbPort: 5441, bridge: "sw-staging", subnet: "172.31.241.1/24" },

@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   "ci/test/module-boundaries.test.ts",
   "ci/test/module-contract.test.ts",
   "ci/test/provenance.test.ts",
+  "ci/test/steps.test.ts",
 ];
 
 // the introspector builds a TypeScript program per module: seconds each on a busy 2-core machine

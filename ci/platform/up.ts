@@ -26,7 +26,7 @@ const imageSteps: Step[] = catalog
 
 export async function up(opts: { quiet?: boolean } = {}): Promise<StepReport[]> {
   const steps = [dockerStep, ...(EXTERNAL_MIRROR ? [] : [registryStep]), daggerStep, ...imageSteps, engineStep];
-  const reports = await runSteps(steps, opts.quiet ? () => {} : undefined);
+  const reports = await runSteps(steps, { quiet: opts.quiet });
   writeConnection(connectionEnv());
   return reports;
 }

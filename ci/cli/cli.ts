@@ -5,10 +5,10 @@ import { StepError } from "../platform/steps.ts";
 const usage = `Usage: slipway <command> [options]
 
 Commands:
-  pipeline         lint, typecheck and test in parallel (default --source: examples/node-api)
+  pipeline         every stage, lint to production smoke, as a DAG; a run report (default --source: examples/node-api)
   lint             lint with the project's "lint" script, else ESLint when configured
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
-  test             unit tests with the "test" script; JUnit report exported to --reports
+  test             unit tests with the "test:unit" or "test" script; JUnit report exported to --reports
   integration      the "test:integration" script against a Docker engine for Testcontainers
   publish          build the image once, push it tagged by commit SHA, print repository@digest
   release          publish, sbom, scan (vulnerabilities + policy gate, secrets), sign and attest, verify
@@ -19,7 +19,7 @@ Commands:
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
-  engine up        bring up the Dagger engine, local registry mirror and images (idempotent)
+  engine up        bring up the Dagger engine, its builtin SDKs, the local registry mirror and images (idempotent)
   engine status    show what runs, versions and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
 

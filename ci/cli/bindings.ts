@@ -14,18 +14,7 @@ import { Sbom } from "../../modules/sbom/src/index.ts";
 import { Scan } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { Testcontainers } from "../../modules/testcontainers/src/index.ts";
-import type { Dependencies as RootDependencies } from "../src/deps.ts";
-
-/** An object a function returns, as the generated client gives it: computed on the first read, each field `await r.field()`. */
-type ClientObject<T> = { [K in keyof T]: () => Promise<T[K]> };
-
-function clientObject<T extends object>(compute: () => Promise<T>): ClientObject<T> {
-  let value: Promise<T> | undefined;
-  // "then" stays undefined: the object is not a promise (`await` must not read it as one)
-  return new Proxy({} as ClientObject<T>, {
-    get: (_target, key) => (typeof key === "symbol" || key === "then" ? undefined : async () => (await (value ??= compute()))[key as keyof T]),
-  });
-}
+import { clientObject, type Dependencies as RootDependencies } from "../src/deps.ts";
 
 /** A defaultPath argument (optional in the generated client) is always passed in this process: no module context to default to. */
 function sourceOf(o: { source?: Directory }): Directory {

@@ -20,7 +20,8 @@ import { ensureDir, paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
 import { localRepository } from "./publish.ts";
 import { hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
-import { imageRegistry, outcome, requireOutput, resultObject, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
+import { clientObject } from "../src/deps.ts";
+import { imageRegistry, outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
 import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
 import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
 
@@ -81,17 +82,17 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
     const key = requireOutput(ctx.publicKey, "the public key");
     const image = requireOutput(ctx.published, "the image").ref;
     const d = new Deploy();
-    const r = env.target === "gitops"
-      ? await d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
+    const r = clientObject(() => env.target === "gitops"
+      ? d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
         loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, imageRegistry(ctx))
-      : await d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), imageRegistry(ctx));
-    return exported(await outcome(resultObject(r), `deploy-${name}`), ctx.reports);
+      : d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), imageRegistry(ctx)));
+    return exported(await outcome(r, `deploy-${name}`), ctx.reports);
   };
   const smoke = (name: string) => async () => {
     const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
     if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
     const checks = readFileSync(env.smokeChecks, "utf8");
-    return exported(await outcome(resultObject(await new Smoke().run(env.url, checks, 30, loopback(env.url))), `smoke-${name}`), ctx.reports);
+    return exported(await outcome(clientObject(() => new Smoke().run(env.url, checks, 30, loopback(env.url))), `smoke-${name}`), ctx.reports);
   };
   return {
     ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx.reports)])),
@@ -201,7 +202,7 @@ async function runAffected(source: string, reports: string, since: string, print
     runs = await runDag(stages, chosen, async (name) => {
       const [stage, workspace] = name.split(":") as [StageName, string];
       const t0 = Date.now();
-      const line = await exported(await outcome(resultObject(await runNodeStage(stage, dir, { workspace })), stage, join(workspace, stage)), reports);
+      const line = await exported(await outcome(clientObject(() => runNodeStage(stage, dir, { workspace })), stage, join(workspace, stage)), reports);
       return { ...line, stage: name, message: `${workspace}: ${line.message}`, seconds: (Date.now() - t0) / 1000 };
     }, print);
   });

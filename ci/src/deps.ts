@@ -47,3 +47,17 @@ export interface Dependencies {
 }
 
 export const deps = dag as unknown as Dependencies;
+
+/** An object a function returns, as the generated client gives it: each field read by `await r.field()`. */
+export type ClientObject<T> = { [K in keyof T]: () => Promise<T[K]> };
+
+/**
+ * An in-process result in that shape (client mode, and the CLI's host stages): computed on the first read.
+ * "then" stays undefined: the object is not a promise (`await` must not read it as one).
+ */
+export function clientObject<T extends object>(compute: () => Promise<T>): ClientObject<T> {
+  let value: Promise<T> | undefined;
+  return new Proxy({} as ClientObject<T>, {
+    get: (_target, key) => (typeof key === "symbol" || key === "then" ? undefined : async () => (await (value ??= compute()))[key as keyof T]),
+  });
+}

@@ -73,11 +73,6 @@ export async function outcome(r: StageResultObject, stage?: string, dir?: string
   return { stage, status, message, cached: measured && configured ? cached : null, junit, reports: configured ? { [dir]: reports } : {} };
 }
 
-/** A module result computed in this process (client mode's host stages), read as a client reads one. */
-export function resultObject(r: { stage: string; status: string; message: string; cached: boolean; reports: Directory }): StageResultObject {
-  return { stage: async () => r.stage, status: async () => r.status, message: async () => r.message, cached: async () => r.cached, reports: () => r.reports };
-}
-
 /** The build's refusal when it has nowhere to push. */
 export const NO_REPOSITORY = "no --repository given and no local registry configured: pass --repository REGISTRY/PATH";
 

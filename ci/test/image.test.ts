@@ -1,9 +1,9 @@
 /** Build once and publish by digest, on the real engine and the local registry, through the slipway CLI. */
-import { cpSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
-import { EXAMPLE, slipway, tempDir } from "./helpers.ts";
+import { copyExample, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
 const REGISTRY = "http://127.0.0.1:5000";
 const MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -19,8 +19,7 @@ async function resolveTag(repo: string, tag: string): Promise<{ digest: string; 
 
 /** A copy of the example outside any git repository. */
 function untracked(): string {
-  const dir = tempDir("nogit");
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
+  const dir = copyExample(tempDir("nogit"));
   return dir;
 }
 

@@ -6,25 +6,15 @@
  *   ci/cli           the slipway CLI: everything above
  * and nothing imports in a cycle. Pure: reads files.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-
-const ROOT = join(import.meta.dirname, "../..");
-
-function sources(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return ["node_modules", "sdk", "fixtures"].includes(e.name) ? [] : sources(path);
-    return /\.(m?ts|mjs)$/.test(e.name) ? [path] : [];
-  });
-}
+import { ROOT, sourceFiles } from "./helpers.ts";
 
 /** Every file's relative imports (static and dynamic), as paths from the repository root. */
 function graph(): Map<string, string[]> {
-  const files = ["ci/platform", "ci/src", "ci/cli", "ci/test", "ci/bench", "modules"].flatMap((d) => sources(join(ROOT, d)));
+  const files = ["ci/platform", "ci/src", "ci/cli", "ci/test", "ci/bench", "modules"].flatMap((d) => sourceFiles(join(ROOT, d), ["node_modules", "sdk", "fixtures"]));
   return new Map(files.map((f) => [relative(ROOT, f), ts.preProcessFile(readFileSync(f, "utf8"), true, true).importedFiles
     .map((i) => i.fileName).filter((s) => s.startsWith(".")).map((s) => relative(ROOT, resolve(dirname(f), s)))]));
 }

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { ROOT, sourceFiles } from "./helpers.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 const MODULES = readdirSync(join(ROOT, "modules")).filter((m) => existsSync(join(ROOT, "modules", m, "dagger.json"))).sort();
 /** What `dag` offers without any dependency: the core API (container, directory, ...; the SDK defines them per instance). */
 const core = new Client();
@@ -23,15 +23,6 @@ const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8"));
 const inside = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
 const sorted = (deps: Record<string, string> = {}) => JSON.stringify(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
 const camel = (name: string) => name.replace(/[-_]+(\w)/g, (_, c: string) => c.toUpperCase());
-
-function sources(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sources(path);
-    return /\.(c|m)?(t|j)s$/.test(e.name) ? [path] : [];
-  });
-}
 
 /** The package a bare specifier names ("yaml", "@dagger.io/dagger" from "@dagger.io/dagger/telemetry"). */
 function packageOf(specifier: string): string {
@@ -94,9 +85,9 @@ function violations(dir: string, daggerJson = join(dir, "dagger.json"), label = 
   const dependencies: { name: string; source: string }[] = dagger.dependencies ?? [];
   const callable = new Set(dependencies.map((d) => camel(d.name)));
   // what the module's code imports (src/, and container/: programs it ships into its containers) ...
-  const code = [...sources(join(dir, "src")), ...sources(join(dir, "container"))];
+  const code = [...sourceFiles(join(dir, "src")), ...sourceFiles(join(dir, "container"))];
   // ... and what else in the directory uses its dependencies (a CLI beside the root module)
-  const imported = new Set(sources(dir).filter((f) => !/[/\\](node_modules|sdk|test)[/\\]/.test(relative(dir, f)) && !code.includes(f))
+  const imported = new Set(sourceFiles(dir).filter((f) => !/[/\\](node_modules|sdk|test)[/\\]/.test(relative(dir, f)) && !code.includes(f))
     .flatMap((f) => ts.preProcessFile(readFileSync(f, "utf8"), true, true).importedFiles.map((i) => packageOf(i.fileName))));
 
   for (const file of code) {
@@ -164,7 +155,7 @@ describe("module boundaries", () => {
   });
 
   it("node calls testcontainers and deploy calls sign through dag, as declared", () => {
-    const called = (name: string) => sources(join(ROOT, "modules", name, "src")).flatMap((f) => calls(f, readFileSync(f, "utf8")))
+    const called = (name: string) => sourceFiles(join(ROOT, "modules", name, "src")).flatMap((f) => calls(f, readFileSync(f, "utf8")))
       .filter((c) => !(c.on === "dag" && CORE.has(c.name))).map((c) => c.name);
     expect(called("node")).toEqual(["testcontainers"]);
     expect(called("deploy")).toEqual(["sign"]);

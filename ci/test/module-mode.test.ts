@@ -2,25 +2,18 @@
  * Module mode, as users type it: the stock Dagger CLI loads Slipway's modules through the engine's TypeScript SDK
  * (offline, Slipway's own runtime in the engine's content store; online, Dagger's) and calls them.
  */
-import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { appendFileSync, copyFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
 import { DAGGER_CLI } from "../platform/dagger.ts";
-import { EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
+import { copyExample, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
 
 /** The Dagger CLI as a user runs it: stdout is the result, stderr the progress. */
-function dagger(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; out: string }> {
-  return new Promise((resolve) => {
-    execFile(DAGGER_CLI, args, { cwd, timeout: 1_200_000, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: "1" } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, out: stdout + stderr });
-    });
-  });
-}
+const dagger = (cwd: string, ...args: string[]) => run(DAGGER_CLI, args, { cwd, timeout: 1_200_000, env: { ...process.env, NO_COLOR: "1" } });
 
 /** A clean clone of this checkout (what `dagger -m <git checkout>` of someone else's machine sees). */
 async function cleanClone(): Promise<string> {
@@ -32,12 +25,6 @@ async function cleanClone(): Promise<string> {
 const PASSWORD = "module-mode-test";
 const REGISTRY = process.env.SLIPWAY_REGISTRY!;
 const REGISTRY_SERVICE = `tcp://localhost:${REGISTRY.split(":")[1]}`;
-
-/** A copy of the example (no node_modules, no reports) at dir. */
-function copyExample(dir: string): string {
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports/.test(src.slice(EXAMPLE.length)) });
-  return dir;
-}
 
 /** A fresh cosign key pair from the sign module, exported to the host: the directory holding cosign.key and cosign.pub. */
 async function keyPair(): Promise<string> {

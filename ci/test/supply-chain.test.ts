@@ -2,13 +2,13 @@
  * The supply chain on the real engine and the local registry, through `slipway release` as a user runs it:
  * publish, SBOM, scan with the policy gate (Trivy by default, OSV-Scanner on request), secret scan, sign and attest, verify, checked by the real cosign.
  */
-import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../platform/host.ts";
 import { GO_TOOLS } from "../platform/versions.ts";
-import { EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
+import { copyExample, EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
 
 const ADVISORIES = join(ROOT, "ci/test/fixtures/osv");
 const PASSWORD = "slipway-test-key-password";
@@ -29,8 +29,7 @@ const release = (source: string, ...extra: string[]) =>
 
 /** A copy of the example outside git, with `edit` applied in it. */
 function copy(edit: (dir: string) => void | Promise<void>): Promise<string> {
-  const dir = tempDir("release");
-  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
+  const dir = copyExample(tempDir("release"));
   return Promise.resolve(edit(dir)).then(() => dir);
 }
 

@@ -4,7 +4,9 @@
  * (the default) signs without uploading and verifies without Rekor; tlog=true is for the public-good instance.
  */
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
+import { createHash } from "node:crypto";
 import { StageResult } from "./result.ts";
+import { signatureState } from "./registry.ts";
 
 
 /** cosign, by its upstream image name (served by the mirror offline). */
@@ -24,28 +26,30 @@ export class Sign {
 
   /**
    * Signs ref (repository@sha256:...) with the key and attests the SBOM, the provenance and the passed
-   * vulnerability scan (the scan module's vuln-attestation.json) when given.
+   * vulnerability scan (the scan module's vuln-attestation.json) when given. A digest that already carries this
+   * key's signature and those attestation types is left as it is (nothing pushed, about a second).
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); refs naming
    * localhost or 127.0.0.1 go through it.
    */
   @func({ cache: "never" })
   async sign(ref: string, key: Secret, password: Secret, sbom?: File, provenance?: File, registry?: Service, tlog = false, scan?: File): Promise<string> {
     if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
+    const wanted = (["sbom", "provenance", "scan"] as const).filter((t) => ({ sbom, provenance, scan })[t]);
+    const attested = wanted.map((t) => ({ sbom: "SBOM", provenance: "provenance", scan: "scan" })[t]).map((w) => `, ${w} attested`).join("");
+    const state = tlog ? undefined : await signatureState(ref);
+    if (state && !state.startsWith("|")) {
+      const existing = await this.check(ref, await this.publicKey(key, password), registry, tlog, wanted, state);
+      if (existing.status === "passed") return `already signed by this key: ${ref}${attested} (nothing pushed)`;
+    }
     const { ctr: base, target } = await this.cosign(ref, registry);
     let ctr = base.withMountedSecret("/keys/cosign.key", key).withSecretVariable("COSIGN_PASSWORD", password);
     const common = ["--key", "/keys/cosign.key", "--yes", "--allow-http-registry", `--tlog-upload=${tlog}`];
     const steps: string[][] = [["sign", ...common, target]];
-    if (sbom) {
-      ctr = ctr.withMountedFile("/in/sbom.cdx.json", sbom);
-      steps.push(["attest", ...common, "--type", ATTESTATIONS.sbom, "--predicate", "/in/sbom.cdx.json", target]);
-    }
-    if (provenance) {
-      ctr = ctr.withMountedFile("/in/provenance.json", provenance);
-      steps.push(["attest", ...common, "--type", ATTESTATIONS.provenance, "--predicate", "/in/provenance.json", target]);
-    }
-    if (scan) {
-      ctr = ctr.withMountedFile("/in/vuln.json", scan);
-      steps.push(["attest", ...common, "--type", ATTESTATIONS.scan, "--predicate", "/in/vuln.json", target]);
+    const predicates = { sbom: ["/in/sbom.cdx.json", sbom], provenance: ["/in/provenance.json", provenance], scan: ["/in/vuln.json", scan] } as const;
+    for (const t of wanted) {
+      const [path, file] = predicates[t];
+      ctr = ctr.withMountedFile(path, file!);
+      steps.push(["attest", ...common, "--type", ATTESTATIONS[t], "--predicate", path, target]);
     }
     for (const args of steps) {
       ctr = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
@@ -53,42 +57,59 @@ export class Sign {
         throw new Error(`cosign ${args[0]} ${ref} failed: ${lastLines(await ctr.stderr())}: check the key, its password and that the registry accepts pushes`);
       }
     }
-    return `signed ${ref}${sbom ? ", SBOM attested" : ""}${provenance ? ", provenance attested" : ""}${scan ? ", scan attested" : ""}`;
+    return `signed ${ref}${attested}`;
   }
 
   /**
    * Verifies the signature and the SBOM, provenance and vulnerability-scan attestations of ref (a tag is resolved
-   * first): an image signed without a passing scan is refused.
+   * first): an image signed without a passing scan is refused. What the registry holds for a digest is read
+   * first; while it and the key stay the same, the answer comes from the engine's cache (a refusal is always
+   * checked again).
    */
   @func({ cache: "never" })
   async verify(ref: string, publicKey: File, registry?: Service, tlog = false): Promise<StageResult> {
-    const { ctr: base, target } = await this.cosign(ref, registry);
+    const all = ["sbom", "provenance", "scan"] as const;
+    const state = tlog ? undefined : await signatureState(ref);
+    const result = await this.check(ref, publicKey, registry, tlog, all, state);
+    return result.status === "passed" || !state ? result : this.check(ref, publicKey, registry, tlog, all, undefined);
+  }
+
+  /**
+   * The signature and the given attestation types of ref, checked with cosign in parallel. state: what the
+   * registry holds for ref (see signatureState), the cache key; undefined: checked live, never from cache.
+   */
+  private async check(ref: string, publicKey: File, registry: Service | undefined, tlog: boolean, types: readonly (keyof typeof ATTESTATIONS)[],
+    state: string | undefined): Promise<StageResult> {
+    const { ctr: base, target } = await this.cosign(ref, registry, state);
     const ctr = base.withMountedFile("/keys/cosign.pub", publicKey);
     const common = ["--key", "/keys/cosign.pub", "--allow-http-registry", "--allow-insecure-registry", `--insecure-ignore-tlog=${!tlog}`, "--output", "json"];
+    const what = { sbom: "SBOM attestation", provenance: "provenance attestation", scan: "vulnerability scan attestation (was it scanned?)" };
     const checks: [string, string[]][] = [
       ["signature", ["verify", ...common, target]],
-      ["SBOM attestation", ["verify-attestation", ...common, "--type", ATTESTATIONS.sbom, target]],
-      ["provenance attestation", ["verify-attestation", ...common, "--type", ATTESTATIONS.provenance, target]],
-      ["vulnerability scan attestation (was it scanned?)", ["verify-attestation", ...common, "--type", ATTESTATIONS.scan, target]],
+      ...types.map((t): [string, string[]] => [what[t], ["verify-attestation", ...common, "--type", ATTESTATIONS[t], target]]),
     ];
-    let reports = dag.directory();
-    for (const [what, args] of checks) {
+    const runs = await Promise.all(checks.map(async ([what, args]) => {
       const run = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
       const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
-      reports = reports.withNewFile(`cosign-${args[0]}${args.includes("--type") ? `-${args[args.indexOf("--type") + 1]}` : ""}.json`, stdout);
-      if (code !== 0) {
-        return new StageResult("verify", "failed", `verify: failed, no valid ${what} for ${ref} with this key: ${lastLines(stderr, 1)}`, args.join(" "), code, stderr, reports);
-      }
+      return { what, args, code, stdout, stderr };
+    }));
+    let reports = dag.directory();
+    for (const r of runs) reports = reports.withNewFile(`cosign-${r.args[0]}${r.args.includes("--type") ? `-${r.args[r.args.indexOf("--type") + 1]}` : ""}.json`, r.stdout);
+    const failed = runs.find((r) => r.code !== 0);
+    if (failed) {
+      return new StageResult("verify", "failed", `verify: failed, no valid ${failed.what} for ${ref} with this key: ${lastLines(failed.stderr, 1)}`,
+        failed.args.join(" "), failed.code, failed.stderr, reports);
     }
     return new StageResult("verify", "passed", `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`, "cosign verify", 0, "", reports);
   }
 
   /** The public key of a private key (cosign public-key), to verify what was just signed. */
   @func()
-  publicKey(key: Secret, password: Secret): File {
+  async publicKey(key: Secret, password: Secret): Promise<File> {
+    // the engine keys a cached exec on secret names, not values: the key's own digest tells keys apart
+    const id = createHash("sha256").update(await key.plaintext()).digest("hex");
     return dag.container().from(this.image)
-      // the engine keys a cached exec on secret names, not values: never reuse another key's public half
-      .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`)
+      .withEnvVariable("SLIPWAY_KEY", id)
       .withMountedSecret("/keys/cosign.key", key)
       .withSecretVariable("COSIGN_PASSWORD", password)
       .withExec(["public-key", "--key", "/keys/cosign.key", "--outfile", "/tmp/cosign.pub"], { useEntrypoint: true })
@@ -105,11 +126,13 @@ export class Sign {
       .withExec(["generate-key-pair"], { useEntrypoint: true });
   }
 
-  /** cosign with the registry reachable: refs on the caller's loopback go through the tunnel. */
-  private async cosign(ref: string, registry?: Service): Promise<{ ctr: Container; target: string }> {
+  /**
+   * cosign with the registry reachable: refs on the caller's loopback go through the tunnel. Signing pushes and
+   * verifying reads the registry's current state: served from cache only when keyed on that state.
+   */
+  private async cosign(ref: string, registry?: Service, state?: string): Promise<{ ctr: Container; target: string }> {
     let ctr = dag.container().from(this.image).withEnvVariable("HOME", "/tmp")
-      // signing pushes and verifying reads the registry's current state: never served from cache
-      .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
+      .withEnvVariable(state ? "SLIPWAY_SIGNATURES" : "SLIPWAY_RUN", state ?? `${Date.now()}-${Math.random()}`);
     let target = ref;
     const m = /^(localhost|127\.0\.0\.1)(:\d+)?\//.exec(ref);
     if (m) {

@@ -1,0 +1,62 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registryOf, signatureState, signatureTags, tagDigest } from "../src/registry.ts";
+
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+describe("registryOf", () => {
+  it("splits a digest reference into host, repository path and digest", () => {
+    expect(registryOf(`127.0.0.1:5000/team/app@${DIGEST}`)).toEqual({ host: "127.0.0.1:5000", path: "team/app", digest: DIGEST });
+    expect(registryOf("ghcr.io/org/app:v1")).toEqual({ host: "ghcr.io", path: "org/app", digest: undefined });
+  });
+  it("gives up on Docker Hub short names, which have no registry host", () => {
+    expect(registryOf("library/node:22")).toBeUndefined();
+    expect(registryOf("node:22")).toBeUndefined();
+  });
+});
+
+it("names cosign's signature and attestation tags after the digest", () => {
+  expect(signatureTags(DIGEST)).toEqual({ sig: `sha256-${"ab".repeat(32)}.sig`, att: `sha256-${"ab".repeat(32)}.att` });
+});
+
+describe("tagDigest against a registry on loopback", () => {
+  let server: Server;
+  let host: string;
+  const requests: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+      if (req.url === "/token?service=test&scope=repository%3Aprivate%3Apull") return void res.end(JSON.stringify({ token: "t0k" }));
+      if (req.url?.startsWith("/v2/private/") && req.headers.authorization !== "Bearer t0k") {
+        res.writeHead(401, { "www-authenticate": `Bearer realm="http://${host}/token",service="test",scope="repository:private:pull"` });
+        return void res.end();
+      }
+      if (req.url?.endsWith(".sig")) {
+        res.writeHead(200, { "docker-content-digest": "sha256:5150" });
+        return void res.end();
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => server.close());
+
+  it("reads a tag's manifest digest, and an absent tag as empty", async () => {
+    expect(await tagDigest(host, "app", "x.sig")).toBe("sha256:5150");
+    expect(await tagDigest(host, "app", "x.att")).toBe("");
+    expect(requests.at(-1)).toMatch(/^HEAD \/v2\/app\/manifests\/x\.att/);
+  });
+  it("follows a Bearer challenge with an anonymous pull token", async () => {
+    expect(await tagDigest(host, "private", "x.sig")).toBe("sha256:5150");
+    expect(requests.at(-1)).toBe("HEAD /v2/private/manifests/x.sig Bearer t0k");
+  });
+  it("says it cannot tell when the registry does not answer (nothing may then come from cache)", async () => {
+    expect(await tagDigest("127.0.0.1:1", "app", "x.sig", 500)).toBeUndefined();
+    expect(await signatureState(`127.0.0.1:1/app@${DIGEST}`)).toBeUndefined();
+    expect(await signatureState(`${host}/app@${DIGEST}`)).toBe("sha256:5150|");
+    expect(await signatureState(`${host}/app:latest`)).toBeUndefined();
+  });
+});

@@ -6,6 +6,7 @@ import { defineConfig } from "vitest/config";
  */
 export const UNIT_TESTS = [
   "modules/*/test/**/*.test.ts",
+  "ci/test/bundle.test.ts",
   "ci/test/dag.test.ts",
   "ci/test/environments.test.ts",
   "ci/test/layers.test.ts",

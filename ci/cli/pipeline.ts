@@ -3,7 +3,7 @@
  * stages in parallel, gates stopping what comes after them, and a run report: Markdown (for a CI summary), JSON
  * and merged JUnit in the reports directory, a table on stdout. Also what `slipway release` runs (a subset).
  */
-import { connection, dag, type Directory, type Secret, type Service } from "@dagger.io/dagger";
+import { connection, dag, type Directory, type Secret } from "@dagger.io/dagger";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -12,20 +12,18 @@ import type { Commit } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
-import { Deploy } from "../../modules/deploy/src/index.ts";
-import { Smoke } from "../../modules/smoke/src/index.ts";
 import { DAGGER_VERSION } from "../platform/versions.ts";
 import { useEngine } from "../platform/connection.ts";
 import { ensureDir, paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
 import { localRepository } from "./publish.ts";
-import { hostTunnel, mirrorService, runNodeStage, type StageName } from "./stages.ts";
+import { mirrorService, runNodeStage, type StageName } from "./stages.ts";
+import { deployTo, loopback, smokeOf } from "./deployments.ts";
 import { clientObject } from "../src/deps.ts";
-import { imageRegistry, outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
+import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
 import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
-import { type Environment, loadEnvironment, secretValue } from "./environments.ts";
+import { type Environment, loadEnvironment } from "./environments.ts";
 
-const EXAMPLE = join(import.meta.dirname, "../../examples/node-api");
 /** The offline default: the bundled advisory set (one real advisory); SLIPWAY_VULN_DB names a real database. */
 export const BUNDLED_ADVISORIES = join(import.meta.dirname, "../test/fixtures/osv");
 
@@ -34,21 +32,6 @@ export interface RunContext extends StageContext {
   source: string;
   reports: string;
   environments: Record<string, Environment>;
-}
-
-/** A host-side endpoint on loopback, tunnelled for the containers that reach it. */
-export function loopback(url: string): Service | undefined {
-  if (!URL.canParse(url.replace(/^tcp:/, "http:"))) return undefined; // not a host:port (e.g. "node-api:latest"): nothing to tunnel
-  const u = new URL(url.replace(/^tcp:/, "http:"));
-  return u.hostname === "127.0.0.1" || u.hostname === "localhost" ? hostTunnel(u.hostname, Number(u.port || 80)) : undefined;
-}
-
-/** An environment's secrets as Dagger Secrets, named by content (the engine tells secrets apart by name). */
-export function environmentSecrets(env: Environment): Secret[] {
-  return Object.entries(env.secrets).map(([name, ref]) => {
-    const value = secretValue(name, ref);
-    return dag.setSecret(`${env.name}-${name}-${createHash("sha256").update(value).digest("hex").slice(0, 16)}`, value);
-  });
 }
 
 /**
@@ -76,35 +59,23 @@ async function exported(out: StageOutput, root: string): Promise<Omit<StageRun, 
 /** The stages: lint to verify as ci/src/stages.ts runs them for both ways in, deploy and smoke from the host. */
 export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<Omit<StageRun, "seconds">>> {
   const engineSide = stageRunners(ctx);
+  const environment = (name: string) => (ctx.environments[name] ??= loadEnvironment(ctx.source, name));
   const deploy = (name: string) => async () => {
-    const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
-    await ensureLocalTargets(env);
     const key = requireOutput(ctx.publicKey, "the public key");
     const image = requireOutput(ctx.published, "the image").ref;
-    const d = new Deploy();
-    const r = clientObject(() => env.target === "gitops"
-      ? d.gitops(image, key, env.gitops.remote, env.name, ctx.commit?.revision ?? "", env.gitops.name, env.gitops.path, env.gitops.branch,
-        loopback(env.gitops.remote.replace(/^git:/, "http:")), process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined, imageRegistry(ctx))
-      : d.dockerHost(image, key, loopback(env.dockerHost)!, hostTunnel("127.0.0.1", env.settings.adminPort), JSON.stringify(env.settings), environmentSecrets(env), imageRegistry(ctx)));
+    const r = clientObject(() => deployTo(environment(name), image, key, ctx.commit?.revision ?? ""));
     return exported(await outcome(r, `deploy-${name}`), ctx.reports);
   };
   const smoke = (name: string) => async () => {
-    const env = ctx.environments[name] ??= loadEnvironment(ctx.source, name);
+    const env = environment(name);
     if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
-    const checks = readFileSync(env.smokeChecks, "utf8");
-    return exported(await outcome(clientObject(() => new Smoke().run(env.url, checks, 30, loopback(env.url))), `smoke-${name}`), ctx.reports);
+    return exported(await outcome(clientObject(smokeOf(ctx.source, env)), `smoke-${name}`), ctx.reports);
   };
   return {
     ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx.reports)])),
     "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
     "deploy-production": deploy("production"), "smoke-production": smoke("production"),
   };
-}
-
-/** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
-async function ensureLocalTargets(env: Environment): Promise<void> {
-  const { LOCAL_TARGETS, targetsUp } = await import("../platform/targets.ts");
-  if (Object.values(LOCAL_TARGETS).some((t) => env.dockerHost === `tcp://127.0.0.1:${t.dockerPort}`)) await targetsUp(true);
 }
 
 /**
@@ -217,7 +188,7 @@ export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports 
                         [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH]
        slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
 
-Runs every stage on the source (default: examples/node-api), independent ones in parallel; a failing stage
+Runs every stage on the source (default: the current directory; \`npm run pipeline\` passes examples/node-api), independent ones in parallel; a failing stage
 stops everything after it. Reports: <reports>/pipeline.md (for a CI summary), pipeline.json, junit.xml (merged),
 and each stage's own under <reports>/<stage>/. With no --key, signs with the machine's default key pair
 (${join(paths.cache, "keys")}); with no --vuln-db, scans against $SLIPWAY_VULN_DB or the bundled advisories.
@@ -232,7 +203,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      source: { type: "string", default: EXAMPLE }, reports: { type: "string", default: "reports" },
+      source: { type: "string", default: "." }, reports: { type: "string", default: "reports" },
       until: { type: "string" }, skip: { type: "string", multiple: true, default: [] }, only: { type: "string", multiple: true, default: [] },
       key: { type: "string" }, "password-env": { type: "string" }, repository: { type: "string" },
       scanner: { type: "string", default: "trivy" }, "vuln-db": { type: "string" }, "fail-on": { type: "string", default: "high" },

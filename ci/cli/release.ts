@@ -10,7 +10,8 @@ import type { StageResult } from "../../modules/node/src/index.ts";
 import { parseScanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
-import { loopback, runStages } from "./pipeline.ts";
+import { runStages } from "./pipeline.ts";
+import { loopback } from "./deployments.ts";
 import { secretFromEnv } from "./publish.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]

@@ -73,7 +73,7 @@ describe("code stages with pnpm and yarn (through corepack)", () => {
 describe("slipway pipeline", () => {
   it("runs lint, typecheck and test on the bundled example by default and exports the reports", async () => {
     const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
-    const r = await slipway("pipeline", "--reports", reports);
+    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports);
     expect(r.code).toBe(0);
     for (const stage of ["lint", "typecheck", "test"]) expect(r.out).toMatch(new RegExp(`^  ${stage}\\s+passed\\s`, "m"));
     expect(r.out).toMatch(/^passed in /m);

@@ -42,7 +42,7 @@ async function release(source: string, ...extra: string[]): Promise<string> {
 }
 
 const deploy = (env: string, image: string, ...extra: string[]) =>
-  slipway("deploy", "--env", env, "--image", image, "--public-key", join(keys, "cosign.pub"), "--reports", tempDir("reports"), ...extra);
+  slipway("deploy", "--env", env, "--source", EXAMPLE, "--image", image, "--public-key", join(keys, "cosign.pub"), "--reports", tempDir("reports"), ...extra);
 
 /** Runs `action` under constant load on url; returns its result and the load report. */
 async function underLoad<T>(url: string, action: () => Promise<T>) {
@@ -83,7 +83,7 @@ describe("deploy and smoke", () => {
     expect(staging.load.failed, staging.load.samples.join("; ")).toBe(0);
     expect(await liveImages(STAGING)).toEqual([images.v2]);
 
-    const smokeStaging = await slipway("smoke", "--env", "staging", "--reports", tempDir("reports"));
+    const smokeStaging = await slipway("smoke", "--env", "staging", "--source", EXAMPLE, "--reports", tempDir("reports"));
     expect(smokeStaging.code, smokeStaging.out).toBe(0);
     expect(smokeStaging.out).toMatch(/^smoke: passed, 3 check\(s\) against http:\/\/127\.0\.0\.1:18081$/m);
 
@@ -94,7 +94,7 @@ describe("deploy and smoke", () => {
     expect(await liveImages(PRODUCTION)).toEqual([images.v2]);
 
     const reports = tempDir("reports");
-    const smoke = await slipway("smoke", "--env", "production", "--reports", reports);
+    const smoke = await slipway("smoke", "--env", "production", "--source", EXAMPLE, "--reports", reports);
     expect(smoke.code, smoke.out).toBe(0);
     const junit = readFileSync(join(reports, "smoke/junit.xml"), "utf8");
     expect(junit).toMatch(/<testsuite name="http:\/\/127\.0\.0\.1:18082" tests="3" failures="0"/);
@@ -119,7 +119,7 @@ describe("deploy and smoke", () => {
   });
 
   it("rollback restores the last good digest", async () => {
-    const r = await slipway("rollback", "--env", "production", "--reports", tempDir("reports"));
+    const r = await slipway("rollback", "--env", "production", "--source", EXAMPLE, "--reports", tempDir("reports"));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^deploy production: passed, \S+ live in the (blue|green) slot \(rollback/m);
     expect(await liveImages(PRODUCTION)).toEqual([images.v1]);

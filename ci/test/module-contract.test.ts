@@ -43,7 +43,9 @@ describe("module contracts", () => {
   it("root module slipway: lint, typecheck, test and integration are checks taking the source with an allow-list", async () => {
     const mod = await scan(["ci/src/index.ts"], "slipway");
     const obj = mod.objects["Slipway"];
-    expect(Object.keys(obj.methods).sort()).toEqual(["integration", "lint", "pipeline", "test", "typecheck"]);
+    expect(Object.keys(obj.methods).sort()).toEqual([
+      "integration", "lint", "pipeline", "test", "typecheck", "withCommit", "withRegistry", "withScanPolicy", "withSigningKey",
+    ]);
     expect(Object.keys(obj.methods.integration.arguments)).toEqual(["source", "registryMirror", "noCache"]);
     expect(obj.methods.integration.arguments.registryMirror.isOptional).toBe(true);
     expect(obj.methods.integration.arguments.noCache.defaultValue).toBe(false);
@@ -57,20 +59,23 @@ describe("module contracts", () => {
     }
   });
 
-  it("root module slipway: pipeline runs through verify, never cached (it pushes and signs), key material as secrets", async () => {
-    const fn = (await scan(["ci/src/index.ts"], "slipway")).objects["Slipway"].methods.pipeline;
+  it("root module slipway: pipeline runs through verify, never cached (it pushes and signs), set up by withX(), key material as secrets", async () => {
+    const methods = (await scan(["ci/src/index.ts"], "slipway")).objects["Slipway"].methods;
+    const fn = methods.pipeline;
     expect(fn.cache).toBe("never");
     expect(fn.isCheck).toBeFalsy();
-    expect(Object.keys(fn.arguments)).toEqual(["source", "repository", "key", "password", "revision", "created", "sourceUrl",
-      "allowNoCommit", "until", "skip", "scanner", "failOn", "vulnDb", "allowlist", "registry", "registryMirror", "allowFailure"]);
+    expect(Object.keys(fn.arguments)).toEqual(["source", "until", "skip", "allowNoCommit", "allowFailure"]);
     expect(fn.arguments.source.defaultPath).toBe(sourceArg.defaultPath);
     expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
-    for (const required of ["repository", "key", "password"]) expect(fn.arguments[required].isOptional, required).toBeFalsy();
-    expect(fn.arguments.key.type.name ?? JSON.stringify(fn.arguments.key.type)).toMatch(/Secret/);
     expect(fn.arguments.until.defaultValue).toBe("verify");
-    expect(fn.arguments.failOn.defaultValue).toBe("high");
     expect(fn.arguments.allowFailure.defaultValue).toBe(false);
-    expect(fn.arguments.registry.isOptional).toBe(true);
+    expect(Object.keys(methods.withRegistry.arguments)).toEqual(["repository", "registry", "registryMirror"]);
+    expect(methods.withRegistry.arguments.registry.isOptional).toBe(true);
+    expect(Object.keys(methods.withSigningKey.arguments)).toEqual(["key", "password"]);
+    for (const secret of ["key", "password"]) expect(JSON.stringify(methods.withSigningKey.arguments[secret].type), secret).toMatch(/Secret/);
+    expect(Object.keys(methods.withCommit.arguments)).toEqual(["revision", "created", "sourceUrl"]);
+    expect(Object.keys(methods.withScanPolicy.arguments)).toEqual(["scanner", "failOn", "vulnDb", "allowlist"]);
+    expect(methods.withScanPolicy.arguments.failOn.defaultValue).toBe("high");
   });
 
   it("modules/node: install, lint, typecheck and test, and the StageResult fields", async () => {
@@ -96,7 +101,7 @@ describe("module contracts", () => {
   it("modules image, sbom, scan and sign: functions and pinned tool images", async () => {
     const image = (await scan(moduleFiles("image"), "image")).objects;
     expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish"]);
-    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "revision", "created", "sourceUrl", "dirty", "allowNoCommit", "username", "password"]);
+    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "revision", "created", "sourceUrl", "dirty", "allowNoCommit", "username", "password", "registry"]);
     expect(Object.keys(image["Published"].properties).sort()).toEqual(["baseImages", "digest", "ref", "tags"]);
     const sbom = (await scan(moduleFiles("sbom"), "sbom")).objects["Sbom"];
     expect(Object.keys(sbom.methods)).toEqual(["generate"]);
@@ -127,10 +132,17 @@ describe("module contracts", () => {
   it("modules deploy and smoke: side-effecting functions are never cached", async () => {
     const deployObjects = (await scan(moduleFiles("deploy"), "deploy")).objects;
     expect(Object.keys(deployObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
-    const deploy = deployObjects["Deploy"];
-    expect(Object.keys(deploy.methods).sort()).toEqual(["dockerHost", "gitops", "rollback"]);
-    expect(Object.keys(deploy.methods.dockerHost.arguments)).toEqual(["image", "publicKey", "docker", "proxyAdmin", "settings", "secrets", "registry"]);
-    for (const fn of Object.values(deploy.methods) as { cache?: string }[]) expect(fn.cache).toBe("never");
+    expect(Object.keys(deployObjects["Deploy"].methods)).toEqual(["environment"]);
+    // an environment is a typed value built with withX(); deploy and rollback act on it
+    const env = deployObjects["DeployEnvironment"];
+    expect(Object.keys(env.methods).sort()).toEqual([
+      "deploy", "rollback", "settings", "withCanarySteps", "withDockerHost", "withEnvVariable", "withGate", "withGitops", "withHealthCheck",
+      "withRegistry", "withReplicas", "withSecretVariable", "withStrategy",
+    ]);
+    expect(Object.keys(env.methods.deploy.arguments)).toEqual(["image", "publicKey", "revision"]);
+    expect(Object.keys(env.methods.withDockerHost.arguments)).toEqual(["docker", "proxyAdmin", "listen", "adminPort", "appPort"]);
+    for (const fn of ["deploy", "rollback"]) expect(env.methods[fn].cache, fn).toBe("never");
+    expect(env.properties.maxErrorRate.type.kind).toBe("FLOAT_KIND");
     const smokeObjects = (await scan(moduleFiles("smoke"), "smoke")).objects;
     expect(Object.keys(smokeObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
     const smoke = smokeObjects["Smoke"];

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PIPELINE } from "../src/dag.ts";
-import { copyWith, slipway, tempDir } from "./helpers.ts";
+import { copyWith, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
 interface Report { status: string; failure?: { stage: string; message: string }; stages: { stage: string; status: string; message: string; cached: boolean | null }[] }
 const read = (dir: string) => JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as Report;
@@ -15,7 +15,7 @@ const read = (dir: string) => JSON.parse(readFileSync(join(dir, "pipeline.json")
 describe("slipway pipeline", () => {
   it("runs every stage on the example with the embedded defaults and writes the run report", async () => {
     const reports = tempDir("pipeline");
-    const r = await slipway("pipeline", "--reports", reports);
+    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports);
     expect(r.code, r.out).toBe(0);
     const rep = read(reports);
     expect(rep.stages.map((s) => s.stage)).toEqual(PIPELINE.map((s) => s.name));
@@ -33,7 +33,7 @@ describe("slipway pipeline", () => {
     }
     // the second run, nothing changed: the code stages come from the engine's cache
     const again = tempDir("pipeline");
-    const r2 = await slipway("pipeline", "--reports", again, "--until", "integration");
+    const r2 = await slipway("pipeline", "--source", EXAMPLE, "--reports", again, "--until", "integration");
     expect(r2.code, r2.out).toBe(0);
     expect(read(again).stages.filter((s) => ["lint", "typecheck", "test", "integration"].includes(s.stage)).map((s) => s.cached)).toEqual([true, true, true, true]);
   });
@@ -56,11 +56,11 @@ describe("slipway pipeline", () => {
 
   it("--until and --skip choose the stages; an unknown stage is refused naming the stages", async () => {
     const reports = tempDir("pipeline");
-    const r = await slipway("pipeline", "--reports", reports, "--until", "typecheck", "--skip", "lint");
+    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports, "--until", "typecheck", "--skip", "lint");
     expect(r.code, r.out).toBe(0);
     const ran = read(reports).stages.filter((s) => s.status !== "skipped").map((s) => s.stage);
     expect(ran).toEqual(["typecheck"]);
-    const bad = await slipway("pipeline", "--until", "deploy");
+    const bad = await slipway("pipeline", "--source", EXAMPLE, "--until", "deploy");
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/^slipway: --until deploy: no such stage; stages are lint, typecheck, test, integration, build, /m);
   });

@@ -5,11 +5,11 @@
  * Target "gitops": the digest written into a kustomization's images, committed naming the commit SHA, pushed.
  * Every function verifies the image's signature and attestations first and is never served from cache.
  */
-import { dag, type Container, type Directory, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
+import { dag, type Container, type Directory, field, File, type float, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 import { StageResult } from "./result.ts";
 import { deps } from "./deps.ts";
-import type { DeploySettings } from "./plan.ts";
+import { type DeploySettings, parseSteps, STRATEGIES, type Strategy } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";
 
 export * from "./plan.ts";
@@ -28,44 +28,199 @@ export class Deploy {
   }
 
   /**
-   * Deploys image (repository@sha256:...) to a Docker host. docker: the target's Docker API (tcp); proxyAdmin:
-   * HAProxy's runtime API on the target; settings: DeploySettings as JSON (without image); secrets: the values of
-   * settings.secretNames, in order; registry: a tunnel for images on the caller's loopback registry (verification).
+   * An environment of app to deploy to, set up with its withX() functions: a target (withDockerHost or
+   * withGitops), then the strategy, gates, app variables and secrets; `deploy` and `rollback` act on it.
    */
-  @func({ cache: "never" })
-  async dockerHost(image: string, publicKey: File, docker: Service, proxyAdmin: Service, settings: string, secrets: Secret[] = [], registry?: Service): Promise<StageResult> {
-    const s = { ...(JSON.parse(settings) as DeploySettings), image };
-    const refused = await this.verify(image, publicKey, s.environment, registry);
-    if (refused) return refused;
-    return this.controller("deploy", s, docker, proxyAdmin, secrets);
+  @func()
+  environment(name: string, app: string): DeployEnvironment {
+    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`environment ${JSON.stringify(name)} is not a name: use lowercase letters, digits and dashes (e.g. staging)`);
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(app)) throw new Error(`app ${JSON.stringify(app)} is not a container name: use lowercase letters, digits, ".", "_" and "-"`);
+    return new DeployEnvironment(this.image, name, app);
+  }
+}
+
+/** Where and how an app is deployed: built with withX() (each checks its value), then deploy or rollback. */
+@object()
+export class DeployEnvironment {
+  @field() name: string;
+  @field() app: string;
+  /** rolling, blue-green or canary */
+  @field() strategy: string = "rolling";
+  @field() replicas: number = 2;
+  /** The proxy's public listener on the target, e.g. 127.0.0.1:18081 */
+  @field() listen: string = "";
+  /** HAProxy's runtime API port on the target's loopback */
+  @field() adminPort: number = 0;
+  /** First port of the blue slot; green uses appPort + 100 */
+  @field() appPort: number = 0;
+  @field() healthPath: string = "/health";
+  @field() healthTimeoutSeconds: float = 60;
+  @field() windowSeconds: float = 10;
+  @field() maxErrorRate: float = 0.01;
+  @field() canarySteps: number[] = [10, 50, 100];
+  /** The app's plain environment, as NAME=value */
+  @field() env: string[] = [];
+  /** Names of the app's secret variables, in the order of `secrets` */
+  @field() secretNames: string[] = [];
+  /** The GitOps repository ("" for a Docker host target) */
+  @field() gitopsRemote: string = "";
+  @field() gitopsPath: string = ".";
+  @field() gitopsBranch: string = "main";
+  controllerImage: string;
+  secrets: Secret[] = [];
+  docker?: Service;
+  proxyAdmin?: Service;
+  git?: Service;
+  gitToken?: Secret;
+  registry?: Service;
+
+  constructor(controllerImage: string, name: string, app: string) {
+    this.controllerImage = controllerImage;
+    this.name = name;
+    this.app = app;
   }
 
-  /** Puts the last good version (recorded on the live replicas) back, by blue-green. */
-  @func({ cache: "never" })
-  async rollback(docker: Service, proxyAdmin: Service, settings: string, secrets: Secret[] = []): Promise<StageResult> {
-    return this.controller("rollback", { ...(JSON.parse(settings) as DeploySettings), image: "" }, docker, proxyAdmin, secrets);
+  /** rolling (default), blue-green or canary. */
+  @func()
+  withStrategy(strategy: string): DeployEnvironment {
+    if (!STRATEGIES.includes(strategy as Strategy)) throw new Error(`strategy ${JSON.stringify(strategy)} is not one: use ${STRATEGIES.join(", ")}`);
+    return this.with({ strategy });
+  }
+
+  /** Replicas per slot (1-20, default 2). */
+  @func()
+  withReplicas(replicas: number): DeployEnvironment {
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 20) throw new Error(`replicas ${replicas} is not a replica count (1-20)`);
+    return this.with({ replicas });
   }
 
   /**
-   * Writes image's digest into <path>/kustomization.yaml of the manifests repository (images: name, newName,
-   * digest), commits "deploy <app> <revision> to <environment>" and pushes. git: a service for a remote on the
-   * caller's loopback (git://host:port/...); token: for an https remote.
+   * A Docker host target: its Docker API (docker) and HAProxy's runtime API (proxyAdmin, on adminPort of the
+   * target's loopback), the proxy listening on listen (host:port), the app's replicas from appPort up.
+   */
+  @func()
+  withDockerHost(docker: Service, proxyAdmin: Service, listen: string, adminPort: number, appPort: number): DeployEnvironment {
+    if (!/^[^\s:]+:\d+$/.test(listen)) throw new Error(`listen ${JSON.stringify(listen)} is not host:port: write e.g. 127.0.0.1:18081`);
+    for (const [what, port] of [["adminPort", adminPort], ["appPort", appPort]] as const) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${what} ${port} is not a port number (1-65535)`);
+    }
+    return this.with({ docker, proxyAdmin, listen, adminPort, appPort, gitopsRemote: "" });
+  }
+
+  /**
+   * A GitOps target: the digest written into <path>/kustomization.yaml on branch of remote. git: the server as a
+   * service when the remote is on the caller's loopback (git://127.0.0.1:PORT/...); token: for an https remote.
+   */
+  @func()
+  withGitops(remote: string, path = ".", branch = "main", git?: Service, token?: Secret): DeployEnvironment {
+    if (!/^(git|https?|ssh):\/\/\S+$/.test(remote)) throw new Error(`gitops remote ${JSON.stringify(remote)} is not a git URL: write e.g. https://git.example.com/team/manifests.git`);
+    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith("-")) throw new Error(`gitops branch ${JSON.stringify(branch)} is not a branch name`);
+    if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split("/").includes("..")) throw new Error(`gitops path ${JSON.stringify(path)} is not a path inside the repository`);
+    return this.with({ gitopsRemote: remote, gitopsPath: path, gitopsBranch: branch, git, gitToken: token, docker: undefined, proxyAdmin: undefined });
+  }
+
+  /** The health check: path answering 200 on every replica within timeoutSeconds. */
+  @func()
+  withHealthCheck(path: string, timeoutSeconds: float = 60): DeployEnvironment {
+    if (!/^\/[\x21-\x7e]*$/.test(path)) throw new Error(`health path ${JSON.stringify(path)} is not a URL path: write e.g. /health`);
+    if (!(timeoutSeconds > 0)) throw new Error(`health timeout ${timeoutSeconds} is not a number of seconds`);
+    return this.with({ healthPath: path, healthTimeoutSeconds: timeoutSeconds });
+  }
+
+  /** The gate of each traffic step: at most maxErrorRate (0.01 = 1%) over windowSeconds, every new replica up. */
+  @func()
+  withGate(windowSeconds: float, maxErrorRate: float): DeployEnvironment {
+    if (!(windowSeconds > 0)) throw new Error(`gate window ${windowSeconds} is not a number of seconds`);
+    if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new Error(`max error rate ${maxErrorRate} is not between 0 and 1 (0.01 = 1%)`);
+    return this.with({ windowSeconds, maxErrorRate });
+  }
+
+  /** A canary's traffic steps: rising percentages ending at 100 (default 10, 50, 100). */
+  @func()
+  withCanarySteps(steps: number[]): DeployEnvironment {
+    return this.with({ canarySteps: parseSteps(steps.join(","), "canary steps") });
+  }
+
+  /** A plain environment variable of the app. */
+  @func()
+  withEnvVariable(name: string, value: string): DeployEnvironment {
+    checkVariable(name);
+    return this.with({ env: [...this.env.filter((e) => !e.startsWith(`${name}=`)), `${name}=${value}`] });
+  }
+
+  /** A secret environment variable of the app (never in a log, a layer or a report). */
+  @func()
+  withSecretVariable(name: string, secret: Secret): DeployEnvironment {
+    checkVariable(name);
+    const i = this.secretNames.indexOf(name);
+    if (i >= 0) return this.with({ secrets: this.secrets.map((s, j) => (j === i ? secret : s)) });
+    return this.with({ secretNames: [...this.secretNames, name], secrets: [...this.secrets, secret] });
+  }
+
+  /** A tunnel to the registry the image is on, when it is on the caller's loopback (signature verification). */
+  @func()
+  withRegistry(registry: Service): DeployEnvironment {
+    return this.with({ registry });
+  }
+
+  /** The rollout settings as the controller receives them (JSON; secrets by name only). */
+  @func()
+  settings(image = ""): string {
+    return JSON.stringify(this.plan(image), null, 2);
+  }
+
+  /**
+   * Verifies image (repository@sha256:...) against publicKey, then rolls it out: on a Docker host by the strategy,
+   * each traffic step gated, rolled back automatically when a gate fails (deploying what is already live changes
+   * nothing); on a GitOps target by a commit "deploy <app> <revision> to <environment>" pushed to the branch.
    */
   @func({ cache: "never" })
-  async gitops(image: string, publicKey: File, remote: string, environment: string, revision: string, name: string, path = ".", branch = "main",
-    git?: Service, token?: Secret, registry?: Service): Promise<StageResult> {
-    const refused = await this.verify(image, publicKey, environment, registry);
+  async deploy(image: string, publicKey: File, revision = ""): Promise<StageResult> {
+    this.target();
+    const refused = await verify(image, publicKey, this.name, this.registry);
     if (refused) return refused;
+    return this.gitopsRemote ? this.commit(image, revision) : this.controller("deploy", image);
+  }
+
+  /** Puts the last good version (recorded on the live replicas) back, by blue-green. Docker host targets only. */
+  @func({ cache: "never" })
+  async rollback(): Promise<StageResult> {
+    if (this.target() === "gitops") throw new Error(`rollback of a GitOps target: revert the deploy commit in ${this.gitopsRemote}`);
+    return this.controller("rollback", "");
+  }
+
+  private with(changes: Partial<DeployEnvironment>): DeployEnvironment {
+    return Object.assign(Object.create(DeployEnvironment.prototype) as DeployEnvironment, this, changes);
+  }
+
+  private target(): "docker-host" | "gitops" {
+    if (this.gitopsRemote) return "gitops";
+    if (this.docker && this.proxyAdmin) return "docker-host";
+    throw new Error(`environment ${this.name} has no target: call withDockerHost or withGitops first`);
+  }
+
+  private plan(image: string): DeploySettings {
+    const env = Object.fromEntries(this.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    return {
+      app: this.app, environment: this.name, image, strategy: this.strategy as Strategy, replicas: this.replicas, listen: this.listen,
+      adminPort: this.adminPort, appPort: this.appPort, healthPath: this.healthPath, healthTimeoutSeconds: this.healthTimeoutSeconds,
+      windowSeconds: this.windowSeconds, maxErrorRate: this.maxErrorRate, canarySteps: this.canarySteps, env, secretNames: this.secretNames,
+    };
+  }
+
+  /** The digest written into the kustomization of the GitOps repository, committed and pushed. */
+  private async commit(image: string, revision: string): Promise<StageResult> {
+    const [remote, environment, path, branch, name] = [this.gitopsRemote, this.name, this.gitopsPath, this.gitopsBranch, this.app];
     const m = /^(git|https?):\/\/(localhost|127\.0\.0\.1)(:\d+)?\//.exec(remote);
     let url = remote;
-    let ctr = this.base().withEnvVariable("GIT_TERMINAL_PROMPT", "0");
+    let ctr = base(this.controllerImage).withEnvVariable("GIT_TERMINAL_PROMPT", "0");
     if (m) {
-      if (!git) throw new Error(`${remote} is on this host's loopback: pass the git server as a service (--git tcp://localhost${m[3] ?? ""})`);
-      ctr = ctr.withServiceBinding("git", git);
+      if (!this.git) throw new Error(`${remote} is on this host's loopback: pass the git server as a service (with-gitops --git tcp://localhost${m[3] ?? ""})`);
+      ctr = ctr.withServiceBinding("git", this.git);
       url = `${m[1]}://git${m[3] ?? ""}/${remote.slice(m[0].length)}`;
     }
-    if (token) {
-      ctr = ctr.withSecretVariable("GIT_TOKEN", token)
+    if (this.gitToken) {
+      ctr = ctr.withSecretVariable("GIT_TOKEN", this.gitToken)
         .withExec(["git", "config", "--global", "credential.helper", '!f() { echo username=x-access-token; echo "password=$GIT_TOKEN"; }; f']);
     }
     const cloned = ctr.withExec(["git", "clone", "--quiet", "--branch", branch, "--depth", "1", url, "/repo"], { expect: ReturnType.Any });
@@ -74,7 +229,7 @@ export class Deploy {
     }
     const file = `/repo/${path.replace(/^\.?\/?/, "").replace(/\/?$/, "/")}kustomization.yaml`.replace("//", "/");
     const text = await cloned.file(file).contents().catch(() => {
-      throw new Error(`${path}/kustomization.yaml is missing in ${remote}: point --gitops-path at the overlay to update`);
+      throw new Error(`${path}/kustomization.yaml is missing in ${remote}: point SLIPWAY_GITOPS_PATH at the overlay to update`);
     });
     const [repo, digest] = image.split("@");
     const updated = setKustomizeImage(text, name, repo, digest);
@@ -82,40 +237,26 @@ export class Deploy {
     const message = `deploy ${name} ${short} to ${environment}\n\nimage: ${image}\nrevision: ${revision || "(none)"}\n`;
     const pushed = cloned.withNewFile(file, updated).withWorkdir("/repo")
       .withExec(["git", "-c", "user.name=Slipway", "-c", "user.email=slipway@localhost", "commit", "--quiet", "-am", message], { expect: ReturnType.Any })
-      .withExec(["sh", "-c", `git push --quiet origin HEAD:${branch} 2>&1 && git rev-parse HEAD`], { expect: ReturnType.Any });
-    const [code, out] = await Promise.all([pushed.exitCode(), pushed.stdout()]);
-    if (code !== 0) return fail("deploy", `deploy ${environment}: failed, push to ${remote} refused: ${lastLine(out)}`, "failed");
-    const commit = lastLine(out);
-    return new StageResult("deploy", "passed", `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`, "git push", 0, out,
+      .withExec(["git", "push", "--quiet", "origin", `HEAD:refs/heads/${branch}`], { expect: ReturnType.Any });
+    const [code, err] = await Promise.all([pushed.exitCode(), pushed.stderr()]);
+    if (code !== 0) return fail("deploy", `deploy ${environment}: failed, push to ${remote} refused: ${lastLine(err)}`, "failed");
+    const commit = (await pushed.withExec(["git", "rev-parse", "HEAD"]).stdout()).trim();
+    return new StageResult("deploy", "passed", `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`, "git push", 0, "",
       reportDir({ environment, outcome: "committed", image, remote, branch, path, commit, revision }));
   }
 
-  /** null when the image verifies; otherwise the refusal. */
-  private async verify(image: string, publicKey: File, environment: string, registry?: Service): Promise<StageResult | null> {
-    if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
-      return fail("deploy", `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`);
-    }
-    const v = deps.sign().verify(image, publicKey, { registry });
-    const [status, message] = await Promise.all([v.status(), v.message()]);
-    if (status === "passed") return null;
-    return fail("deploy", `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`);
-  }
-
-  private base(): Container {
-    return dag.container().from(this.image).withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
-  }
-
-  private async controller(action: string, s: DeploySettings, docker: Service, proxyAdmin: Service, secrets: Secret[]): Promise<StageResult> {
-    if (secrets.length !== s.secretNames.length) throw new Error(`settings name ${s.secretNames.length} secret(s) but ${secrets.length} were given`);
-    const [dockerPort, adminPort] = await Promise.all([docker.endpoint(), proxyAdmin.endpoint()]).then((e) => e.map((x) => x.split(":").pop()));
-    let ctr = this.base()
+  /** The rollout controller in a container, reaching the target's Docker API and HAProxy's runtime API. */
+  private async controller(action: string, image: string): Promise<StageResult> {
+    const s = this.plan(image);
+    const [dockerPort, adminPort] = await Promise.all([this.docker!.endpoint(), this.proxyAdmin!.endpoint()]).then((e) => e.map((x) => x.split(":").pop()));
+    let ctr = base(this.controllerImage)
       .withDirectory(CONTROLLER_DIR, controllerSource())
-      .withServiceBinding("docker", docker)
-      .withServiceBinding("proxy-admin", proxyAdmin)
+      .withServiceBinding("docker", this.docker!)
+      .withServiceBinding("proxy-admin", this.proxyAdmin!)
       .withEnvVariable("DOCKER_HOST", `tcp://docker:${dockerPort}`)
       .withEnvVariable("SLIPWAY_PROXY_ADMIN", `proxy-admin:${adminPort}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
-    s.secretNames.forEach((n, i) => { ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, secrets[i]); });
+    s.secretNames.forEach((n, i) => { ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, this.secrets[i]); });
     const run = ctr.withExec(["node", "--disable-warning=ExperimentalWarning", `${CONTROLLER_DIR}/container/controller.ts`, action], { expect: ReturnType.Any });
     const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
     const reports = run.directory("/out");
@@ -128,6 +269,26 @@ export class Deploy {
         : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
     return new StageResult("deploy", code === 0 ? "passed" : "failed", message, `controller.ts ${action}`, code, stdout, reports);
   }
+}
+
+function checkVariable(name: string): void {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not an environment variable name: use letters, digits and _`);
+}
+
+/** null when the image verifies; otherwise the refusal. */
+async function verify(image: string, publicKey: File, environment: string, registry?: Service): Promise<StageResult | null> {
+  if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
+    return fail("deploy", `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`);
+  }
+  const v = deps.sign().verify(image, publicKey, { registry });
+  const [status, message] = await Promise.all([v.status(), v.message()]);
+  if (status === "passed") return null;
+  return fail("deploy", `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`);
+}
+
+/** A container for one run: never served from cache (each run acts on the target as it is now). */
+function base(image: string): Container {
+  return dag.container().from(image).withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
 }
 
 /**

@@ -15,6 +15,19 @@ const THROUGH_VERIFY = PIPELINE.slice(0, PIPELINE.findIndex((s) => s.name === "v
 
 @object()
 export class Slipway {
+  repository = "";
+  registry?: Service;
+  registryMirror?: Service;
+  key?: Secret;
+  password?: Secret;
+  revision = "";
+  created = "";
+  sourceUrl = "";
+  scanner = "trivy";
+  failOn = "high";
+  vulnDb?: Directory;
+  allowlist?: File;
+
   /** Lint the project; fails with file:line of each error. */
   @func()
   @check()
@@ -50,38 +63,63 @@ export class Slipway {
     return verdict(deps.node().integration({ source, registryMirror, noCache }));
   }
 
+  /** Where the image is pushed (REGISTRY/PATH); registry: that registry as the containers reach it (e.g. tcp://localhost:5000 for a local one); registryMirror: a docker.io mirror for the integration stage's Docker engine. */
+  @func()
+  withRegistry(repository: string, registry?: Service, registryMirror?: Service): Slipway {
+    return this.with({ repository, registry, registryMirror });
+  }
+
+  /** The cosign key the image is signed with, and its password. */
+  @func()
+  withSigningKey(key: Secret, password: Secret): Slipway {
+    return this.with({ key, password });
+  }
+
+  /** The commit the source is (the image's labels and tags, the provenance): its SHA, time (RFC 3339) and URL. */
+  @func()
+  withCommit(revision: string, created = "", sourceUrl = ""): Slipway {
+    if (!/^[0-9a-f]{7,64}$/.test(revision)) throw new Error(`revision ${JSON.stringify(revision)} is not a commit SHA: pass \`git rev-parse HEAD\``);
+    return this.with({ revision, created, sourceUrl });
+  }
+
   /**
-   * The pipeline through verify: lint, typecheck, test, integration, build (pushed to repository, tagged by
-   * revision), sbom, scan, secrets, sign and verify; independent stages in parallel, a failure skipping what
-   * comes after it. Returns the reports (pipeline.md, pipeline.json, junit.xml and each stage's own directory);
-   * fails naming the stage and the reason unless allowFailure, then pipeline.json says how it went.
-   * registry: the registry as the signing containers reach it (e.g. tcp://localhost:5000 for a local one).
+   * The vulnerability scan's policy: the scanner (trivy or osv-scanner), the lowest severity that fails the
+   * scan, a vulnerability database (offline: see `-m modules/scan call database`) and an allowlist file.
+   */
+  @func()
+  withScanPolicy(scanner = "trivy", failOn = "high", vulnDb?: Directory, allowlist?: File): Slipway {
+    return this.with({ scanner, failOn, vulnDb, allowlist });
+  }
+
+  /**
+   * The pipeline through verify on source, as set up by the withX functions (withRegistry and withSigningKey are
+   * needed from build on): lint, typecheck, test, integration, build (pushed, tagged by the commit), sbom, scan,
+   * secrets, sign and verify; independent stages in parallel, a failure skipping what comes after it. Returns the
+   * reports (pipeline.md, pipeline.json, junit.xml and each stage's own directory); fails naming the stage and the
+   * reason unless allowFailure, then pipeline.json says how it went. until/skip: run a part; allowNoCommit: build
+   * a source with no commit (tagged by its content digest).
    */
   @func({ cache: "never" })
   async pipeline(
     @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
-    repository: string,
-    key: Secret,
-    password: Secret,
-    revision = "",
-    created = "",
-    sourceUrl = "",
-    allowNoCommit = false,
     until = "verify",
     skip: string[] = [],
-    scanner = "trivy",
-    failOn = "high",
-    vulnDb?: Directory,
-    allowlist?: File,
-    registry?: Service,
-    registryMirror?: Service,
+    allowNoCommit = false,
     allowFailure = false,
   ): Promise<Directory> {
     const chosen = select(THROUGH_VERIFY, until, skip);
+    if (["build", "sbom", "scan", "sign", "verify"].some((s) => chosen.has(s)) && !this.repository) {
+      throw new Error("the pipeline builds and pushes an image: call with-registry --repository=REGISTRY/PATH first (or pass --until integration)");
+    }
+    if (["sign", "verify"].some((s) => chosen.has(s)) && !(this.key && this.password)) {
+      throw new Error("the pipeline signs the image: call with-signing-key --key=file:cosign.key --password=env:VAR first (or pass --until scan)");
+    }
     const started = new Date();
+    const registry = this.registry;
     const ctx: StageContext = {
-      dir: source, commit: revision ? { revision, created, source: sourceUrl, dirty: false } : undefined, repository, allowNoCommit,
-      key, password, scanner, vulnDb, failOn, allowlist, registryMirror, registry: () => registry,
+      dir: source, commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: false } : undefined,
+      repository: this.repository, allowNoCommit, key: this.key!, password: this.password!, scanner: this.scanner, vulnDb: this.vulnDb,
+      failOn: this.failOn, allowlist: this.allowlist, registryMirror: this.registryMirror, registry: () => registry,
       builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`, started: started.toISOString(),
     };
     const runners = stageRunners(ctx);
@@ -92,11 +130,15 @@ export class Slipway {
       for (const [dir, d] of Object.entries(files)) reports = reports.withDirectory(dir, d);
       return { ...line, seconds: (Date.now() - t0) / 1000 };
     });
-    const rep = report(sourceUrl || "source", revision, started, runs, ctx.published?.ref);
+    const rep = report(this.sourceUrl || "source", this.revision, started, runs, ctx.published?.ref);
     reports = reports.withNewFile("pipeline.md", markdown(rep)).withNewFile("pipeline.json", JSON.stringify(rep, null, 2) + "\n")
       .withNewFile("junit.xml", mergedJunit(runs));
     if (rep.status === "failed" && !allowFailure) throw new Error(`failed at ${rep.failure!.stage}: ${rep.failure!.message}`);
     return reports;
+  }
+
+  private with(changes: Partial<Slipway>): Slipway {
+    return Object.assign(Object.create(Slipway.prototype) as Slipway, this, changes);
   }
 }
 

@@ -131,13 +131,15 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     expect(built.code, built.out).toBe(0);
     const revision = (await $({ cwd: ROOT, quiet: true })`git rev-parse HEAD`).stdout.trim();
     const moduleReports = tempDir("module-pipeline");
-    const r = await dagger(ROOT, "call", "pipeline", `--source=${EXAMPLE}`, `--repository=${REGISTRY}/module-mode/node-api`,
-      `--key=file:${join(keys, "cosign.key")}`, "--password=env:SLIPWAY_MODULE_TEST_PASSWORD", `--revision=${revision}`,
-      "--created=2026-11-01T00:00:00Z", "--source-url=https://example.com/slipway/node-api", `--vuln-db=${db}`,
-      `--registry=${REGISTRY_SERVICE}`, `--registry-mirror=${REGISTRY_SERVICE}`, "export", `--path=${moduleReports}`);
+    const r = await dagger(ROOT, "call",
+      "with-registry", `--repository=${REGISTRY}/module-mode/node-api`, `--registry=${REGISTRY_SERVICE}`, `--registry-mirror=${REGISTRY_SERVICE}`,
+      "with-signing-key", `--key=file:${join(keys, "cosign.key")}`, "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
+      "with-commit", `--revision=${revision}`, "--created=2026-11-01T00:00:00Z", "--source-url=https://example.com/slipway/node-api",
+      "with-scan-policy", `--vuln-db=${db}`,
+      "pipeline", `--source=${EXAMPLE}`, "export", `--path=${moduleReports}`);
     expect(r.code, r.out).toBe(0);
     const clientReports = tempDir("client-pipeline");
-    const c = await slipway("pipeline", "--until", "verify", "--reports", clientReports);
+    const c = await slipway("pipeline", "--source", EXAMPLE, "--until", "verify", "--reports", clientReports);
     expect(c.code, c.out).toBe(0);
     const stages = outcomes(moduleReports);
     expect(Object.keys(stages)).toEqual(["lint", "typecheck", "test", "integration", "build", "sbom", "scan", "secrets", "sign", "verify"]);

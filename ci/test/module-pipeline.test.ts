@@ -34,12 +34,12 @@ async function modulePipeline(src: string, opts: { revision?: string; created?: 
     const key = dag.setSecret(`module-test-key-${Date.now()}`, await keys.file("/keys/cosign.key").contents());
     let reports: Directory;
     try {
-      reports = await new Slipway().pipeline(
-        dag.host().directory(src, { exclude: EXCLUDE }), `${process.env.SLIPWAY_REGISTRY}/module-mode/node-api`, key, password,
-        opts.revision ?? "", opts.created ?? "", "https://example.com/slipway/node-api", opts.allowNoCommit ?? false, "verify", opts.skip ?? [],
-        "trivy", "high", vulnDatabase(BUNDLED_ADVISORIES, "trivy"), undefined, hostTunnel("127.0.0.1", 5000), mirrorService(undefined),
-        opts.allowFailure ?? false,
-      );
+      let slipway = new Slipway()
+        .withRegistry(`${process.env.SLIPWAY_REGISTRY}/module-mode/node-api`, hostTunnel("127.0.0.1", 5000), mirrorService(undefined))
+        .withSigningKey(key, password)
+        .withScanPolicy("trivy", "high", vulnDatabase(BUNDLED_ADVISORIES, "trivy"));
+      if (opts.revision) slipway = slipway.withCommit(opts.revision, opts.created ?? "", "https://example.com/slipway/node-api");
+      reports = await slipway.pipeline(dag.host().directory(src, { exclude: EXCLUDE }), "verify", opts.skip ?? [], opts.allowNoCommit ?? false, opts.allowFailure ?? false);
     } catch (err) {
       error = (err as Error).message;
       return;

@@ -84,7 +84,7 @@ describe("slipway pipeline", () => {
     const src = copyWith("src/config.ts", (t) => t + "\nconst unusedValue = 1;\n");
     const r = await slipway("pipeline", "--source", src, "--reports", mkdtempSync(join(tmpdir(), "slipway-reports-")));
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^  lint\s+failed\s/m);
+    expect(r.out).toMatch(/^ {2}lint\s+failed\s/m);
     expect(r.out).toMatch(/^failed at lint: lint: failed, 1 error\(s\): src\/config\.ts:\d+:\d+ /m);
   });
 });

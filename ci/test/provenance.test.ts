@@ -7,7 +7,7 @@ describe("SLSA provenance v1", () => {
       image: "r/app@sha256:aa", sourceUrl: "https://example.com/app.git", revision: "0123456789abcdef0123456789abcdef01234567", dockerfile: "Dockerfile",
       baseImages: ["node:22-bookworm-slim@sha256:" + "b".repeat(64)], builder: "https://slipway.dev/builder/dagger@v0.19.10",
       startedOn: "2026-11-22T00:00:00Z", finishedOn: "2026-11-22T00:01:00Z", invocationId: "x",
-    }) as any;
+    }) as { buildDefinition: { buildType: string; resolvedDependencies: unknown[] }; runDetails: { builder: { id: string } } };
     expect(p.buildDefinition.buildType).toBe(BUILD_TYPE);
     expect(p.buildDefinition.resolvedDependencies).toEqual([
       { uri: "git+https://example.com/app.git@0123456789abcdef0123456789abcdef01234567", digest: { gitCommit: "0123456789abcdef0123456789abcdef01234567" } },

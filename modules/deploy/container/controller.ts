@@ -96,7 +96,7 @@ async function waitHealthy(slot: Slot, names: string[]): Promise<void> {
     for (const n of names) {
       const c = JSON.parse(await docker("GET", `/containers/${settings.app}-${n}/json`));
       if (!c.State.Running && c.State.ExitCode !== 0) {
-        const logs = (await docker("GET", `/containers/${settings.app}-${n}/logs?stdout=1&stderr=1&tail=3`)).replace(/[\x00-\x08]/g, "").trim();
+        const logs = (await docker("GET", `/containers/${settings.app}-${n}/logs?stdout=1&stderr=1&tail=3`)).replace(/[\x00-\x08]/g, "") // eslint-disable-line no-control-regex -- Docker's log stream frames its lines with binary headers.trim();
         throw new Error(`replica ${n} exited with code ${c.State.ExitCode}: ${redact(logs).split("\n").pop()}`);
       }
     }

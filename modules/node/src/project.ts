@@ -35,7 +35,7 @@ export function describeProject(entries: string[], packageJson: string | undefin
   try {
     pkg = JSON.parse(packageJson);
   } catch (err) {
-    throw new Error(`package.json is not valid JSON (${(err as Error).message}): fix the file`);
+    throw new Error(`package.json is not valid JSON (${(err as Error).message}): fix the file`, { cause: err });
   }
   const lockfile = Object.keys(LOCKFILES).find((f) => entries.includes(f));
   if (!lockfile) {

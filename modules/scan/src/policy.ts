@@ -126,7 +126,7 @@ export function parseAllowlist(text: string, where: string): AllowEntry[] {
   try {
     entries = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${where} is not valid JSON (${(err as Error).message}): fix the file`);
+    throw new Error(`${where} is not valid JSON (${(err as Error).message}): fix the file`, { cause: err });
   }
   if (!Array.isArray(entries)) throw new Error(`${where} must be a JSON array of {id, reason, expires[, package]} entries`);
   return entries.map((e, i) => {

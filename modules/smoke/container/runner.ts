@@ -25,7 +25,7 @@ async function attempt(check: Check): Promise<{ failure: string; ms: number }> {
 const results: CheckResult[] = [];
 for (const check of checks) {
   let attempts = 0;
-  let last = { failure: "", ms: 0 };
+  let last: { failure: string; ms: number };
   do {
     if (attempts) await new Promise((r) => setTimeout(r, 1000));
     attempts++;

@@ -31,7 +31,7 @@ export function parseChecks(text: string, where: string): Check[] {
   try {
     list = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${where} is not JSON (${(err as Error).message}): write [{"name": "health", "path": "/health", "status": 200}]`);
+    throw new Error(`${where} is not JSON (${(err as Error).message}): write [{"name": "health", "path": "/health", "status": 200}]`, { cause: err });
   }
   if (!Array.isArray(list) || list.length === 0) throw new Error(`${where} must be a non-empty JSON array of checks: [{"name": "health", "path": "/health"}]`);
   return list.map((c, i) => {

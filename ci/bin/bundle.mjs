@@ -99,7 +99,8 @@ const noModuleMode = {
   name: "no-module-mode",
   setup(/** @type {any} */ build) {
     build.onResolve({ filter: /\/module\/entrypoint\/entrypoint\.js$/ }, (/** @type {{ importer: string }} */ args) =>
-      /[\\/]@dagger\.io[\\/]dagger[\\/]/.test(args.importer) ? { path: "entrypoint", namespace: "slipway-stub" } : undefined);
+      /[\\/]@dagger\.io[\\/]dagger[\\/]/.test(args.importer) ? { path: "entrypoint", namespace: "slipway-stub" } : undefined,
+    );
     build.onLoad({ filter: /.*/, namespace: "slipway-stub" }, () => ({
       loader: "js",
       contents: `export function entrypoint() { throw new Error("the slipway CLI bundle leaves out the SDK's module-mode entrypoint"); }`,
@@ -110,7 +111,17 @@ const noModuleMode = {
   },
 };
 
-const LOADERS = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx", ".json": "json" };
+const LOADERS = {
+  ".ts": "ts",
+  ".mts": "ts",
+  ".cts": "ts",
+  ".tsx": "tsx",
+  ".js": "js",
+  ".mjs": "js",
+  ".cjs": "js",
+  ".jsx": "jsx",
+  ".json": "json",
+};
 
 /**
  * esbuild plugin: loads every source file, noting its stamp as read (`seen`, by absolute path), and gives its
@@ -130,7 +141,9 @@ const sources = (seen) => ({
       if (loader === "json") return { contents: text, loader };
       const values = { url: pathToFileURL(args.path).href, dirname: dirname(args.path), filename: args.path };
       let contents = text.includes("import.meta")
-        ? text.replace(/\bimport\.meta\.(url|dirname|filename)\b/g, (_, k) => JSON.stringify(values[/** @type {keyof typeof values} */ (k)]))
+        ? text.replace(/\bimport\.meta\.(url|dirname|filename)\b/g, (_, k) =>
+            JSON.stringify(values[/** @type {keyof typeof values} */ (k)]),
+          )
         : text;
       // a CommonJS module is wrapped in its own function: these vars stay local to it
       if (/\b__(dirname|filename)\b/.test(text) && !/\b(const|let|var|function|class)\s+__(dirname|filename)\b/.test(text)) {
@@ -176,7 +189,9 @@ export async function build(root = ROOT) {
     outdir,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
-    banner: { js: 'import { createRequire as __slipwayCreateRequire } from "node:module"; const require = __slipwayCreateRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __slipwayCreateRequire } from "node:module"; const require = __slipwayCreateRequire(import.meta.url);',
+    },
     keepNames: true,
     legalComments: "none",
     metafile: true,
@@ -185,7 +200,10 @@ export async function build(root = ROOT) {
   });
   /** @type {Manifest} */
   const manifest = { format: FORMAT, root, entry: relative(root, join(outdir, "slipway.mjs")), inputs: {} };
-  const files = [...Object.keys(result.metafile.inputs).filter((p) => !p.includes(":")), ...EXTRA_INPUTS.filter((p) => seen.has(join(root, p)))];
+  const files = [
+    ...Object.keys(result.metafile.inputs).filter((p) => !p.includes(":")),
+    ...EXTRA_INPUTS.filter((p) => seen.has(join(root, p))),
+  ];
   for (const p of files) {
     const was = seen.get(join(root, p));
     const now = statStamp(join(root, p));
@@ -217,7 +235,8 @@ function removeOldBuilds(/** @type {string} */ root, /** @type {string} */ curre
  */
 export async function bundledEntry(root = ROOT) {
   if (process.env.SLIPWAY_BUNDLE === "off") return undefined;
-  const debug = process.env.SLIPWAY_BUNDLE === "debug" ? (/** @type {string} */ line) => process.stderr.write(`slipway bundle: ${line}\n`) : () => {};
+  const debug =
+    process.env.SLIPWAY_BUNDLE === "debug" ? (/** @type {string} */ line) => process.stderr.write(`slipway bundle: ${line}\n`) : () => {};
   const fresh = freshEntry(root);
   if (fresh.entry) return fresh.entry;
   if (!canWrite(root)) {

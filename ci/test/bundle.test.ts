@@ -31,8 +31,9 @@ describe("the CLI bundle's freshness", () => {
     expect(staleReason(manifest(), ROOT, fs({ ...unchanged, "/checkout/ci/cli/cli.ts": [1000.5, 121] }))).toBe("ci/cli/cli.ts changed");
     expect(staleReason(manifest(), ROOT, fs({ ...unchanged, "/checkout/ci/cli/cli.ts": [900, 120] }))).toBe("ci/cli/cli.ts changed");
     // a dependency reinstalled with npm's fixed file times but another size
-    expect(staleReason(manifest(), ROOT, fs({ ...unchanged, "/checkout/node_modules/zx/build/index.js": [499162500000, 4001] })))
-      .toBe("node_modules/zx/build/index.js changed");
+    expect(staleReason(manifest(), ROOT, fs({ ...unchanged, "/checkout/node_modules/zx/build/index.js": [499162500000, 4001] }))).toBe(
+      "node_modules/zx/build/index.js changed",
+    );
     const { "/checkout/ci/cli/cli.ts": _, ...withoutCli } = unchanged;
     expect(staleReason(manifest(), ROOT, fs(withoutCli))).toBe("ci/cli/cli.ts is gone");
   });
@@ -44,8 +45,9 @@ describe("the CLI bundle's freshness", () => {
     const { "/checkout/node_modules/.cache/slipway/b1-1/slipway.mjs": _, ...withoutEntry } = unchanged;
     expect(staleReason(manifest(), ROOT, fs(withoutEntry))).toBe("the bundle's files are missing");
     expect(staleReason(manifest({ inputs: {} }), ROOT, fs(unchanged))).toBe("no inputs recorded");
-    expect(staleReason(manifest({ rebuild: "ci/cli/cli.ts changed during the last build" }), ROOT, fs(unchanged)))
-      .toBe("ci/cli/cli.ts changed during the last build");
+    expect(staleReason(manifest({ rebuild: "ci/cli/cli.ts changed during the last build" }), ROOT, fs(unchanged))).toBe(
+      "ci/cli/cli.ts changed during the last build",
+    );
   });
 
   it("reads the manifest beside the bundle and stats the real files", () => {
@@ -56,7 +58,12 @@ describe("the CLI bundle's freshness", () => {
     writeFileSync(join(buildDir(root), "b1-1/slipway.mjs"), "export {};\n");
     utimesSync(join(root, "ci/cli/cli.ts"), 1000, 1000);
     expect(freshEntry(root)).toEqual({ reason: "no bundle" });
-    const m: Manifest = { format: FORMAT, root, entry: "node_modules/.cache/slipway/b1-1/slipway.mjs", inputs: { "ci/cli/cli.ts": [1_000_000, 11] } };
+    const m: Manifest = {
+      format: FORMAT,
+      root,
+      entry: "node_modules/.cache/slipway/b1-1/slipway.mjs",
+      inputs: { "ci/cli/cli.ts": [1_000_000, 11] },
+    };
     writeFileSync(join(buildDir(root), "manifest.json"), JSON.stringify(m));
     expect(freshEntry(root)).toEqual({ entry: join(buildDir(root), "b1-1/slipway.mjs") });
     writeFileSync(join(root, "ci/cli/cli.ts"), "export {};\n"); // same text, written again: a new time

@@ -3,11 +3,13 @@
  *   (a) native: npm ci, lint, typecheck, unit tests and `docker build` directly on the host;
  *   (b) the pipeline's same stages cold: the engine's cache emptied (its state volume removed), the mirror warm;
  *   (c) warm, nothing changed;  (d) warm after a one-file source change;
+ *   (e) the whole pipeline, lint to production smoke, warm with no change (sign, verify and deploys no-ops);
+ *   (f) the whole pipeline after a one-file change, through production;
  *   (g) the CLI's own start: `slipway --help`, and a cached `slipway lint` of the example (its answer is in the
  *       engine's cache: the time is the CLI's start, its connection and one query).
  * Prints the times, the ratios b/a, c/a, d/a and (g)'s targets with the machine and date, and writes BENCHMARKS.md.
- * Options: --runs N (default 3), --out FILE (default BENCHMARKS.md), --only g (measure (g) alone, in seconds:
- * prints its rows and writes a file only when --out is given).
+ * Options: --runs N (default 3), --out FILE (default BENCHMARKS.md), --only abcd,ef,g (some groups of measures:
+ * prints their rows and writes a file only when --out is given).
  */
 import { execFile, execFileSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,7 +29,10 @@ const STAGES = "lint,typecheck,test,build";
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, out: { type: "string" }, only: { type: "string" } } });
 const RUNS = Number(values.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs ${values.runs} is not a positive whole number`);
-if (values.only !== undefined && values.only !== "g") throw new Error(`--only ${values.only}: only measure g runs alone`);
+const GROUPS = ["abcd", "ef", "g"];
+const ONLY = values.only?.split(",");
+for (const g of ONLY ?? []) if (!GROUPS.includes(g)) throw new Error(`--only ${values.only}: name groups of measures among ${GROUPS.join(", ")}`);
+const wants = (group: string) => !ONLY || ONLY.includes(group);
 const OUT = values.out ?? (values.only ? undefined : join(ROOT, "BENCHMARKS.md"));
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -74,9 +79,9 @@ async function native(dir: string): Promise<number> {
   });
 }
 
-function pipeline(dir: string, label: string): Promise<number> {
+function pipeline(dir: string, label: string, stages = ["--only", STAGES]): Promise<number> {
   return timed(label, async () => {
-    const r = await $({ quiet: true, nothrow: true })`node ${CLI} pipeline --source ${dir} --only ${STAGES} --reports ${join(dir, "reports")}`;
+    const r = await $({ quiet: true, nothrow: true })`node ${CLI} pipeline --source ${dir} ${stages} --reports ${join(dir, "reports")}`;
     if (r.exitCode !== 0) throw new Error(`the pipeline failed during the bench (${label}): ${r.stdout.slice(-1500)}${r.stderr.slice(-500)}`);
   });
 }
@@ -114,10 +119,26 @@ async function cliStart(dir: string): Promise<{ help: number[]; lint: number[] }
   return { help, lint: cached };
 }
 
+/**
+ * (e) and (f): the whole pipeline, deploys and smoke checks included, on a copy deployed once first (not timed):
+ * RUNS times, a rerun with no change, then a one-file change committed and run through production.
+ */
+async function wholePipeline(dir: string): Promise<{ e: number[]; f: number[] }> {
+  await pipeline(dir, "whole pipeline, first run (not timed)", []);
+  const e: number[] = [], f: number[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    e.push(await pipeline(dir, "whole pipeline warm, no change", []));
+    appendFileSync(join(dir, "src/notes.ts"), `\nexport const benchWhole${i} = ${i};\n`);
+    await $({ cwd: dir, quiet: true })`git -c user.name=bench -c user.email=bench@localhost commit -qam edit`;
+    f.push(await pipeline(dir, "whole pipeline after a one-file change", []));
+  }
+  return { e, f };
+}
+
 await $({ quiet: true })`node ${CLI} engine up`;
 const a: number[] = [], b: number[] = [], c: number[] = [], d: number[] = [];
 let dir: string | undefined;
-if (!values.only) {
+if (wants("abcd")) {
   await nativeBaseImage();
   for (let i = 1; i <= RUNS; i++) {
     say(`run ${i} of ${RUNS}`);
@@ -132,11 +153,11 @@ if (!values.only) {
     d.push(await pipeline(dir, "pipeline after a one-file change"));
   }
 }
-say("the CLI's start");
-const g = await cliStart(dir ?? (await copy()));
+const whole = wants("ef") ? (say("the whole pipeline"), await wholePipeline(await copy())) : { e: [], f: [] };
+const g = wants("g") ? (say("the CLI's start"), await cliStart(dir ?? (await copy()))) : { help: [], lint: [] };
 
 const [ma, mb, mc, md] = [a, b, c, d].map(median);
-const [mgHelp, mgLint] = [g.help, g.lint].map(median);
+const [mgHelp, mgLint, me, mf] = [g.help, g.lint, whole.e, whole.f].map(median);
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 const machine = `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${execFileSync("sh", ["-c", ". /etc/os-release && echo $PRETTY_NAME"]).toString().trim()}`;
 const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -146,29 +167,40 @@ const seconds = (x: number, target: number) => `target ≤ ${target} s: ${x <= t
 const table = [
   "| measure | median | runs (s) | ratio to native, or target |",
   "| --- | ---: | --- | --- |",
-  ...(values.only ? [] : [
+  ...(!wants("abcd") ? [] : [
     `| (a) native: npm ci, lint, typecheck, unit tests, docker build | ${ma.toFixed(1)} s | ${fmt(a)} | 1.00 |`,
     `| (b) pipeline cold (engine cache emptied, mirror warm) | ${mb.toFixed(1)} s | ${fmt(b)} | b/a = ${ratio(mb, 1.5)} |`,
     `| (c) pipeline warm, no change | ${mc.toFixed(1)} s | ${fmt(c)} | c/a = ${ratio(mc, 0.1)} |`,
     `| (d) pipeline warm, one source file changed | ${md.toFixed(1)} s | ${fmt(d)} | d/a = ${ratio(md, 0.5)} |`,
   ]),
-  `| (g) CLI start: \`slipway --help\` | ${mgHelp.toFixed(2)} s | ${fmt(g.help, 2)} | ${seconds(mgHelp, 0.3)} |`,
-  `| (g) CLI start: cached \`slipway lint\` of the example | ${mgLint.toFixed(2)} s | ${fmt(g.lint, 2)} | ${seconds(mgLint, 1.5)} |`,
+  ...(!wants("ef") ? [] : [
+    `| (e) whole pipeline warm, no change (lint to production smoke) | ${me.toFixed(1)} s | ${fmt(whole.e)} | ${seconds(me, 10)} |`,
+    `| (f) whole pipeline, one source file changed, through production | ${mf.toFixed(1)} s | ${fmt(whole.f)} | measured |`,
+  ]),
+  ...(!wants("g") ? [] : [
+    `| (g) CLI start: \`slipway --help\` | ${mgHelp.toFixed(2)} s | ${fmt(g.help, 2)} | ${seconds(mgHelp, 0.3)} |`,
+    `| (g) CLI start: cached \`slipway lint\` of the example | ${mgLint.toFixed(2)} s | ${fmt(g.lint, 2)} | ${seconds(mgLint, 1.5)} |`,
+  ]),
 ].join("\n");
 process.stdout.write(`\n${date} on ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) each, medians\n\n${table}\n`);
+const efText = `- (e) and (f) run the whole pipeline (deploys to the local staging and production targets and their smoke
+  checks included) on another fresh copy, deployed once first (not timed); (e) reruns it with no change (signing,
+  verifying and deploying what is already live are no-ops), (f) after one line appended to src/notes.ts and
+  committed (a new image, signed, verified and rolled out by each environment's strategy and gates).
+`;
 const gText = `- (g) times whole starts of the CLI (\`node ci/bin/slipway.js\`, from its bundle), after one untimed start of each:
   \`slipway --help\` (no engine), and \`slipway lint --source <the copy>\` whose answer the engine has cached, so
   what remains is the start, the connection to the engine and one query.
 `;
 if (OUT) {
-  writeFileSync(OUT, values.only ? `# Benchmarks: the CLI's start
+  writeFileSync(OUT, values.only ? `# Benchmarks: ${values.only}
 
-Written by \`npm run bench -- --only g\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION};
+Written by \`npm run bench -- --only ${values.only}\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION};
 ${RUNS} run(s) of each measure, medians.
 
 ${table}
 
-${gText}` : `# Benchmarks
+${wants("ef") ? efText : ""}${wants("g") ? gText : ""}` : `# Benchmarks
 
 Written by \`npm run bench\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) of
 each measure, medians. The pipeline runs the stages that match the native steps (\`--only ${STAGES}\`: each
@@ -183,6 +215,6 @@ ${table}
 - (b) empties the engine's cache before each run (engine container and its state volume removed, \`engine up\`
   starts a fresh one, not timed); the local registry mirror stays warm.
 - (c) reruns (b)'s source unchanged; (d) appends one line to src/notes.ts and commits it.
-${gText}`);
+${efText}${gText}`);
   say(`wrote ${OUT}`);
 }

@@ -40,7 +40,7 @@ const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "
     return {
       dockerfile: async () => image.dockerfile,
       publish: (source, repository, o = {}) => clientObject(() => image.publish(source, repository, o.revision, o.created, o.sourceUrl,
-        o.dirty, o.allowNoCommit, o.username, o.password)),
+        o.dirty, o.allowNoCommit, o.username, o.password, o.registry)),
     };
   },
   sbom: (opts = {}) => {

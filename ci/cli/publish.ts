@@ -7,6 +7,7 @@ import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
 import { commitOf } from "./git.ts";
 import { NO_REPOSITORY } from "../src/stages.ts";
+import { hostTunnel } from "./stages.ts";
 
 export const PUBLISH_HELP = `Usage: slipway publish [--source DIR] [--repository REGISTRY/PATH] [--dockerfile PATH]
                        [--username USER --password-env VAR] [--allow-no-commit]
@@ -45,8 +46,11 @@ export async function publishSource(
   const repository = opts.repository ?? defaultRepository(source);
   const password = opts.passwordEnv ? secretFromEnv(opts.passwordEnv, "--password-env") : undefined;
   const dir = dag.host().directory(source, { exclude: EXCLUDE });
+  // a registry on this host's loopback, tunnelled for the container that pushes
+  const loopback = /^(localhost|127\.0\.0\.1)(?::(\d+))?\//.exec(repository);
+  const registry = loopback ? hostTunnel(loopback[1], Number(loopback[2] ?? 80)) : undefined;
   return new Image(opts.dockerfile).publish(dir, repository, commit?.revision ?? "", commit?.created ?? "", commit?.source ?? "",
-    commit?.dirty ?? false, opts.allowNoCommit ?? false, opts.username ?? "", password);
+    commit?.dirty ?? false, opts.allowNoCommit ?? false, opts.username ?? "", password, registry);
 }
 
 export async function runPublish(argv: string[]): Promise<number> {

@@ -76,6 +76,9 @@ export const GO_TOOLS = {
   // the mirror and only `Scan.trivyDatabase` uses it, to build a database from advisories offline.
   "trivy-db": { pkg: "github.com/aquasecurity/trivy-db/cmd/trivy-db", version: "v0.0.0-20260813095258-0e0340a01b57", image: "slipway/trivy-db:0e0340a01b57" },
   "osv-scanner": { pkg: "github.com/google/osv-scanner/v2/cmd/osv-scanner", version: "v2.6.0", image: "ghcr.io/google/osv-scanner:v2.6.0" },
+  // rewrites the built image's timestamps to the commit time and pushes it (modules/image: reproducible builds);
+  // the upstream alpine variant's name: a shell and regctl on PATH, which `Image.publish` relies on
+  regctl: { pkg: "github.com/regclient/regclient/cmd/regctl", version: "v0.11.7", image: "ghcr.io/regclient/regctl:v0.11.7-alpine" },
 } as const satisfies Record<string, GoToolSpec>;
 export type GoToolName = keyof typeof GO_TOOLS;
 

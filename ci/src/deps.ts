@@ -27,7 +27,7 @@ export interface Dependencies {
   image(opts?: { dockerfile?: string }): {
     dockerfile(): Promise<string>;
     publish(source: Directory, repository: string, opts?: {
-      revision?: string; created?: string; sourceUrl?: string; dirty?: boolean; allowNoCommit?: boolean; username?: string; password?: Secret;
+      revision?: string; created?: string; sourceUrl?: string; dirty?: boolean; allowNoCommit?: boolean; username?: string; password?: Secret; registry?: Service;
     }): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
   };
   sbom(opts?: { image?: string }): {

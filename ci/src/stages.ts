@@ -114,6 +114,7 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
         vulnDb: ctx.vulnDb, failOn: ctx.failOn, allowlist: ctx.allowlist, scanner: ctx.scanner,
       });
       const out = await outcome(r, "scan");
+        registry: ctx.registry(ctx.repository.split("/")[0]),
       if (out.status === "passed") ctx.scanned = (await r.reports()).file("vuln-attestation.json");
       return out;
     },

@@ -3,13 +3,15 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
+import { REGCTL_IMAGE } from "../../modules/image/src/index.ts";
+import { GO_TOOLS } from "../platform/versions.ts";
 import { copyExample, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
 const REGISTRY = "http://127.0.0.1:5000";
 const MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /** The digest the registry serves for a tag, and that manifest's image config. */
-async function resolveTag(repo: string, tag: string): Promise<{ digest: string; config: { config: { Labels: Record<string, string> } } }> {
+async function resolveTag(repo: string, tag: string): Promise<{ digest: string; config: { created: string; history: { created: string }[]; config: { Labels: Record<string, string> } } }> {
   const r = await fetch(`${REGISTRY}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST_TYPES } });
   expect(r.status).toBe(200);
   const manifest = await r.json();
@@ -24,7 +26,7 @@ function untracked(): string {
 }
 
 describe("slipway publish", () => {
-  it("pushes the example tagged by full and short commit SHA, labelled from the commit; a rebuild has the same digest", async () => {
+  it("pushes the example tagged by full and short commit SHA, labelled and dated from the commit; a rebuild has the same digest", async () => {
     const git = $({ cwd: EXAMPLE, quiet: true });
     const sha = (await git`git rev-parse HEAD`).stdout.trim();
     const created = (await git`git log -1 --format=%cI`).stdout.trim();
@@ -43,9 +45,17 @@ describe("slipway publish", () => {
         "org.opencontainers.image.created": created,
         "org.opencontainers.image.title": "node-api",
       });
+      // reproducible: the image's times are the commit's, not the build's (ci/test/reproducible.test.ts builds it cold)
+      const time = new Date(created).toISOString().replace(/\.000Z$/, "Z");
+      expect(config.created).toBe(time);
+      expect(config.history.map((h) => h.created)).toEqual(config.history.map(() => time));
     }
     const again = await slipway("publish", "--source", EXAMPLE);
     expect(again.out).toContain(`@${m![1]} `);
+  });
+
+  it("uses the regctl image the offline engine builds", () => {
+    expect(REGCTL_IMAGE).toBe(GO_TOOLS.regctl.image);
   });
 
   it("refuses a source with no commit unless told otherwise", async () => {
@@ -58,7 +68,7 @@ describe("slipway publish", () => {
     expect(allowed.out).toMatch(/^publish: 127\.0\.0\.1:5000\/scratch\/no-commit@sha256:[0-9a-f]{64} \(tags no-commit-[0-9a-f]{12}\)/m);
   });
 
-  it("names the fix for a missing Dockerfile and an invalid repository", async () => {
+  it("names the fix for a missing Dockerfile, an invalid repository and a registry that does not answer", async () => {
     const dir = untracked();
     rmSync(join(dir, "Dockerfile"));
     const missing = await slipway("publish", "--source", dir, "--allow-no-commit");
@@ -67,5 +77,9 @@ describe("slipway publish", () => {
     const invalid = await slipway("publish", "--source", EXAMPLE, "--repository", "Bad/Repo:tag");
     expect(invalid.code).toBe(1);
     expect(invalid.out).toMatch(/^slipway: invalid image repository "Bad\/Repo:tag": expected registry\/path without tag or digest/m);
+    // nothing listens on 5999: the push's first contact with the registry fails, in one line
+    const unreachable = await slipway("publish", "--source", EXAMPLE, "--repository", "127.0.0.1:5999/team/node-api");
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.out).toMatch(/^slipway: push to 127\.0\.0\.1:5999\/team\/node-api failed, 127\.0\.0\.1:5999 does not answer \(.+\): check that the registry runs and this host reaches it$/m);
   });
 });

@@ -156,6 +156,8 @@ export const osvScanner = goToolImage("osv-scanner", "/osv-scanner", ["zip"]);
 export const trivy = goToolImage("trivy", "/usr/local/bin/trivy");
 // golang-go: trivy-db lists Go's standard packages (`go list std`) to tell them apart in Go advisories
 export const trivyDb = goToolImage("trivy-db", "/usr/local/bin/trivy-db", ["golang-go"]);
+// at /usr/local/bin as in the upstream alpine variant (which has no entrypoint: callers run `regctl` from PATH)
+export const regctl = goToolImage("regctl", "/usr/local/bin/regctl");
 
 /** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
 export const engine: ImageRecipe = {
@@ -272,4 +274,4 @@ export const typescriptSdk: ImageRecipe = {
 };
 
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [goSdk, typescriptSdk, engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint];
+export const catalog: ImageRecipe[] = [goSdk, typescriptSdk, engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint, regctl];

@@ -1,11 +1,38 @@
 /**
  * Build once, deploy many: the image from the project's Dockerfile with OCI labels from the commit, published
  * under the commit's SHA and returned by digest, so every later stage and environment uses the very same bytes.
+ *
+ * Reproducible: the same commit gives the same digest, also on another engine or after its cache is emptied.
+ * Dagger stamps the image config's `created` and `history` with the time its cache made each layer and the layer
+ * files with the time the build wrote them; `publish` sets all of them to the commit time with regctl
+ * (`regctl image mod --config-time --layer-time`) and pushes what regctl wrote, byte for byte.
  */
-import { Container, dag, Directory, field, func, object, Secret } from "@dagger.io/dagger";
-import { baseImages, checkRepository, type Commit, ociLabels, tagsFor } from "./meta.ts";
+import { Container, dag, Directory, field, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
+import { baseImages, buildTime, type BuildTime, checkRepository, type Commit, finalBaseImage, ociLabels, pushError, tagsFor, withoutCacheHistory } from "./meta.ts";
 
-export { baseImages, type Commit } from "./meta.ts";
+export { baseImages, buildTime, type Commit } from "./meta.ts";
+
+/** regctl (regclient), by its upstream image name (served by the mirror offline): a shell and regctl on PATH. */
+export const REGCTL_IMAGE = "ghcr.io/regclient/regctl:v0.11.7-alpine";
+/** The OCI layout regctl works in (under /tmp: the upstream image runs as an unprivileged user). */
+const LAYOUT = "/tmp/slipway/image";
+const BUILT = `ocidir://${LAYOUT}:built`;
+const BASE = `ocidir://${LAYOUT}:base`;
+const REPRODUCIBLE = `ocidir://${LAYOUT}:reproducible`;
+const REGISTRY_ALIAS = "registry";
+/**
+ * Pushes $IMAGE to every ref given, then prints each ref's digest as the registry serves it. PLAIN_HTTP: a
+ * registry host reached over plain HTTP (the caller's loopback registry, through the tunnel); LOGIN_HOST and
+ * LOGIN_USER with REGISTRY_PASSWORD: log in first. A failure ends with "slipway-failed: <step>" on stderr, after
+ * regctl's own error. One container for every step: each exec is a container start.
+ */
+const PUSH = [
+  'fail() { echo "slipway-failed: $1" >&2; exit 1; }',
+  'if [ -n "${PLAIN_HTTP:-}" ]; then regctl registry set "$PLAIN_HTTP" --tls disabled || fail configure; fi',
+  'if [ -n "${LOGIN_HOST:-}" ]; then printf %s "$REGISTRY_PASSWORD" | regctl registry login "$LOGIN_HOST" --user "$LOGIN_USER" --pass-stdin || fail login; fi',
+  'for ref; do regctl image copy "$IMAGE" "$ref" >&2 || fail "push $ref"; done',
+  'for ref; do regctl image digest "$ref" || fail "digest $ref"; done',
+].join("\n");
 
 /** What `publish` returns: the digest reference every later stage uses, and the tags it was pushed under. */
 @object()
@@ -37,17 +64,20 @@ export class Image {
 
   /**
    * The image built from the source's Dockerfile, labelled with the commit (revision, created = commit time,
-   * source URL). The engine's cache makes a rebuild of the same commit the same image, digest included.
+   * source URL), with SOURCE_DATE_EPOCH = the commit time as a build argument (RUN steps that declare
+   * `ARG SOURCE_DATE_EPOCH` see it). Its timestamps are still the engine's: `publish` makes them the commit's.
    */
   @func()
   async build(source: Directory, revision: string, created: string, sourceUrl: string, title = ""): Promise<Container> {
     await this.dockerfileText(source);
-    return this.labelledBuild(source, revision, created, sourceUrl, title);
+    return this.labelledBuild(source, revision, created, sourceUrl, title, buildTime(created));
   }
 
   /** The build itself, once the Dockerfile is known to exist. */
-  private async labelledBuild(source: Directory, revision: string, created: string, sourceUrl: string, title: string): Promise<Container> {
-    let ctr = source.dockerBuild({ dockerfile: this.dockerfile });
+  private async labelledBuild(source: Directory, revision: string, created: string, sourceUrl: string, title: string, time: BuildTime): Promise<Container> {
+    // the context's files dated at the commit time: COPY keeps their dates, which a checkout sets to its own time
+    let ctr = source.withTimestamps(time.epoch)
+      .dockerBuild({ dockerfile: this.dockerfile, buildArgs: [{ name: "SOURCE_DATE_EPOCH", value: String(time.epoch) }] });
     const labels = ociLabels({ revision, created, source: sourceUrl, dirty: false }, title);
     for (const [k, v] of Object.entries(labels)) if (v) ctr = ctr.withLabel(k, v);
     try {
@@ -60,6 +90,13 @@ export class Image {
   /**
    * Builds and pushes the image under the commit's full and short SHA; returns the digest reference. A source with
    * no commit is refused unless allowNoCommit (the image is then tagged "no-commit-<content digest>").
+   *
+   * Reproducible: created (the commit time, RFC 3339) becomes the image's time: the config's `created` and every
+   * `history[].created` are set to it, and every file in the image's layers dated after it is dated at it. So the
+   * same commit gives the same digest on any engine, cold or warm, as long as the Dockerfile's RUN steps write the
+   * same bytes. With no commit (created empty) that time is 1970-01-01T00:00:00Z (SOURCE_DATE_EPOCH=0).
+   * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); repositories
+   * naming localhost or 127.0.0.1 are pushed through it.
    */
   @func({ cache: "never" })
   async publish(
@@ -72,8 +109,10 @@ export class Image {
     allowNoCommit = false,
     username = "",
     password?: Secret,
+    registry?: Service,
   ): Promise<Published> {
     checkRepository(repository);
+    const time = buildTime(created);
     let tags: string[];
     if (revision) {
       tags = tagsFor({ revision, created, source: sourceUrl, dirty });
@@ -82,20 +121,70 @@ export class Image {
     } else {
       throw new Error("the source has no git commit, so the image cannot be tagged by SHA: commit it, or pass --allow-no-commit");
     }
+    const { host, target } = pushTarget(repository, registry);
     const dockerfile = await this.dockerfileText(source); // read once: it checks the file and names the base images
-    let ctr = await this.labelledBuild(source, revision, created, sourceUrl, repository.split("/").pop()!);
-    if (password) ctr = ctr.withRegistryAuth(repository.split("/")[0], username, password);
-    let digestRef = "";
-    for (const tag of tags) {
-      try {
-        digestRef = await ctr.publish(`${repository}:${tag}`);
-      } catch (err) {
-        throw new Error(`push to ${repository}:${tag} failed (${firstLine(err)}): check that the registry is reachable and the credentials (--username, --password) are right`);
-      }
+    const built = await this.labelledBuild(source, revision, created, sourceUrl, repository.split("/").pop()!, time);
+    const { layout, digest } = await this.reproducible(built, time, finalBaseImage(dockerfile));
+
+    const refs = tags.map((tag) => `${target}:${tag}`);
+    let push = this.regctl()
+      .withMountedDirectory(LAYOUT, layout)
+      .withEnvVariable("IMAGE", `ocidir://${LAYOUT}@${digest}`)
+      // a push acts on the registry as it is now: never served from cache
+      .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
+    if (target !== repository) push = push.withServiceBinding(REGISTRY_ALIAS, registry!).withEnvVariable("PLAIN_HTTP", host);
+    if (password) {
+      push = push.withEnvVariable("LOGIN_HOST", host).withEnvVariable("LOGIN_USER", username).withSecretVariable("REGISTRY_PASSWORD", password);
     }
-    const digest = digestRef.slice(digestRef.indexOf("@") + 1);
+    const pushed = push.withExec(["sh", "-c", PUSH, "push", ...refs], { expect: ReturnType.Any });
+    const [code, stdout, stderr] = await Promise.all([pushed.exitCode(), pushed.stdout(), pushed.stderr()]).catch((err) => {
+      throw new Error(`push to ${repository} failed: ${firstLine(err)}: check that ${REGCTL_IMAGE} is served (slipway engine up)`);
+    });
+    if (code !== 0) throw new Error(pushError(stderr, repository, target));
+    const digests = stdout.trim().split("\n");
+    tags.forEach((tag, i) => {
+      if (digests[i] !== digest) {
+        throw new Error(`${repository}:${tag} points to ${digests[i]} after the push, not to the pushed ${digest}: another push to the same tag raced this one; publish again`);
+      }
+    });
     const bases = await Promise.all(baseImages(dockerfile).map((ref) => dag.container().from(ref).imageRef()));
     return new Published(`${repository}@${digest}`, digest, tags.map((t) => `${repository}:${t}`), bases);
+  }
+
+  /**
+   * The built image as an OCI layout with every timestamp at the commit time, and its manifest's digest. regctl
+   * sets the config's created and every history entry's (the engine dates them by when its cache made each layer,
+   * base layers included) and the date of every file in the layers the Dockerfile adds: a layer the cache kept
+   * from an earlier build carries that build's dates, a fresh one today's; both become the commit time. The base
+   * image's layers stay as pulled (regctl skips those of `base`, the last stage's FROM, exported by the same
+   * engine); when the Dockerfile does not tell its base, every layer is dated. Then the history's
+   * cache-dependent descriptions go (withoutCacheHistory). A pure function of image, base and time: cached.
+   */
+  private async reproducible(built: Container, time: BuildTime, base: string | undefined): Promise<{ layout: Directory; digest: string }> {
+    const t = time.rfc3339;
+    let ctr = this.regctl()
+      .withMountedFile("/tmp/in/image.tar", built.asTarball())
+      .withExec(["regctl", "image", "import", BUILT, "/tmp/in/image.tar"]);
+    let layerTime = `set=${t}`;
+    if (base && base !== "scratch") {
+      ctr = ctr.withMountedFile("/tmp/in/base.tar", dag.container().from(base).asTarball())
+        .withExec(["regctl", "image", "import", BASE, "/tmp/in/base.tar"]);
+      layerTime += `,base-ref=${BASE}`;
+    }
+    const modded = await run(ctr, ["regctl", "image", "mod", BUILT, "--create", "reproducible", "--config-time", `set=${t}`, "--layer-time", layerTime],
+      "regctl could not set the image's timestamps to the commit time", `check that ${REGCTL_IMAGE} is served (slipway engine up)`);
+    const layout = modded.directory(LAYOUT);
+    const blob = (digest: string) => `blobs/${digest.replace(":", "/")}`;
+    const manifest = await layout.file(blob((await modded.withExec(["regctl", "image", "digest", REPRODUCIBLE]).stdout()).trim())).contents();
+    const image = withoutCacheHistory(manifest, await layout.file(blob(JSON.parse(manifest).config.digest)).contents());
+    return {
+      layout: layout.withNewFile(blob(image.configDigest), image.config).withNewFile(blob(image.digest), image.manifest),
+      digest: image.digest,
+    };
+  }
+
+  private regctl(): Container {
+    return dag.container().from(REGCTL_IMAGE).withEnvVariable("HOME", "/tmp");
   }
 
   private async dockerfileText(source: Directory): Promise<string> {
@@ -105,6 +194,36 @@ export class Image {
       throw new Error(`no ${this.dockerfile} in the source: add one, or pass --dockerfile PATH (relative to the source)`);
     }
   }
+}
+
+/**
+ * Where regctl pushes: the repository itself, or for one on the caller's loopback (localhost, 127.0.0.1) the
+ * same path on the registry tunnel's alias. host: the registry to log in to.
+ */
+function pushTarget(repository: string, registry?: Service): { host: string; target: string } {
+  const first = repository.split("/")[0];
+  const host = repository.includes("/") && /[.:]|^localhost$/.test(first) ? first : "docker.io";
+  const m = /^(localhost|127\.0\.0\.1)(:\d+)?\//.exec(repository);
+  if (!m) return { host, target: repository };
+  if (!registry) throw new Error(`${repository} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
+  return { host: `${REGISTRY_ALIAS}${m[2] ?? ""}`, target: `${REGISTRY_ALIAS}${m[2] ?? ""}/${repository.slice(m[0].length)}` };
+}
+
+/** ctr with one more regctl step that must succeed; a failure is one line naming the fix. */
+async function run(ctr: Container, args: string[], what: string, fix = "see the message above"): Promise<Container> {
+  const next = ctr.withExec(args, { expect: ReturnType.Any });
+  let code: number;
+  try {
+    code = await next.exitCode();
+  } catch (err) { // a step before this one failed (or the image could not be pulled)
+    throw new Error(`${what}: ${firstLine(err)}: ${fix}`);
+  }
+  if (code !== 0) throw new Error(`${what}: ${lastLine(await next.stderr())}: ${fix}`);
+  return next;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").filter(Boolean).pop() ?? "no output";
 }
 
 function firstLine(err: unknown): string {

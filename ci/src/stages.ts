@@ -98,6 +98,7 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
       const c = ctx.commit;
       const p = deps.image().publish(ctx.dir, ctx.repository, {
         revision: c?.revision ?? "", created: c?.created ?? "", sourceUrl: c?.source ?? "", dirty: c?.dirty ?? false, allowNoCommit: ctx.allowNoCommit,
+        registry: ctx.registry(ctx.repository.split("/")[0]),
       });
       const [ref, digest, baseImages] = await Promise.all([p.ref(), p.digest(), p.baseImages()]);
       ctx.published = { ref, digest, baseImages };
@@ -114,7 +115,6 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
         vulnDb: ctx.vulnDb, failOn: ctx.failOn, allowlist: ctx.allowlist, scanner: ctx.scanner,
       });
       const out = await outcome(r, "scan");
-        registry: ctx.registry(ctx.repository.split("/")[0]),
       if (out.status === "passed") ctx.scanned = (await r.reports()).file("vuln-attestation.json");
       return out;
     },

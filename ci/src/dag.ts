@@ -26,6 +26,25 @@ export interface StageRun {
   cached: boolean | null;
   /** JUnit XML of the stage's tests, when it has some */
   junit?: string;
+  /**
+   * what failed, one entry each (lint and type errors, failing tests, blocking vulnerabilities, leaked secrets, failed
+   * smoke checks); set when the stage ran, empty when it passed
+   */
+  findings?: Finding[];
+}
+
+/**
+ * One thing a stage found wrong: where (file relative to the source, "" when in no file; line and column 1-based,
+ * 0 when unknown), the tool's rule (ESLint rule, TSxxxx, advisory id, gitleaks rule, smoke check), the severity,
+ * and what is wrong (one line, without the location).
+ */
+export interface Finding {
+  file: string;
+  line: number;
+  column: number;
+  rule: string;
+  severity: string;
+  message: string;
 }
 
 export const PIPELINE: StageDef[] = [
@@ -187,21 +206,21 @@ export function mergedJunit(runs: StageRun[]): string {
 }
 
 /**
- * GitHub Actions workflow commands for a failed stage: one error annotation per file:line finding in its message
- * (lint errors, type errors, failing tests), or one for the stage.
+ * GitHub Actions workflow commands for a failed stage: one error annotation per finding (at its file, line and
+ * column when it has them), or one for the stage when it has no findings.
  */
 export function annotations(r: StageRun): string[] {
   if (r.status !== "failed") return [];
   const esc = (s: string) => s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
   const prop = (s: string) => esc(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
-  const body = r.message.replace(/^[^:]+: failed[^:]*: /, "");
-  const found = body.split("; ").map((part) => ({ part, m: /^([\w./@-]+\.[cm]?[jt]sx?):(\d+)(?::(\d+))?:? ?(.*)$/.exec(part.trim()) }));
-  const title = prop(`slipway ${r.stage}`);
-  const out = found.flatMap(({ part, m }) => {
-    if (m) return [`::error file=${prop(m[1])},line=${m[2]}${m[3] ? `,col=${m[3]}` : ""},title=${title}::${esc(m[4] || r.message)}`];
-    // a failing test: "test/unit/notes.test.ts > suite > name"
-    const t = /^([\w./@-]+\.[cm]?[jt]sx?) > (.+)$/.exec(part.trim());
-    return t ? [`::error file=${prop(t[1])},title=${title}::${esc(t[2])} failed`] : [];
+  const title = `slipway ${r.stage}`;
+  const found = (r.findings ?? []).map((f) => {
+    const props: string[] = [];
+    if (f.file) props.push(`file=${prop(f.file)}`);
+    if (f.file && f.line) props.push(`line=${f.line}`);
+    if (f.file && f.line && f.column) props.push(`col=${f.column}`);
+    props.push(`title=${prop(f.rule ? `${title}: ${f.rule}` : title)}`);
+    return `::error ${props.join(",")}::${esc(f.message)}`;
   });
-  return out.length ? out : [`::error title=${title}::${esc(r.message)}`];
+  return found.length ? found : [`::error title=${prop(title)}::${esc(r.message)}`];
 }

@@ -14,6 +14,20 @@ export interface StageResultObject {
   cached(): Promise<boolean>;
   /** lazily from the generated client, once computed from a stand-in: await either */
   reports(): Directory | Promise<Directory>;
+  findings(): Promise<FindingObject[]>;
+}
+
+/**
+ * A module's Finding (NodeFinding, ScanFinding, ...) as a client reads it: from the generated client each field is
+ * an awaited call; a stand-in's (client mode) is the module's own object, its fields plain values.
+ */
+export interface FindingObject {
+  file: string | (() => Promise<string>);
+  line: number | (() => Promise<number>);
+  column: number | (() => Promise<number>);
+  rule: string | (() => Promise<string>);
+  severity: string | (() => Promise<string>);
+  message: string | (() => Promise<string>);
 }
 
 export interface Dependencies {

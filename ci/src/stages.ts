@@ -5,8 +5,8 @@
  * `pipeline` function gathers them into the Directory it returns.
  */
 import { dag, type Container, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
-import type { StageRun } from "./dag.ts";
-import { deps, type StageResultObject } from "./deps.ts";
+import type { Finding, StageRun } from "./dag.ts";
+import { deps, type FindingObject, type StageResultObject } from "./deps.ts";
 import { provenance } from "./provenance.ts";
 
 /** The commit an image is built from (its OCI labels and provenance). */
@@ -63,14 +63,30 @@ export const CODE_STAGES = ["lint", "typecheck", "test", "integration"] as const
 export async function outcome(r: StageResultObject, stage?: string, dir?: string): Promise<StageOutput> {
   stage ??= await r.stage();
   dir ??= stage;
-  const [raw, message, cached, reports] = await Promise.all([r.status(), r.message(), r.cached(), r.reports()]);
+  const [raw, message, cached, reports, findings] = await Promise.all([r.status(), r.message(), r.cached(), r.reports(), r.findings().then(readFindings)]);
   const status = raw === "passed" ? "passed" : raw === "failed" ? "failed" : "not-configured";
   const configured = status !== "not-configured";
   // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
   const measured = (CODE_STAGES as readonly string[]).includes(stage);
   const tested = stage === "test" || stage === "integration" || stage.startsWith("smoke");
   const junit = tested && configured && (await reports.entries()).includes("junit.xml") ? await reports.file("junit.xml").contents() : undefined;
-  return { stage, status, message, cached: measured && configured ? cached : null, junit, reports: configured ? { [dir]: reports } : {} };
+  return { stage, status, message, cached: measured && configured ? cached : null, junit, findings, reports: configured ? { [dir]: reports } : {} };
+}
+
+/** The findings' fields as values, all read in one round. */
+function readFindings(found: FindingObject[]): Promise<Finding[]> {
+  return Promise.all(found.map(async (f) => {
+    const [file, line, column, rule, severity, message] = await Promise.all([
+      field(f, "file"), field(f, "line"), field(f, "column"), field(f, "rule"), field(f, "severity"), field(f, "message"),
+    ]);
+    return { file, line, column, rule, severity, message };
+  }));
+}
+
+/** A finding's field: a call on the object from the generated client (its methods use `this`), a stand-in's value as it is. */
+async function field<K extends keyof FindingObject>(f: FindingObject, key: K): Promise<Finding[K]> {
+  const v = f[key] as Finding[K] | (() => Promise<Finding[K]>);
+  return typeof v === "function" ? v.call(f) : v;
 }
 
 /** The build's refusal when it has nowhere to push. */

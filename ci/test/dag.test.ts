@@ -1,6 +1,6 @@
 /** The pipeline DAG's pure logic: selection, ordering, gates and the report formats. */
 import { describe, expect, it } from "vitest";
-import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "../src/dag.ts";
+import { type Finding, markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "../src/dag.ts";
 
 const ok = (stage: string): StageRun => ({ stage, status: "passed", message: `${stage}: passed`, seconds: 1, cached: false });
 
@@ -57,20 +57,46 @@ describe("pipeline DAG", () => {
     expect(xml).toContain('<testsuite name="unit" tests="2" failures="1">');
     expect(xml).toContain('<testcase classname="slipway.pipeline" name="sign" time="2.500">');
   });
+
+  it("pipeline.json carries each stage's findings, not its JUnit", () => {
+    const secret: Finding = { file: "config/app.env", line: 3, column: 1, rule: "generic-api-key", severity: "error", message: "a secret (generic-api-key), value redacted" };
+    const runs: StageRun[] = [{ ...ok("lint"), findings: [] }, { stage: "secrets", status: "failed", message: "secrets: failed", seconds: 1, cached: null, findings: [secret], junit: "<x/>" }];
+    const json = JSON.parse(JSON.stringify(report("/src", "", new Date(), runs)));
+    expect(json.stages.map((s: StageRun) => s.findings)).toEqual([[], [secret]]);
+    expect(json.stages[1].junit).toBeUndefined();
+  });
 });
 
 describe("GitHub annotations", () => {
-  it("one error per file:line finding of a failed stage, else one for the stage", async () => {
+  const finding = (f: Partial<Finding>): Finding => ({ file: "", line: 0, column: 0, rule: "", severity: "error", message: "", ...f });
+
+  it("one error per finding of a failed stage, at its file, line and column when it has them", async () => {
     const { annotations } = await import("../src/dag.ts");
     const lint: StageRun = { stage: "lint", status: "failed", seconds: 1, cached: false,
-      message: "lint: failed, 2 error(s): src/config.ts:17:7 'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars); src/app.ts:3 bad, really" };
+      message: "lint: failed, 2 error(s): src/config.ts:17:7 'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars); ...",
+      findings: [
+        finding({ file: "src/config.ts", line: 17, column: 7, rule: "@typescript-eslint/no-unused-vars", message: "'unusedValue' is assigned a value but never used" }),
+        finding({ file: "src/app, v2.ts", line: 3, rule: "TS2322", message: "Type 'string' is not assignable to type 'number'.\n100%" }),
+      ] };
     expect(annotations(lint)).toEqual([
-      "::error file=src/config.ts,line=17,col=7,title=slipway lint::'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars)",
-      "::error file=src/app.ts,line=3,title=slipway lint::bad, really",
+      "::error file=src/config.ts,line=17,col=7,title=slipway lint%3A @typescript-eslint/no-unused-vars::'unusedValue' is assigned a value but never used",
+      "::error file=src/app%2C v2.ts,line=3,title=slipway lint%3A TS2322::Type 'string' is not assignable to type 'number'.%0A100%25",
     ]);
-    expect(annotations({ ...lint, stage: "scan", message: "scan: failed, 1 finding(s): lodash 4.17.20: CVE-2021-23337" })).toEqual(["::error title=slipway scan::scan: failed, 1 finding(s): lodash 4.17.20: CVE-2021-23337"]);
-    expect(annotations({ ...lint, stage: "test", message: "test: failed (7 tests, 1 failed, 0 skipped): test/unit/notes.test.ts > validateText > trims text" }))
-      .toEqual(["::error file=test/unit/notes.test.ts,title=slipway test::validateText > trims text failed"]);
-    expect(annotations({ ...lint, status: "passed" })).toEqual([]);
+    // a failing test: its file, no line; the message is not parsed for locations
+    const test: StageRun = { ...lint, stage: "test", message: "test: failed (7 tests, 1 failed, 0 skipped): test/unit/notes.test.ts > validateText > trims text",
+      findings: [finding({ file: "test/unit/notes.test.ts", message: "test/unit/notes.test.ts > validateText > trims text failed" })] };
+    expect(annotations(test)).toEqual(["::error file=test/unit/notes.test.ts,title=slipway test::test/unit/notes.test.ts > validateText > trims text failed"]);
+    // a vulnerable package of the image: in no file
+    const scan: StageRun = { ...lint, stage: "scan", message: "scan: failed, 1 finding(s): ...",
+      findings: [finding({ rule: "CVE-2021-23337", severity: "high", message: "lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image" })] };
+    expect(annotations(scan)).toEqual(["::error title=slipway scan%3A CVE-2021-23337::lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image"]);
+  });
+
+  it("a failed stage without findings gets one error with its message; a passed one none", async () => {
+    const { annotations } = await import("../src/dag.ts");
+    const verify: StageRun = { stage: "verify", status: "failed", seconds: 1, cached: null, message: "verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed" };
+    expect(annotations(verify)).toEqual(["::error title=slipway verify::verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed"]);
+    expect(annotations({ ...verify, findings: [] })).toHaveLength(1);
+    expect(annotations({ ...verify, status: "passed", findings: [finding({ message: "x" })] })).toEqual([]);
   });
 });

@@ -35,7 +35,22 @@ function moduleFiles(module: string): string[] {
 }
 
 /** The fields slipway reads from every module's stage result (each module declares its own StageResult). */
-const RESULT_FIELDS = ["cached", "command", "exitCode", "message", "output", "reports", "stage", "status"];
+const RESULT_FIELDS = ["cached", "command", "exitCode", "findings", "output", "message", "reports", "stage", "status"].sort();
+/** ... and from each of its findings, with their types. */
+const FINDING_FIELDS = { column: "INTEGER_KIND", file: "STRING_KIND", line: "INTEGER_KIND", message: "STRING_KIND", rule: "STRING_KIND", severity: "STRING_KIND" };
+
+/**
+ * A module's StageResult and Finding: the same fields in every module, findings a list of the module's Finding,
+ * and constructors without arguments (the results are built by static factories).
+ */
+function expectStageResult(objects: Record<string, { properties: Record<string, { type: { kind: string } }>; _constructor?: { arguments: object } }>): void {
+  const result = objects["StageResult"];
+  expect(Object.keys(result.properties).sort()).toEqual(RESULT_FIELDS);
+  expect(result.properties.findings.type).toEqual({ kind: "LIST_KIND", typeDef: { kind: "OBJECT_KIND", name: "Finding" } });
+  const finding = objects["Finding"];
+  expect(Object.fromEntries(Object.entries(finding.properties).map(([k, p]) => [k, p.type.kind]))).toEqual(FINDING_FIELDS);
+  for (const o of [result, finding]) expect(Object.keys(o._constructor?.arguments ?? {})).toEqual([]);
+}
 
 const sourceArg = { defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] };
 
@@ -84,8 +99,7 @@ describe("module contracts", () => {
     expect(Object.keys(node.methods).sort()).toEqual(["install", "integration", "lint", "test", "typecheck"]);
     expect(Object.keys(node.methods.integration.arguments)).toEqual(["source", "registryMirror", "dockerImage", "noCache"]);
     expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
-    const result = mod.objects["StageResult"];
-    expect(Object.keys(result.properties).sort()).toEqual(RESULT_FIELDS);
+    expectStageResult(mod.objects);
   });
 
   it("modules/testcontainers: the Docker engine service, bind, the harness and the command under it", async () => {
@@ -107,7 +121,7 @@ describe("module contracts", () => {
     expect(Object.keys(sbom.methods)).toEqual(["generate"]);
     expect(sbom._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.syft.image);
     const scanObjects = (await scan(moduleFiles("scan"), "scan")).objects;
-    expect(Object.keys(scanObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    expectStageResult(scanObjects);
     const scanner = scanObjects["Scan"];
     expect(Object.keys(scanner.methods).sort()).toEqual(["database", "secrets", "vulnerabilities"]);
     expect(scanner.methods.vulnerabilities.arguments.failOn.defaultValue).toBe("high");
@@ -117,7 +131,7 @@ describe("module contracts", () => {
     expect(scanner._constructor.arguments.osvScannerImage.defaultValue).toBe(GO_TOOLS["osv-scanner"].image);
     expect(scanner._constructor.arguments.gitleaksImage.defaultValue).toBe(GO_TOOLS.gitleaks.image);
     const signObjects = (await scan(moduleFiles("sign"), "sign")).objects;
-    expect(Object.keys(signObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    expectStageResult(signObjects);
     const sign = signObjects["Sign"];
     expect(Object.keys(sign.methods).sort()).toEqual(["generateKeyPair", "publicKey", "sign", "verify"]);
     expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
@@ -131,7 +145,7 @@ describe("module contracts", () => {
 
   it("modules deploy and smoke: side-effecting functions are never cached", async () => {
     const deployObjects = (await scan(moduleFiles("deploy"), "deploy")).objects;
-    expect(Object.keys(deployObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    expectStageResult(deployObjects);
     expect(Object.keys(deployObjects["Deploy"].methods)).toEqual(["environment"]);
     // an environment is a typed value built with withX(); deploy and rollback act on it
     const env = deployObjects["DeployEnvironment"];
@@ -144,7 +158,7 @@ describe("module contracts", () => {
     for (const fn of ["deploy", "rollback"]) expect(env.methods[fn].cache, fn).toBe("never");
     expect(env.properties.maxErrorRate.type.kind).toBe("FLOAT_KIND");
     const smokeObjects = (await scan(moduleFiles("smoke"), "smoke")).objects;
-    expect(Object.keys(smokeObjects["StageResult"].properties).sort()).toEqual(RESULT_FIELDS);
+    expectStageResult(smokeObjects);
     const smoke = smokeObjects["Smoke"];
     expect(Object.keys(smoke.methods)).toEqual(["run"]);
     expect(smoke.methods.run.cache).toBe("never");

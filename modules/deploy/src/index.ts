@@ -241,8 +241,8 @@ export class DeployEnvironment {
     const [code, err] = await Promise.all([pushed.exitCode(), pushed.stderr()]);
     if (code !== 0) return fail("deploy", `deploy ${environment}: failed, push to ${remote} refused: ${lastLine(err)}`, "failed");
     const commit = (await pushed.withExec(["git", "rev-parse", "HEAD"]).stdout()).trim();
-    return new StageResult("deploy", "passed", `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`, "git push", 0, "",
-      reportDir({ environment, outcome: "committed", image, remote, branch, path, commit, revision }));
+    return StageResult.of({ stage: "deploy", status: "passed", message: `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`,
+      command: "git push", reports: reportDir({ environment, outcome: "committed", image, remote, branch, path, commit, revision }) });
   }
 
   /** The rollout controller in a container, reaching the target's Docker API and HAProxy's runtime API. */
@@ -267,7 +267,7 @@ export class DeployEnvironment {
       : report.outcome === "rolled back"
         ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
         : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
-    return new StageResult("deploy", code === 0 ? "passed" : "failed", message, `controller.ts ${action}`, code, stdout, reports);
+    return StageResult.of({ stage: "deploy", status: code === 0 ? "passed" : "failed", message, command: `controller.ts ${action}`, exitCode: code, output: stdout, reports });
   }
 }
 
@@ -307,7 +307,7 @@ function reportDir(report: Record<string, unknown>): Directory {
 }
 
 function fail(stage: string, message: string, outcome = "refused"): StageResult {
-  return new StageResult(stage, "failed", message, "", 1, "", reportDir({ outcome, reason: message }));
+  return StageResult.of({ stage, status: "failed", message, exitCode: 1, reports: reportDir({ outcome, reason: message }) });
 }
 
 function lastLine(text: string): string {

@@ -1,33 +1,70 @@
-/** Pure parsers that turn tool output into the findings a stage names in its failure message. */
+/** Pure parsers that turn tool output into the findings a stage reports and names in its failure message. */
 
-/** "file:line:col message" from ESLint's default (stylish) output; paths relative to `root`. */
-export function eslintFindings(output: string, root = "/src/"): string[] {
-  const findings: string[] = [];
+/**
+ * What a stage found wrong, as plain data: where (file relative to the source, "" when unknown; line and column
+ * 1-based, 0 when unknown), the tool's rule, the severity and what is wrong (without the location).
+ */
+export interface Finding {
+  file: string;
+  line: number;
+  column: number;
+  rule: string;
+  severity: string;
+  message: string;
+}
+
+/** ESLint's errors from its default (stylish) output; paths relative to `root`. */
+export function eslintFindings(output: string, root = "/src/"): Finding[] {
+  const findings: Finding[] = [];
   let file = "";
   for (const line of output.split("\n")) {
     if (/^\S.*\.[cm]?[jt]sx?$/.test(line.trim()) && !line.startsWith(" ")) file = line.trim().replace(root, "");
     const m = /^\s+(\d+):(\d+)\s+(error|warning)\s+(.+?)(?:\s{2,}(\S+))?$/.exec(line);
-    if (m && file && m[3] === "error") findings.push(`${file}:${m[1]}:${m[2]} ${m[4]}${m[5] ? ` (${m[5]})` : ""}`);
+    if (m && file && m[3] === "error") {
+      findings.push({ file, line: Number(m[1]), column: Number(m[2]), rule: m[5] ?? "", severity: "error", message: m[4] });
+    }
   }
   return findings;
 }
 
-/** "file:line:col TSxxxx message" from tsc's output. */
-export function tscFindings(output: string, root = "/src/"): string[] {
+/** tsc's errors ("file(line,col): error TSxxxx: message"), the TSxxxx code as the rule. */
+export function tscFindings(output: string, root = "/src/"): Finding[] {
   const re = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/gm;
-  return [...output.matchAll(re)].map((m) => `${m[1].replace(root, "")}:${m[2]}:${m[3]} ${m[4]} ${m[5]}`);
+  return [...output.matchAll(re)].map((m) => ({
+    file: m[1].replace(root, ""), line: Number(m[2]), column: Number(m[3]), rule: m[4], severity: "error", message: m[5],
+  }));
 }
 
-/** Names ("suite > test") of the failed or errored test cases in a JUnit XML report. */
-export function junitFailures(xml: string): string[] {
-  const failed: string[] = [];
+/** A path to a JavaScript or TypeScript file (vitest's JUnit classname is the test file). */
+const SOURCE_FILE = /^[\w./@-]+\.[cm]?[jt]sx?$/;
+
+/**
+ * The failed or errored test cases of a JUnit XML report, message "suite > test failed" (the suite is the
+ * classname: vitest's is the test file). file: the testcase's file attribute (relative to `root`), else its
+ * classname when that names a source file, else "".
+ */
+export function junitFailures(xml: string, root = "/src/"): Finding[] {
+  const failed: Finding[] = [];
   const re = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (const m of xml.matchAll(re)) {
     if (!m[3] || !/<(failure|error)\b/.test(m[3])) continue;
     const attr = (name: string) => unescapeXml(new RegExp(`\\b${name}="([^"]*)"`).exec(m[1])?.[1] ?? "");
-    failed.push([attr("classname"), attr("name")].filter(Boolean).join(" > "));
+    const classname = attr("classname");
+    const file = attr("file").replace(root, "") || (SOURCE_FILE.test(classname) ? classname : "");
+    const name = [classname, attr("name")].filter(Boolean).join(" > ");
+    failed.push({ file, line: 0, column: 0, rule: "", severity: "error", message: `${name} failed` });
   }
   return failed;
+}
+
+/**
+ * A finding as the stage's message names it (tests and users match on this text): "file:line:col message (rule)"
+ * for ESLint, "file:line:col TSxxxx message" for tsc, "suite > test" for a failing test.
+ */
+export function findingText(f: Finding): string {
+  if (!f.line) return f.message.replace(/ failed$/, "");
+  const at = `${f.file}:${f.line}:${f.column}`;
+  return /^TS\d+$/.test(f.rule) ? `${at} ${f.rule} ${f.message}` : `${at} ${f.message}${f.rule ? ` (${f.rule})` : ""}`;
 }
 
 /** Totals of a JUnit XML report: tests, failures (incl. errors) and skipped. */

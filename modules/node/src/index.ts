@@ -5,11 +5,11 @@
  */
 import { argument, Container, dag, Directory, type ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { deps } from "./deps.ts";
-import { eslintFindings, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
+import { eslintFindings, type Finding as FindingData, findingText, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
 import { describeProject, INSTALL_INPUTS, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
 
-export { StageResult } from "./result.ts";
+export { Finding, StageResult } from "./result.ts";
 
 /** The Node image stages run in, by its upstream name (resolved through the mirror offline). */
 export const DEFAULT_IMAGE = "node:22-bookworm-slim";
@@ -133,9 +133,9 @@ export class Node {
     return { ctr, project };
   }
 
-  private async run(stage: string, ctr: Container, plan: Plan & { junit?: boolean }, findings: (out: string) => string[]): Promise<StageResult> {
+  private async run(stage: string, ctr: Container, plan: Plan & { junit?: boolean }, findings: (out: string) => FindingData[]): Promise<StageResult> {
     if ("notConfigured" in plan) {
-      return new StageResult(stage, "not-configured", `${stage}: not configured (${plan.notConfigured})`, "", 0, "", dag.directory());
+      return StageResult.of({ stage, status: "not-configured", message: `${stage}: not configured (${plan.notConfigured})`, reports: dag.directory() });
     }
     // the command stamps when it ran: a result the engine serves from cache carries an older stamp
     const startedAt = Date.now();
@@ -159,14 +159,14 @@ export class Node {
       const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
       const counts = written ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped` : `no per-test report: ${plan.source} is not one vitest or node --test command`;
       const summary = `${counts}${docker}`;
-      const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.join("; ") || lastLines(output)}`;
-      return new StageResult(stage, status, message, command, exitCode, output, reports, cached);
+      const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.map(findingText).join("; ") || lastLines(output)}`;
+      return StageResult.of({ stage, status, message, command, exitCode, output, reports, cached, findings: status === "failed" ? found : [] });
     }
     const status: Status = exitCode === 0 ? "passed" : "failed";
     const message = status === "passed"
       ? `${stage}: passed (${plan.source})`
-      : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
-    return new StageResult(stage, status, message, command, exitCode, output, reports, cached);
+      : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).map(findingText).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
+    return StageResult.of({ stage, status, message, command, exitCode, output, reports, cached, findings: status === "failed" ? found : [] });
   }
 }
 

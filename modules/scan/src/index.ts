@@ -6,7 +6,8 @@
  */
 import { CacheSharingMode, Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
 import { StageResult } from "./result.ts";
-import { describe, type Finding, gate, gitlabContainerScanning, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "./policy.ts";
+import { describe, gate, gitlabContainerScanning, osvFindings, parseAllowlist, parseSeverity, trivyFindings, vulnerabilityFinding, type Vulnerability } from "./policy.ts";
+import { gitleaksFindings, leakText } from "./secrets.ts";
 
 /** The tools, by their upstream image names (served by the mirror offline). */
 export const TRIVY_IMAGE = "aquasec/trivy:0.74.0";
@@ -106,13 +107,16 @@ export class Scan {
     const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
     const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
     if (g.blocking.length) {
-      return new StageResult("scan", "failed", `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`, tool, 1, log, withDecisions);
+      return StageResult.of({
+        stage: "scan", status: "failed", message: `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`,
+        command: tool, exitCode: 1, output: log, reports: withDecisions, findings: g.blocking.map(vulnerabilityFinding),
+      });
     }
-    return new StageResult("scan", "passed", `scan: passed (${counts}, ${tool})${expiredNote}`, tool, 0, log, withDecisions);
+    return StageResult.of({ stage: "scan", status: "passed", message: `scan: passed (${counts}, ${tool})${expiredNote}`, command: tool, output: log, reports: withDecisions });
   }
 
   /** Trivy on the image (OS and installed language packages) and on the source (lockfiles): JSON, then SARIF. */
-  private async trivy(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Finding[]; log: string }> {
+  private async trivy(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
     const cache = "/trivy-cache";
     let base = dag.container().from(this.trivyImage)
       .withMountedFile("/in/image.tar", target.asTarball())
@@ -125,7 +129,7 @@ export class Scan {
       ...(vulnDb ? ["--skip-db-update", "--skip-java-db-update", "--offline-scan"] : [])];
     const runs: [string, string[]][] = [["image", ["image", "--input", "/in/image.tar"]], ["source", ["fs", "/src"]]];
     let out = base;
-    const findings: Finding[] = [];
+    const findings: Vulnerability[] = [];
     for (const [name, args] of runs) {
       const json = `/out/trivy-${name}.json`;
       out = out.withExec([...args, ...common, "--format", "json", "--output", json], { useEntrypoint: true, expect: ReturnType.Any });
@@ -144,7 +148,7 @@ export class Scan {
   }
 
   /** OSV-Scanner on the image archive and on the source's lockfiles, JSON and SARIF each. */
-  private async osvScanner(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Finding[]; log: string }> {
+  private async osvScanner(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
     let base = dag.container().from(this.osvScannerImage)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
@@ -188,15 +192,12 @@ export class Scan {
     const code = await run.exitCode();
     const reports = run.directory("/out");
     if (code > 1) throw new Error(`gitleaks failed (exit ${code}): ${(await run.stderr()).trim().split("\n").slice(-2).join(" | ")}`);
-    const sarif = JSON.parse(await reports.file("gitleaks.sarif").contents());
-    const leaks: string[] = (sarif.runs?.[0]?.results ?? []).map((r: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }) => {
-      const loc = r.locations[0].physicalLocation;
-      return `${loc.artifactLocation.uri.replace(/^\/?src\//, "")}:${loc.region.startLine} ${r.ruleId}`;
-    });
+    const leaks = gitleaksFindings(await reports.file("gitleaks.sarif").contents());
     if (code === 1) {
-      return new StageResult("secrets", "failed", `secrets: failed, ${leaks.length} secret(s) found: ${leaks.join("; ")} (values redacted; remove them from the source and rotate them)`, "gitleaks dir", 1, "", reports);
+      const message = `secrets: failed, ${leaks.length} secret(s) found: ${leaks.map(leakText).join("; ")} (values redacted; remove them from the source and rotate them)`;
+      return StageResult.of({ stage: "secrets", status: "failed", message, command: "gitleaks dir", exitCode: 1, reports, findings: leaks });
     }
-    return new StageResult("secrets", "passed", "secrets: passed (no secrets found)", "gitleaks dir", 0, "", reports);
+    return StageResult.of({ stage: "secrets", status: "passed", message: "secrets: passed (no secrets found)", command: "gitleaks dir", reports });
   }
 }
 

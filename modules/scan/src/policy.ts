@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 export const SEVERITIES = ["unknown", "low", "medium", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-export interface Finding {
+export interface Vulnerability {
   id: string;
   aliases: string[];
   package: string;
@@ -61,8 +61,8 @@ interface OsvOutput {
 }
 
 /** Findings from OSV-Scanner's JSON output. */
-export function osvFindings(json: string, target: string): Finding[] {
-  const out: Finding[] = [];
+export function osvFindings(json: string, target: string): Vulnerability[] {
+  const out: Vulnerability[] = [];
   const doc = JSON.parse(json || "{}") as OsvOutput;
   for (const result of doc.results ?? []) {
     for (const p of result.packages ?? []) {
@@ -104,7 +104,7 @@ interface TrivyOutput {
  * advisory among VendorIDs; both match allowlist entries. target: "image", or undefined to use Trivy's own
  * (the lockfile's path relative to the scanned directory).
  */
-export function trivyFindings(json: string, target?: string): Finding[] {
+export function trivyFindings(json: string, target?: string): Vulnerability[] {
   const doc = JSON.parse(json || "{}") as TrivyOutput;
   return (doc.Results ?? []).flatMap((result) => (result.Vulnerabilities ?? []).map((v) => {
     const severity = (v.Severity ?? "unknown").toLowerCase();
@@ -141,14 +141,14 @@ export function parseAllowlist(text: string, where: string): AllowEntry[] {
 }
 
 export interface GateResult {
-  blocking: Finding[];
-  allowed: { finding: Finding; entry: AllowEntry }[];
+  blocking: Vulnerability[];
+  allowed: { finding: Vulnerability; entry: AllowEntry }[];
   expired: AllowEntry[];
-  below: Finding[];
+  below: Vulnerability[];
 }
 
 /** Applies the threshold and the allowlist; `today` is YYYY-MM-DD (an entry expiring today still applies). */
-export function gate(findings: Finding[], failOn: Severity, allowlist: AllowEntry[], today: string): GateResult {
+export function gate(findings: Vulnerability[], failOn: Severity, allowlist: AllowEntry[], today: string): GateResult {
   const threshold = SEVERITIES.indexOf(failOn);
   const expired = allowlist.filter((e) => e.expires < today);
   const active = allowlist.filter((e) => e.expires >= today);
@@ -163,17 +163,32 @@ export function gate(findings: Finding[], failOn: Severity, allowlist: AllowEntr
   return r;
 }
 
-/** "lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21 [package-lock.json]" */
-export function describe(f: Finding): string {
+/** "lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21" */
+function summarize(f: Vulnerability): string {
   const aliases = f.aliases.length ? ` (${f.aliases.join(", ")})` : "";
-  return `${f.package} ${f.version}: ${f.id}${aliases}, ${f.severity}, ${f.fixed ? `fixed in ${f.fixed}` : "no fixed version"} [${f.target}]`;
+  return `${f.package} ${f.version}: ${f.id}${aliases}, ${f.severity}, ${f.fixed ? `fixed in ${f.fixed}` : "no fixed version"}`;
+}
+
+/** "lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21 [package-lock.json]" */
+export function describe(f: Vulnerability): string {
+  return `${summarize(f)} [${f.target}]`;
+}
+
+/**
+ * A blocking vulnerability as the stage's finding: file the lockfile it came from (relative to the source), or ""
+ * for a package of the image (the message then says so); rule the advisory id; the message names the package, its
+ * version and the fixed version.
+ */
+export function vulnerabilityFinding(f: Vulnerability): { file: string; line: number; column: number; rule: string; severity: string; message: string } {
+  const file = f.target === "image" ? "" : f.target.replace(/^\/src\//, "");
+  return { file, line: 0, column: 0, rule: f.id, severity: f.severity, message: file ? summarize(f) : `${summarize(f)}, in the image` };
 }
 
 /**
  * GitLab's container scanning report (security report schema 15): the image's findings, so merge requests show
  * them in GitLab's security widget. Times are the scan's start and end, as GitLab's schema writes them.
  */
-export function gitlabContainerScanning(findings: Finding[], image: string, scanner: { id: string; name: string; version: string; vendor: string }, start: Date, end: Date): string {
+export function gitlabContainerScanning(findings: Vulnerability[], image: string, scanner: { id: string; name: string; version: string; vendor: string }, start: Date, end: Date): string {
   const time = (d: Date) => d.toISOString().slice(0, 19);
   const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   const tool = { id: scanner.id, name: scanner.name, version: scanner.version, vendor: { name: scanner.vendor } };

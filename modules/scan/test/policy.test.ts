@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe as suite, expect, it } from "vitest";
-import { describe, type Finding, gate, osvFindings, parseAllowlist, parseSeverity, trivyFindings } from "../src/policy.ts";
+import { describe, gate, osvFindings, parseAllowlist, parseSeverity, trivyFindings, type Vulnerability, vulnerabilityFinding } from "../src/policy.ts";
 
 const advisory = JSON.parse(readFileSync(join(import.meta.dirname, "../../../ci/test/fixtures/osv/npm/GHSA-35jh-r3h4-6jhm.json"), "utf8"));
 const osvOutput = JSON.stringify({
@@ -10,12 +10,22 @@ const osvOutput = JSON.stringify({
     packages: [{ package: { name: "lodash", version: "4.17.20", ecosystem: "npm" }, vulnerabilities: [advisory], groups: [{ ids: [advisory.id], max_severity: "" }] }],
   }],
 });
-const lodash: Finding = osvFindings(osvOutput, "source")[0];
+const lodash: Vulnerability = osvFindings(osvOutput, "source")[0];
 
 suite("policy gate", () => {
   it("reads package, advisory, aliases, severity and fixed version from OSV-Scanner's JSON", () => {
     expect(lodash).toMatchObject({ id: "GHSA-35jh-r3h4-6jhm", aliases: ["CVE-2021-23337"], package: "lodash", version: "4.17.20", severity: "high", fixed: "4.17.21", target: "/src/package-lock.json" });
     expect(describe(lodash)).toBe("lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21 [/src/package-lock.json]");
+  });
+
+  it("a blocking vulnerability as the stage's finding: in its lockfile, or in the image (no file)", () => {
+    expect(vulnerabilityFinding(lodash)).toEqual({
+      file: "package-lock.json", line: 0, column: 0, rule: "GHSA-35jh-r3h4-6jhm", severity: "high",
+      message: "lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, fixed in 4.17.21",
+    });
+    expect(vulnerabilityFinding({ ...lodash, target: "image", fixed: "" })).toMatchObject({
+      file: "", message: "lodash 4.17.20: GHSA-35jh-r3h4-6jhm (CVE-2021-23337), high, no fixed version, in the image",
+    });
   });
 
   it("blocks at or above the threshold, not below; unrated findings block", () => {

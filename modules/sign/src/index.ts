@@ -97,10 +97,10 @@ export class Sign {
     for (const r of runs) reports = reports.withNewFile(`cosign-${r.args[0]}${r.args.includes("--type") ? `-${r.args[r.args.indexOf("--type") + 1]}` : ""}.json`, r.stdout);
     const failed = runs.find((r) => r.code !== 0);
     if (failed) {
-      return new StageResult("verify", "failed", `verify: failed, no valid ${failed.what} for ${ref} with this key: ${lastLines(failed.stderr, 1)}`,
-        failed.args.join(" "), failed.code, failed.stderr, reports);
+      return StageResult.of({ stage: "verify", status: "failed", message: `verify: failed, no valid ${failed.what} for ${ref} with this key: ${lastLines(failed.stderr, 1)}`,
+        command: failed.args.join(" "), exitCode: failed.code, output: failed.stderr, reports });
     }
-    return new StageResult("verify", "passed", `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`, "cosign verify", 0, "", reports);
+    return StageResult.of({ stage: "verify", status: "passed", message: `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`, command: "cosign verify", reports });
   }
 
   /** The public key of a private key (cosign public-key), to verify what was just signed. */

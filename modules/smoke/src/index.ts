@@ -5,7 +5,7 @@
 import { dag, type Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 import { StageResult } from "./result.ts";
-import { parseChecks } from "./checks.ts";
+import { type CheckResult, parseChecks } from "./checks.ts";
 
 export { parseChecks, judge, junit, type Check, type CheckResult } from "./checks.ts";
 
@@ -47,7 +47,10 @@ export class Smoke {
     const message = code === 0
       ? `smoke: passed, ${parsed.length} check(s) against ${url}`
       : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
-    return new StageResult("smoke", code === 0 ? "passed" : "failed", message, "runner.ts", code, out, reports);
+    // the runner's smoke.json has one result per check, in the checks' order
+    const results = code === 0 ? [] : await reports.file("smoke.json").contents().then((t) => (JSON.parse(t) as { results: CheckResult[] }).results, () => []);
+    const findings = results.flatMap((r, i) => r.passed ? [] : [{ rule: r.name, message: `${parsed[i].method} ${parsed[i].path}: ${r.failure}` }]);
+    return StageResult.of({ stage: "smoke", status: code === 0 ? "passed" : "failed", message, command: "runner.ts", exitCode: code, output: out, reports, findings });
   }
 }
 

@@ -113,6 +113,33 @@ describe("slipway release", () => {
     for (const f of written) expect(readFileSync(f, "utf8"), f).not.toContain(secret);
   });
 
+  it("a second release of the same digest pushes nothing; verify's cached answer follows the registry's signatures", async () => {
+    const repository = "127.0.0.1:5000/scratch/resign";
+    const source = await copy(() => {}); // its own content, whatever commits land meanwhile
+    const first = await release(source, "--repository", repository, "--allow-no-commit");
+    expect(first.code, first.out).toBe(0);
+    const ref = /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(first.out)![1];
+    const sigTag = `${repository}:${ref.split("@")[1].replace(":", "-")}.sig`;
+    const sigBefore = await manifestDigest(sigTag);
+    const again = await release(source, "--repository", repository, "--allow-no-commit");
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain(`sign: already signed by this key: ${ref}, SBOM attested, provenance attested, scan attested (nothing pushed)`);
+    expect(await manifestDigest(sigTag)).toBe(sigBefore);
+    // another key is refused, whatever the cache holds for this one
+    const otherKeys = tempDir("other-keys");
+    expect((await slipway("keys", "--out", otherKeys, "--password-env", "SLIPWAY_TEST_KEY_PASSWORD")).code).toBe(0);
+    expect((await slipway("verify", ref, "--public-key", join(otherKeys, "cosign.pub"))).code).toBe(1);
+    // the signature swapped for another image's: the cached pass no longer applies
+    const other = await copy((dir) => writeFileSync(join(dir, "src/extra.ts"), "export const resigned = 1;\n"));
+    const signed = await release(other, "--repository", "127.0.0.1:5000/scratch/resign-other", "--allow-no-commit");
+    expect(signed.code, signed.out).toBe(0);
+    const otherRef = /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(signed.out)![1];
+    const otherSig = await manifestDigest(`127.0.0.1:5000/scratch/resign-other:${otherRef.split("@")[1].replace(":", "-")}.sig`);
+    await retag(`127.0.0.1:5000/scratch/resign-other@${otherSig}`, sigTag);
+    const v = await slipway("verify", ref, "--public-key", join(keys, "cosign.pub"));
+    expect(v.code, v.out).toBe(1);
+    expect(v.out).toMatch(/^verify: failed, no valid signature for /m);
+  });
   it("re-tagging a different image under the signed tag makes verify fail", async () => {
     const r = await release(EXAMPLE, "--repository", "127.0.0.1:5000/scratch/retag");
     expect(r.code, r.out).toBe(0);
@@ -145,4 +172,13 @@ async function retag(from: string, to: string): Promise<void> {
   }
   const put = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/manifests/${tag}`, { method: "PUT", headers: { "Content-Type": manifest.headers.get("content-type")! }, body });
   expect(put.status).toBe(201);
+}
+
+/** The digest the local registry holds for repo:tag. */
+async function manifestDigest(ref: string): Promise<string> {
+  const [repo, tag] = ref.replace(/^127\.0\.0\.1:5000\//, "").split(":");
+  const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+  const r = await fetch(`http://127.0.0.1:5000/v2/${repo}/manifests/${tag}`, { method: "HEAD", headers: { Accept: accept } });
+  expect(r.status, ref).toBe(200);
+  return r.headers.get("docker-content-digest")!;
 }

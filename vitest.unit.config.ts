@@ -14,6 +14,7 @@ export const UNIT_TESTS = [
   "ci/test/module-contract.test.ts",
   "ci/test/provenance.test.ts",
   "ci/test/steps.test.ts",
+  "ci/test/tools-plan.test.ts",
 ];
 
 // the introspector builds a TypeScript program per module: seconds each on a busy 2-core machine

@@ -19,8 +19,11 @@ Commands:
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
-  engine up        bring up the Dagger engine, its builtin SDKs, the local registry mirror and images (idempotent)
-  engine status    show what runs, versions and cache sizes
+  engine up        bring up the Dagger engine, its builtin SDKs, the local registry mirror and every image, the
+                   supply-chain tool images included, in the foreground (idempotent; what \`dagger call\` needs)
+  engine tools     build the missing tool images (cosign, syft, trivy, ...) now; other commands start this in the
+                   background once the engine is up, log in /var/cache/slipway/logs/tools.log
+  engine status    show what runs, versions, the tool builder's progress and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
 
 Stage options: --source DIR (default .), --reports DIR (default reports), --image REF (default node:22-bookworm-slim)

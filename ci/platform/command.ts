@@ -5,6 +5,7 @@ import { dockerAnswers } from "./docker.ts";
 import { ENGINE_CONTAINER, ENGINE_VOLUME, engineAnswers, engineContainerRunning, RUNNER_HOST } from "./engine.ts";
 import { paths, pidRuns, readState, writeState } from "./host.ts";
 import { REGISTRY, registryAnswers } from "./registry.ts";
+import { buildTools, toolStatusRows } from "./tools.ts";
 import { up } from "./up.ts";
 import { DAGGER_VERSION } from "./versions.ts";
 
@@ -29,6 +30,7 @@ async function status(): Promise<number> {
     ["Dagger CLI", (await cliVersion()) ?? `not built (${DAGGER_BIN_DIR})`],
     ["engine", engineVersion ? `${ENGINE_CONTAINER} answers: ${engineVersion}` : "not running"],
     ["connect with", RUNNER_HOST],
+    ...(await toolStatusRows()),
     ["engine cache", volume ? `${engineSize} in volume ${ENGINE_VOLUME}` : "-"],
     ["machine cache", `${cacheSize} in ${paths.cache}`],
   ];
@@ -59,15 +61,18 @@ export async function engineCommand(sub: string | undefined, _args: string[]): P
     case "up": {
       const t0 = Date.now();
       await up();
-      process.stderr.write(`engine ready in ${((Date.now() - t0) / 1000).toFixed(1)}s; settings in ${paths.connection}\n`);
+      process.stderr.write(`engine ready in ${((Date.now() - t0) / 1000).toFixed(1)}s with every image, the tool images too (\`dagger call\` ` +
+        `needs them all; \`slipway pipeline\` and the stage commands build those in the background instead); settings in ${paths.connection}\n`);
       return 0;
     }
+    case "tools":
+      return buildTools();
     case "status":
       return status();
     case "down":
       return down();
     default:
-      process.stderr.write(`slipway engine: unknown subcommand "${sub}"; use up, status or down\n`);
+      process.stderr.write(`slipway engine: unknown subcommand "${sub}"; use up, tools, status or down\n`);
       return 2;
   }
 }

@@ -12,25 +12,49 @@ export function hasExplicitEngine(): boolean {
   return Boolean(process.env.DAGGER_SESSION_PORT || process.env._EXPERIMENTAL_DAGGER_CLI_BIN);
 }
 
-/** Loads connection settings into process.env, running `engine up` when needed. Returns how it connected. */
-export async function useEngine(opts: { quiet?: boolean; check?: boolean } = {}): Promise<string> {
+/**
+ * Loads connection settings into process.env, running `engine up` when needed. Returns how it connected.
+ * tools: "background" (default): the supply-chain tool images are not waited for; when one is missing, a detached
+ * builder makes them after the engine is ready (a stage that needs one calls waitForTools, tools.ts).
+ * "foreground": every image before returning, as `slipway engine up` does.
+ */
+export async function useEngine(opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground" } = {}): Promise<string> {
+  const tools = opts.tools ?? "background";
   // settings exported from engine.env name Slipway's own engine container: bring it back if it stopped
   const ours = process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `docker-container://${ENGINE_CONTAINER}` && !process.env.DAGGER_SESSION_PORT;
   if (hasExplicitEngine() && !(ours && !(await engineContainerRunning()))) {
+    if (ours) await toolImages(tools);
     watchEngine();
     return "the session or CLI set in the environment";
   }
   const saved = readConnection();
   if (saved && opts.check === false && (await engineContainerRunning())) {
     Object.assign(process.env, saved);
+    await toolImages(tools);
     watchEngine();
     return `${saved._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
   }
   const { up } = await import("./up.ts");
-  await up({ quiet: opts.quiet });
+  await up({ quiet: opts.quiet, tools });
   Object.assign(process.env, readConnection());
   watchEngine();
   return `${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
+}
+
+/** With the engine already running: starts the background tool builder when a tool image is missing, or builds them here. */
+async function toolImages(tools: "background" | "foreground"): Promise<void> {
+  if (tools === "background") {
+    const { startToolBuilder } = await import("./tools.ts");
+    await startToolBuilder();
+    return;
+  }
+  const { toolSteps, releaseForeground } = await import("./tools.ts");
+  const { runSteps } = await import("./steps.ts");
+  try {
+    await runSteps(toolSteps(), { quiet: true });
+  } finally {
+    releaseForeground();
+  }
 }
 
 let watching = false;

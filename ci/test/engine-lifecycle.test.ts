@@ -35,6 +35,10 @@ describe("slipway engine", () => {
     const steps = r.stderr.split("\n").filter((l) => /^\[\d+\/\d+\] .*: (ok|done),/.test(l));
     expect(steps.length).toBeGreaterThanOrEqual(6);
     expect(steps.filter((l) => !/: ok,/.test(l))).toEqual([]);
+    // in the foreground, the tool images too, after the engine (module mode needs them all)
+    const titles = steps.map((l) => /^\[\d+\/\d+\] (.*?): ok,/.exec(l)![1]);
+    expect(titles.indexOf("Image aquasec/trivy:0.74.0")).toBeGreaterThan(titles.indexOf("Dagger engine"));
+    expect(r.stderr).toMatch(/engine ready in [\d.]+s with every image, the tool images too/);
   });
 
   it("status reports the pinned version on the CLI and the engine", () => {
@@ -42,6 +46,8 @@ describe("slipway engine", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`Dagger CLI\\s+dagger ${DAGGER_VERSION.replace(/\./g, "\\.")} `));
     expect(r.stdout).toMatch(new RegExp(`engine\\s+.*answers: ${DAGGER_VERSION.replace(/\./g, "\\.")}`));
+    expect(r.stdout).toMatch(/^tool images\s+all \d+ ready$/m);
+    expect(r.stdout).toMatch(/^tool builder\s+(never ran|idle|last run failed|building)/m);
   });
 
   it("down then up keeps the cache volume: a cached exec stays cached", async () => {

@@ -74,9 +74,9 @@ describe("module mode: dagger functions, call and check on the real engine", () 
       method: "HEAD", headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
     });
     const unsigned = `${REGISTRY}/library/debian@${head.headers.get("docker-content-digest")}`;
-    const refused = await call("deploy", "gitops", `--image=${unsigned}`,
-      `--public-key=${join(keys, "cosign.pub")}`, "--remote=https://git.example.invalid/manifests.git", "--environment=staging",
-      "--revision=0123456", "--name=node-api", `--registry=${REGISTRY_SERVICE}`, "message");
+    const refused = await call("deploy", "environment", "--name=staging", "--app=node-api",
+      "with-gitops", "--remote=https://git.example.invalid/manifests.git", "with-registry", `--registry=${REGISTRY_SERVICE}`,
+      "deploy", `--image=${unsigned}`, `--public-key=${join(keys, "cosign.pub")}`, "--revision=0123456", "message");
     expect(refused).toMatch(/^deploy staging: refused, .*signature.*nothing changed on staging$/i);
     // smoke checks an app on this host's loopback through a tunnel
     const app = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");

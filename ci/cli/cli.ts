@@ -5,7 +5,7 @@ import { StepError } from "../platform/steps.ts";
 const usage = `Usage: slipway <command> [options]
 
 Commands:
-  pipeline         every stage, lint to production smoke, as a DAG; a run report (default --source: examples/node-api)
+  pipeline         every stage, lint to production smoke, as a DAG; a run report
   lint             lint with the project's "lint" script, else ESLint when configured
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
   test             unit tests with the "test:unit" or "test" script; JUnit report exported to --reports
@@ -26,7 +26,9 @@ Commands:
   engine status    show what runs, versions, the tool builder's progress and cache sizes
   engine down      stop what \`engine up\` started (caches stay)
 
-Stage options: --source DIR (default .), --reports DIR (default reports), --image REF (default node:22-bookworm-slim)
+Every command: --source DIR (the project, default the current directory; \`npm run pipeline\` passes
+               examples/node-api), --reports DIR (default reports)
+Stage options: --image REF (default node:22-bookworm-slim)
 Integration:   --registry-mirror HOST:PORT (default: the engine's docker.io mirror), --docker-image REF
                (default docker:dind), --no-cache (run even if the same source passed before)
 `;

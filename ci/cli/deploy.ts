@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import type { StageResult } from "../../modules/node/src/index.ts";
 import { STRATEGIES, type Strategy } from "../../modules/deploy/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
+import { waitForTools } from "../platform/tools.ts";
 import { deployTo, rollbackOf, smokeOf } from "./deployments.ts";
 import { loadEnvironment } from "./environments.ts";
 import { commitOf } from "./git.ts";
@@ -52,6 +53,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
     env.settings.strategy = values.strategy as Strategy;
   }
   await useEngine({ quiet: true, check: false });
+  await waitForTools(["cosign"]); // deploy verifies first
   const revision = (await commitOf(source))?.revision ?? "";
   let code = 1;
   await connection(async () => {

@@ -14,6 +14,7 @@ import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.t
 import { Sign } from "../../modules/sign/src/index.ts";
 import { DAGGER_VERSION } from "../platform/versions.ts";
 import { useEngine } from "../platform/connection.ts";
+import { stageTools, waitForTools } from "../platform/tools.ts";
 import { ensureDir, paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
 import { localRepository } from "./publish.ts";
@@ -130,12 +131,14 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
   let runs: StageRun[] = [];
   let image: string | undefined;
   const commit = await commitOf(o.source);
+  const waiting = (line: string) => process.stderr.write(`  ${line}\n`);
   await connection(async () => {
-    const { key, password } = await signingKey(o.key, o.passwordEnv);
+    // the key is read (or, the first time, made with cosign) when a stage needs it: the code stages need no tool
+    let key: Promise<{ key: Secret; password: Secret }> | undefined;
     const ctx: RunContext = {
       source: o.source, reports: o.reports, dir: dag.host().directory(o.source, { exclude: EXCLUDE }), commit,
       repository: o.repository ?? localRepository(o.source),
-      allowNoCommit: o.allowNoCommit, key, password, scanner: o.scanner,
+      allowNoCommit: o.allowNoCommit, scanner: o.scanner,
       vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
       failOn: o.failOn, started: new Date().toISOString(), environments: {},
       publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
@@ -146,6 +149,8 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
     if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
     const runners = hostStageRunners(ctx);
     runs = await runDag(PIPELINE, chosen, async (stage) => {
+      await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
+      if (stage === "sign" || stage === "verify") Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv)));
       const t0 = Date.now();
       const r = await runners[stage]();
       return { ...r, seconds: (Date.now() - t0) / 1000 };

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { type Commit, Image, type Published } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
+import { waitForTools } from "../platform/tools.ts";
 import { commitOf } from "./git.ts";
 import { NO_REPOSITORY } from "../src/stages.ts";
 import { hostTunnel } from "./stages.ts";
@@ -72,6 +73,7 @@ export async function runPublish(argv: string[]): Promise<number> {
   }
   const source = resolve(values.source!);
   await useEngine({ quiet: true, check: false });
+  await waitForTools(["regctl"]); // the reproducible image is written by regctl
   const started = Date.now();
   let published: Published | undefined;
   await connection(async () => {

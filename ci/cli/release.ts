@@ -10,6 +10,7 @@ import type { StageResult } from "../../modules/node/src/index.ts";
 import { parseScanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
+import { waitForTools } from "../platform/tools.ts";
 import { runStages } from "./pipeline.ts";
 import { loopback } from "./deployments.ts";
 import { secretFromEnv } from "./publish.ts";
@@ -85,6 +86,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (!ref) throw new Error("verify needs an image reference: slipway verify REGISTRY/PATH@sha256:... --public-key FILE");
   if (!values["public-key"]) throw new Error("--public-key FILE is required (cosign.pub)");
   await useEngine({ quiet: true, check: false });
+  await waitForTools(["cosign"]);
   let result: StageResult | undefined;
   await connection(async () => {
     result = await new Sign().verify(ref, await hostFile(values["public-key"]!, "--public-key"), loopback(`http://${ref.split("/")[0]}`));
@@ -97,6 +99,7 @@ export async function runKeys(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, "password-env": { type: "string" } } });
   if (!values.out) throw new Error("--out DIR is required: where cosign.key and cosign.pub go");
   await useEngine({ quiet: true, check: false });
+  await waitForTools(["cosign"]);
   const out = resolve(values.out);
   await connection(async () => {
     const ctr = new Sign().generateKeyPair(secretFromEnv(values["password-env"], "--password-env"));

@@ -118,7 +118,7 @@ export class Slipway {
     const registry = this.registry;
     const ctx: StageContext = {
       dir: source, commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: false } : undefined,
-      repository: this.repository, allowNoCommit, key: this.key!, password: this.password!, scanner: this.scanner, vulnDb: this.vulnDb,
+      repository: this.repository, allowNoCommit, key: this.key, password: this.password, scanner: this.scanner, vulnDb: this.vulnDb,
       failOn: this.failOn, allowlist: this.allowlist, registryMirror: this.registryMirror, registry: () => registry,
       builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`, started: started.toISOString(),
     };

@@ -34,8 +34,9 @@ export interface StageContext {
   /** where the image is pushed (REGISTRY/PATH); unset: the build fails naming --repository */
   repository?: string;
   allowNoCommit: boolean;
-  key: Secret;
-  password: Secret;
+  /** the signing key and its password (needed by sign, and by verify without publicKey) */
+  key?: Secret;
+  password?: Secret;
   /** the public key to verify with; unset: derived from the key */
   publicKey?: File;
   /** trivy or osv-scanner (the scan module refuses anything else) */
@@ -143,14 +144,14 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
         startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
       }), null, 2) + "\n";
       const dir = dag.directory().withNewFile("provenance.json", predicate);
-      const signed = await deps.sign().sign(published.ref, ctx.key, ctx.password, {
+      const signed = await deps.sign().sign(published.ref, requireOutput(ctx.key, "the signing key"), requireOutput(ctx.password, "the key's password"), {
         sbom: requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), provenance: dir.file("provenance.json"), registry: imageRegistry(ctx), scan: ctx.scanned,
       });
       return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
     },
     async verify() {
       const sign = deps.sign();
-      ctx.publicKey ??= await sign.publicKey(ctx.key, ctx.password);
+      ctx.publicKey ??= await sign.publicKey(requireOutput(ctx.key, "the signing key"), requireOutput(ctx.password, "the key's password"));
       const out = await outcome(sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, { registry: imageRegistry(ctx) }), "verify");
       // for whoever deploys this image later (a CI job gated on approval): the public half only
       return { ...out, reports: { ...out.reports, sign: dag.directory().withFile("cosign.pub", ctx.publicKey) } };

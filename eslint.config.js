@@ -6,9 +6,13 @@ import tseslint from "typescript-eslint";
 export default tseslint.config(
   {
     ignores: [
-      "**/node_modules/**", "**/dist/**", "reports/**", "coverage/**",
+      "**/node_modules/**",
+      "**/dist/**",
+      "reports/**",
+      "coverage/**",
       // user projects with their own lint configuration, and test inputs
-      "examples/**", "ci/test/fixtures/**",
+      "examples/**",
+      "ci/test/fixtures/**",
       // the Dagger SDK's generated client, copied into the builtin TypeScript SDK
       "ci/platform/sdk/typescript/library/sdk/core.*",
     ],

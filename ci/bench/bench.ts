@@ -31,7 +31,8 @@ const RUNS = Number(values.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs ${values.runs} is not a positive whole number`);
 const GROUPS = ["abcd", "ef", "g"];
 const ONLY = values.only?.split(",");
-for (const g of ONLY ?? []) if (!GROUPS.includes(g)) throw new Error(`--only ${values.only}: name groups of measures among ${GROUPS.join(", ")}`);
+for (const g of ONLY ?? [])
+  if (!GROUPS.includes(g)) throw new Error(`--only ${values.only}: name groups of measures among ${GROUPS.join(", ")}`);
 const wants = (group: string) => !ONLY || ONLY.includes(group);
 const OUT = values.out ?? (values.only ? undefined : join(ROOT, "BENCHMARKS.md"));
 
@@ -42,7 +43,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function copy(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "slipway-bench-"));
   cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
-  await $({ cwd: dir, quiet: true })`git init -q -b main && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm bench`;
+  await $({
+    cwd: dir,
+    quiet: true,
+  })`git init -q -b main && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm bench`;
   return dir;
 }
 
@@ -62,13 +66,19 @@ async function nativeBaseImage(): Promise<void> {
   const ca = (await $({ quiet: true })`cat /usr/local/share/ca-certificates/*.crt`.nothrow()).stdout;
   const ctx = mkdtempSync(join(tmpdir(), "slipway-bench-base-"));
   writeFileSync(join(ctx, "extra-ca.crt"), ca);
-  writeFileSync(join(ctx, "Dockerfile"), "FROM node:22-bookworm-slim\nCOPY extra-ca.crt /opt/extra-ca.crt\nENV NODE_EXTRA_CA_CERTS=/opt/extra-ca.crt\n");
+  writeFileSync(
+    join(ctx, "Dockerfile"),
+    "FROM node:22-bookworm-slim\nCOPY extra-ca.crt /opt/extra-ca.crt\nENV NODE_EXTRA_CA_CERTS=/opt/extra-ca.crt\n",
+  );
   await $({ cwd: ctx, quiet: true })`docker build -q -t slipway-bench/node:22-bookworm-slim .`;
 }
 
 async function native(dir: string): Promise<number> {
   const sh = $({ cwd: dir, quiet: true, env: { ...process.env, CI: "true" } });
-  const dockerfile = readFileSync(join(dir, "Dockerfile"), "utf8").replaceAll("FROM node:22-bookworm-slim", "FROM slipway-bench/node:22-bookworm-slim");
+  const dockerfile = readFileSync(join(dir, "Dockerfile"), "utf8").replaceAll(
+    "FROM node:22-bookworm-slim",
+    "FROM slipway-bench/node:22-bookworm-slim",
+  );
   writeFileSync(join(dir, "Dockerfile.bench"), dockerfile);
   return timed("native", async () => {
     await sh`npm ci --no-audit --no-fund`;
@@ -82,7 +92,8 @@ async function native(dir: string): Promise<number> {
 function pipeline(dir: string, label: string, stages = ["--only", STAGES]): Promise<number> {
   return timed(label, async () => {
     const r = await $({ quiet: true, nothrow: true })`node ${CLI} pipeline --source ${dir} ${stages} --reports ${join(dir, "reports")}`;
-    if (r.exitCode !== 0) throw new Error(`the pipeline failed during the bench (${label}): ${r.stdout.slice(-1500)}${r.stderr.slice(-500)}`);
+    if (r.exitCode !== 0)
+      throw new Error(`the pipeline failed during the bench (${label}): ${r.stdout.slice(-1500)}${r.stderr.slice(-500)}`);
   });
 }
 
@@ -110,7 +121,8 @@ async function cliStart(dir: string): Promise<{ help: number[]; lint: number[] }
   // not timed: the first start builds the CLI's bundle if a source changed since, the first lint fills the cache
   await cliTime(["--help"]);
   await cliTime(lint);
-  const help: number[] = [], cached: number[] = [];
+  const help: number[] = [],
+    cached: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
     help.push(await cliTime(["--help"]));
     cached.push(await cliTime(lint));
@@ -125,7 +137,8 @@ async function cliStart(dir: string): Promise<{ help: number[]; lint: number[] }
  */
 async function wholePipeline(dir: string): Promise<{ e: number[]; f: number[] }> {
   await pipeline(dir, "whole pipeline, first run (not timed)", []);
-  const e: number[] = [], f: number[] = [];
+  const e: number[] = [],
+    f: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
     e.push(await pipeline(dir, "whole pipeline warm, no change", []));
     appendFileSync(join(dir, "src/notes.ts"), `\nexport const benchWhole${i} = ${i};\n`);
@@ -136,7 +149,10 @@ async function wholePipeline(dir: string): Promise<{ e: number[]; f: number[] }>
 }
 
 await $({ quiet: true })`node ${CLI} engine up`;
-const a: number[] = [], b: number[] = [], c: number[] = [], d: number[] = [];
+const a: number[] = [],
+  b: number[] = [],
+  c: number[] = [],
+  d: number[] = [];
 let dir: string | undefined;
 if (wants("abcd")) {
   await nativeBaseImage();
@@ -167,20 +183,26 @@ const seconds = (x: number, target: number) => `target ≤ ${target} s: ${x <= t
 const table = [
   "| measure | median | runs (s) | ratio to native, or target |",
   "| --- | ---: | --- | --- |",
-  ...(!wants("abcd") ? [] : [
-    `| (a) native: npm ci, lint, typecheck, unit tests, docker build | ${ma.toFixed(1)} s | ${fmt(a)} | 1.00 |`,
-    `| (b) pipeline cold (engine cache emptied, mirror warm) | ${mb.toFixed(1)} s | ${fmt(b)} | b/a = ${ratio(mb, 1.5)} |`,
-    `| (c) pipeline warm, no change | ${mc.toFixed(1)} s | ${fmt(c)} | c/a = ${ratio(mc, 0.1)} |`,
-    `| (d) pipeline warm, one source file changed | ${md.toFixed(1)} s | ${fmt(d)} | d/a = ${ratio(md, 0.5)} |`,
-  ]),
-  ...(!wants("ef") ? [] : [
-    `| (e) whole pipeline warm, no change (lint to production smoke) | ${me.toFixed(1)} s | ${fmt(whole.e)} | ${seconds(me, 10)} |`,
-    `| (f) whole pipeline, one source file changed, through production | ${mf.toFixed(1)} s | ${fmt(whole.f)} | measured |`,
-  ]),
-  ...(!wants("g") ? [] : [
-    `| (g) CLI start: \`slipway --help\` | ${mgHelp.toFixed(2)} s | ${fmt(g.help, 2)} | ${seconds(mgHelp, 0.3)} |`,
-    `| (g) CLI start: cached \`slipway lint\` of the example | ${mgLint.toFixed(2)} s | ${fmt(g.lint, 2)} | ${seconds(mgLint, 1.5)} |`,
-  ]),
+  ...(!wants("abcd")
+    ? []
+    : [
+        `| (a) native: npm ci, lint, typecheck, unit tests, docker build | ${ma.toFixed(1)} s | ${fmt(a)} | 1.00 |`,
+        `| (b) pipeline cold (engine cache emptied, mirror warm) | ${mb.toFixed(1)} s | ${fmt(b)} | b/a = ${ratio(mb, 1.5)} |`,
+        `| (c) pipeline warm, no change | ${mc.toFixed(1)} s | ${fmt(c)} | c/a = ${ratio(mc, 0.1)} |`,
+        `| (d) pipeline warm, one source file changed | ${md.toFixed(1)} s | ${fmt(d)} | d/a = ${ratio(md, 0.5)} |`,
+      ]),
+  ...(!wants("ef")
+    ? []
+    : [
+        `| (e) whole pipeline warm, no change (lint to production smoke) | ${me.toFixed(1)} s | ${fmt(whole.e)} | ${seconds(me, 10)} |`,
+        `| (f) whole pipeline, one source file changed, through production | ${mf.toFixed(1)} s | ${fmt(whole.f)} | measured |`,
+      ]),
+  ...(!wants("g")
+    ? []
+    : [
+        `| (g) CLI start: \`slipway --help\` | ${mgHelp.toFixed(2)} s | ${fmt(g.help, 2)} | ${seconds(mgHelp, 0.3)} |`,
+        `| (g) CLI start: cached \`slipway lint\` of the example | ${mgLint.toFixed(2)} s | ${fmt(g.lint, 2)} | ${seconds(mgLint, 1.5)} |`,
+      ]),
 ].join("\n");
 process.stdout.write(`\n${date} on ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) each, medians\n\n${table}\n`);
 const efText = `- (e) and (f) run the whole pipeline (deploys to the local staging and production targets and their smoke
@@ -193,14 +215,18 @@ const gText = `- (g) times whole starts of the CLI (\`node ci/bin/slipway.js\`, 
   what remains is the start, the connection to the engine and one query.
 `;
 if (OUT) {
-  writeFileSync(OUT, values.only ? `# Benchmarks: ${values.only}
+  writeFileSync(
+    OUT,
+    values.only
+      ? `# Benchmarks: ${values.only}
 
 Written by \`npm run bench -- --only ${values.only}\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION};
 ${RUNS} run(s) of each measure, medians.
 
 ${table}
 
-${wants("ef") ? efText : ""}${wants("g") ? gText : ""}` : `# Benchmarks
+${wants("ef") ? efText : ""}${wants("g") ? gText : ""}`
+      : `# Benchmarks
 
 Written by \`npm run bench\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) of
 each measure, medians. The pipeline runs the stages that match the native steps (\`--only ${STAGES}\`: each
@@ -215,6 +241,7 @@ ${table}
 - (b) empties the engine's cache before each run (engine container and its state volume removed, \`engine up\`
   starts a fresh one, not timed); the local registry mirror stays warm.
 - (c) reruns (b)'s source unchanged; (d) appends one line to src/notes.ts and commits it.
-${efText}${gText}`);
+${efText}${gText}`,
+  );
   say(`wrote ${OUT}`);
 }

@@ -18,18 +18,30 @@ export interface WorkspacePackage {
 /** The workspace's packages, from the root package.json's "workspaces" globs (dir/* and plain dirs). */
 export function workspacePackages(root: string): WorkspacePackage[] {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { workspaces?: string[] | { packages?: string[] } };
-  const patterns = Array.isArray(pkg.workspaces) ? pkg.workspaces : pkg.workspaces?.packages ?? [];
+  const patterns = Array.isArray(pkg.workspaces) ? pkg.workspaces : (pkg.workspaces?.packages ?? []);
   if (!patterns.length) throw new Error(`--affected-since needs a workspace: ${join(root, "package.json")} declares no "workspaces"`);
-  const dirs = patterns.flatMap((p) => {
-    const clean = p.replace(/\/$/, "");
-    if (!clean.endsWith("/*")) return [clean];
-    const parent = clean.slice(0, -2);
-    return existsSync(join(root, parent)) ? readdirSync(join(root, parent)).map((d) => `${parent}/${d}`) : [];
-  }).filter((d) => existsSync(join(root, d, "package.json"))).sort();
-  const raw = dirs.map((dir) => ({ dir, json: JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as { name?: string; dependencies?: object; devDependencies?: object; peerDependencies?: object } }));
+  const dirs = patterns
+    .flatMap((p) => {
+      const clean = p.replace(/\/$/, "");
+      if (!clean.endsWith("/*")) return [clean];
+      const parent = clean.slice(0, -2);
+      return existsSync(join(root, parent)) ? readdirSync(join(root, parent)).map((d) => `${parent}/${d}`) : [];
+    })
+    .filter((d) => existsSync(join(root, d, "package.json")))
+    .sort();
+  const raw = dirs.map((dir) => ({
+    dir,
+    json: JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as {
+      name?: string;
+      dependencies?: object;
+      devDependencies?: object;
+      peerDependencies?: object;
+    },
+  }));
   const names = new Set(raw.map((r) => r.json.name ?? r.dir));
   return raw.map(({ dir, json }) => ({
-    dir, name: json.name ?? dir,
+    dir,
+    name: json.name ?? dir,
     deps: Object.keys({ ...json.dependencies, ...json.devDependencies, ...json.peerDependencies }).filter((d) => names.has(d)),
   }));
 }
@@ -68,6 +80,9 @@ export async function changedSince(root: string, ref: string): Promise<string[]>
   if ((await git`git rev-parse --verify --quiet ${`${ref}^{commit}`}`).exitCode !== 0) {
     throw new Error(`--affected-since ${ref}: no such commit in ${root}: fetch it (git fetch origin ${ref}) or pass a SHA`);
   }
-  const [diff, untracked] = await Promise.all([git`git diff --name-only --relative ${ref} -- .`, git`git ls-files --others --exclude-standard -- .`]);
+  const [diff, untracked] = await Promise.all([
+    git`git diff --name-only --relative ${ref} -- .`,
+    git`git ls-files --others --exclude-standard -- .`,
+  ]);
   return [...new Set([...diff.stdout.split("\n"), ...untracked.stdout.split("\n")].filter(Boolean))].sort();
 }

@@ -39,8 +39,21 @@ const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "
     const image = new Image(opts.dockerfile);
     return {
       dockerfile: async () => image.dockerfile,
-      publish: (source, repository, o = {}) => clientObject(() => image.publish(source, repository, o.revision, o.created, o.sourceUrl,
-        o.dirty, o.allowNoCommit, o.username, o.password, o.registry)),
+      publish: (source, repository, o = {}) =>
+        clientObject(() =>
+          image.publish(
+            source,
+            repository,
+            o.revision,
+            o.created,
+            o.sourceUrl,
+            o.dirty,
+            o.allowNoCommit,
+            o.username,
+            o.password,
+            o.registry,
+          ),
+        ),
     };
   },
   sbom: (opts = {}) => {
@@ -50,7 +63,8 @@ const standIns: NodeDependencies & DeployDependencies & Omit<RootDependencies, "
   scan: () => {
     const scan = new Scan();
     return {
-      vulnerabilities: (target, source, o = {}) => clientObject(() => scan.vulnerabilities(target, source, o.vulnDb, o.failOn, o.allowlist, o.today, o.scanner)),
+      vulnerabilities: (target, source, o = {}) =>
+        clientObject(() => scan.vulnerabilities(target, source, o.vulnDb, o.failOn, o.allowlist, o.today, o.scanner)),
       secrets: (source) => clientObject(() => scan.secrets(source)),
     };
   },

@@ -78,7 +78,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const code = (err as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    if (
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+    ) {
       // node's own text suggests `--` quoting; the user needs the command's options
       const what = (err as Error).message.split(". ")[0].replace(/^Unknown option/, "unknown option");
       process.stderr.write(`slipway: ${what} for "${process.argv[2]}": run \`slipway ${process.argv[2]} --help\` for its options\n`);
@@ -89,7 +93,10 @@ main(process.argv.slice(2)).then(
       .replace(/^failed to execute function with automatic provisioning: (?:\w*Error: )*/, "")
       .replace(/\s*\[traceparent:[^\]]*\]/g, "")
       // the SDK's bare message when the engine or its session went away mid-run
-      .replace(/^API Error$/, "the Dagger engine session ended during the run: check `slipway engine status`, then rerun (finished work is cached)");
+      .replace(
+        /^API Error$/,
+        "the Dagger engine session ended during the run: check `slipway engine status`, then rerun (finished work is cached)",
+      );
     process.stderr.write(`slipway: ${msg}\n`);
     process.exit(1);
   },

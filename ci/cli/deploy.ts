@@ -37,11 +37,16 @@ export async function runDeploy(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      env: { type: "string" }, image: { type: "string" }, "public-key": { type: "string" }, source: { type: "string", default: "." },
-      strategy: { type: "string" }, reports: { type: "string", default: "reports" }, help: { type: "boolean", short: "h" },
+      env: { type: "string" },
+      image: { type: "string" },
+      "public-key": { type: "string" },
+      source: { type: "string", default: "." },
+      strategy: { type: "string" },
+      reports: { type: "string", default: "reports" },
+      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) return void process.stdout.write(DEPLOY_HELP), 0;
+  if (values.help) return (void process.stdout.write(DEPLOY_HELP), 0);
   if (!values.env) throw new Error("--env NAME is required: the environment to deploy to (staging, production)");
   if (!values.image) throw new Error("--image REPOSITORY@sha256:... is required: deploy what `slipway release` signed");
   if (!values["public-key"]) throw new Error("--public-key FILE is required: deploys are verified against it (cosign.pub)");
@@ -49,7 +54,8 @@ export async function runDeploy(argv: string[]): Promise<number> {
   const source = resolve(values.source!);
   const env = loadEnvironment(source, values.env);
   if (values.strategy) {
-    if (!STRATEGIES.includes(values.strategy as Strategy)) throw new Error(`--strategy ${values.strategy} is not a strategy: use ${STRATEGIES.join(", ")}`);
+    if (!STRATEGIES.includes(values.strategy as Strategy))
+      throw new Error(`--strategy ${values.strategy} is not a strategy: use ${STRATEGIES.join(", ")}`);
     env.settings.strategy = values.strategy as Strategy;
   }
   await useEngine({ quiet: true, check: false });
@@ -64,8 +70,16 @@ export async function runDeploy(argv: string[]): Promise<number> {
 }
 
 export async function runRollback(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { env: { type: "string" }, source: { type: "string", default: "." }, reports: { type: "string", default: "reports" }, help: { type: "boolean", short: "h" } } });
-  if (values.help) return void process.stdout.write(DEPLOY_HELP), 0;
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      env: { type: "string" },
+      source: { type: "string", default: "." },
+      reports: { type: "string", default: "reports" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return (void process.stdout.write(DEPLOY_HELP), 0);
   if (!values.env) throw new Error("--env NAME is required: the environment to roll back");
   const env = loadEnvironment(resolve(values.source!), values.env);
   if (env.target !== "docker-host") throw new Error(`rollback of a ${env.target} target: revert the deploy commit in ${env.gitops.remote}`);
@@ -81,11 +95,16 @@ export async function runSmoke(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      env: { type: "string" }, source: { type: "string", default: "." }, url: { type: "string" }, checks: { type: "string" },
-      deadline: { type: "string", default: "30" }, reports: { type: "string", default: "reports" }, help: { type: "boolean", short: "h" },
+      env: { type: "string" },
+      source: { type: "string", default: "." },
+      url: { type: "string" },
+      checks: { type: "string" },
+      deadline: { type: "string", default: "30" },
+      reports: { type: "string", default: "reports" },
+      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) return void process.stdout.write(DEPLOY_HELP), 0;
+  if (values.help) return (void process.stdout.write(DEPLOY_HELP), 0);
   const source = resolve(values.source!);
   const env = values.env ? loadEnvironment(source, values.env) : undefined;
   const deadlineSeconds = Number(values.deadline);

@@ -32,20 +32,28 @@ export function environmentSecrets(env: Environment): [string, Secret][] {
 /** The environment as the deploy module's typed value: its settings, secrets and target. */
 export function deployEnvironment(env: Environment, registry?: Service): DeployEnvironment {
   const s = env.settings;
-  let d = new Deploy().environment(env.name, s.app)
-    .withStrategy(s.strategy).withReplicas(s.replicas).withHealthCheck(s.healthPath, s.healthTimeoutSeconds)
-    .withGate(s.windowSeconds, s.maxErrorRate).withCanarySteps(s.canarySteps);
+  let d = new Deploy()
+    .environment(env.name, s.app)
+    .withStrategy(s.strategy)
+    .withReplicas(s.replicas)
+    .withHealthCheck(s.healthPath, s.healthTimeoutSeconds)
+    .withGate(s.windowSeconds, s.maxErrorRate)
+    .withCanarySteps(s.canarySteps);
   for (const [name, value] of Object.entries(s.env)) d = d.withEnvVariable(name, value);
   for (const [name, secret] of environmentSecrets(env)) d = d.withSecretVariable(name, secret);
   if (registry) d = d.withRegistry(registry);
   if (env.target === "gitops") {
-    const git = /^(git|https?):\/\/(127\.0\.0\.1|localhost)[:/]/.test(env.gitops.remote) ? loopback(env.gitops.remote.replace(/^git:/, "http:")) : undefined;
+    const git = /^(git|https?):\/\/(127\.0\.0\.1|localhost)[:/]/.test(env.gitops.remote)
+      ? loopback(env.gitops.remote.replace(/^git:/, "http:"))
+      : undefined;
     const token = process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined;
     return d.withGitops(env.gitops.remote, env.gitops.path, env.gitops.branch, git, token);
   }
   const docker = loopback(env.dockerHost);
   if (!docker) {
-    throw new Error(`SLIPWAY_DOCKER_HOST=${env.dockerHost} (${env.files.join(", ")}): only engines on this host's loopback are reachable from here (tcp://127.0.0.1:PORT)`);
+    throw new Error(
+      `SLIPWAY_DOCKER_HOST=${env.dockerHost} (${env.files.join(", ")}): only engines on this host's loopback are reachable from here (tcp://127.0.0.1:PORT)`,
+    );
   }
   return d.withDockerHost(docker, hostTunnel("127.0.0.1", s.adminPort), s.listen, s.adminPort, s.appPort);
 }
@@ -82,9 +90,15 @@ export interface SmokeOptions {
  */
 export function smokeOf(source: string, env: Environment | undefined, opts: SmokeOptions = {}): () => Promise<StageResult> {
   const url = opts.url ?? env?.url;
-  if (!url) throw new Error(env ? `no SLIPWAY_URL for ${env.name} (${env.files.join(", ")}): add it, or pass --url URL` : "smoke needs --env NAME (its SLIPWAY_URL) or --url URL");
-  const file = opts.checks ? resolve(opts.checks) : env?.smokeChecks ?? resolve(source, "smoke.json");
-  if (!existsSync(file)) throw new Error(`${file} does not exist: write the checks as [{"name": "health", "path": "/health", "status": 200}]`);
+  if (!url)
+    throw new Error(
+      env
+        ? `no SLIPWAY_URL for ${env.name} (${env.files.join(", ")}): add it, or pass --url URL`
+        : "smoke needs --env NAME (its SLIPWAY_URL) or --url URL",
+    );
+  const file = opts.checks ? resolve(opts.checks) : (env?.smokeChecks ?? resolve(source, "smoke.json"));
+  if (!existsSync(file))
+    throw new Error(`${file} does not exist: write the checks as [{"name": "health", "path": "/health", "status": 200}]`);
   const checks = readFileSync(file, "utf8");
   parseChecks(checks, file);
   return () => new Smoke().run(url, checks, opts.deadlineSeconds ?? 30, loopback(url));

@@ -22,7 +22,18 @@ import { mirrorService, runNodeStage, type StageName } from "./stages.ts";
 import { deployTo, loopback, smokeOf } from "./deployments.ts";
 import { clientObject } from "../src/deps.ts";
 import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
-import { annotations, markdown, mergedJunit, PIPELINE, report, type RunReport, runDag, select, type StageDef, type StageRun } from "../src/dag.ts";
+import {
+  annotations,
+  markdown,
+  mergedJunit,
+  PIPELINE,
+  report,
+  type RunReport,
+  runDag,
+  select,
+  type StageDef,
+  type StageRun,
+} from "../src/dag.ts";
 import { type Environment, loadEnvironment } from "./environments.ts";
 
 /** The offline default: the bundled advisory set (one real advisory); SLIPWAY_VULN_DB names a real database. */
@@ -41,7 +52,8 @@ export interface RunContext extends StageContext {
  * Scan.database builds one from with the scanner's own tooling.
  */
 export function vulnDatabase(path: string, scanner: Scanner): Directory {
-  if (!existsSync(path)) throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
+  if (!existsSync(path))
+    throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
   const dir = dag.host().directory(path);
   const built = scanner === "trivy" ? existsSync(join(path, "db", "trivy.db")) : existsSync(join(path, "osv-scalibr"));
   return built ? dir : new Scan().database(dir, scanner);
@@ -69,13 +81,21 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
   };
   const smoke = (name: string) => async () => {
     const env = environment(name);
-    if (!env.url) return { stage: `smoke-${name}`, status: "not-configured" as const, message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`, cached: null };
+    if (!env.url)
+      return {
+        stage: `smoke-${name}`,
+        status: "not-configured" as const,
+        message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`,
+        cached: null,
+      };
     return exported(await outcome(clientObject(smokeOf(ctx.source, env)), `smoke-${name}`), ctx.reports);
   };
   return {
     ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx.reports)])),
-    "deploy-staging": deploy("staging"), "smoke-staging": smoke("staging"),
-    "deploy-production": deploy("production"), "smoke-production": smoke("production"),
+    "deploy-staging": deploy("staging"),
+    "smoke-staging": smoke("staging"),
+    "deploy-production": deploy("production"),
+    "smoke-production": smoke("production"),
   };
 }
 
@@ -83,10 +103,14 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
  * The signing key: --key FILE with --password-env VAR, or the machine's default key pair in
  * /var/cache/slipway/keys (made on first use, password beside it, root only), so the pipeline runs with no setup.
  */
-async function signingKey(keyPath: string | undefined, passwordEnv: string | undefined): Promise<{ key: Secret; password: Secret; note: string }> {
+async function signingKey(
+  keyPath: string | undefined,
+  passwordEnv: string | undefined,
+): Promise<{ key: Secret; password: Secret; note: string }> {
   let password: string;
   if (keyPath) {
-    if (!existsSync(keyPath)) throw new Error(`--key ${keyPath} does not exist: make a key pair with \`slipway keys --out DIR --password-env VAR\``);
+    if (!existsSync(keyPath))
+      throw new Error(`--key ${keyPath} does not exist: make a key pair with \`slipway keys --out DIR --password-env VAR\``);
     if (!passwordEnv) throw new Error("--password-env VAR is required with --key: the environment variable holding the key's password");
     password = process.env[passwordEnv] ?? "";
     if (!password) throw new Error(`--password-env ${passwordEnv}: that environment variable is not set or empty: export it`);
@@ -125,7 +149,10 @@ export interface DagOptions {
 }
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
-export async function runStages(o: DagOptions, print: (r: StageRun) => void): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
+export async function runStages(
+  o: DagOptions,
+  print: (r: StageRun) => void,
+): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
   const chosen = select(PIPELINE, o.until, o.skip, o.only);
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
@@ -136,25 +163,37 @@ export async function runStages(o: DagOptions, print: (r: StageRun) => void): Pr
     // the key is read (or, the first time, made with cosign) when a stage needs it: the code stages need no tool
     let key: Promise<{ key: Secret; password: Secret }> | undefined;
     const ctx: RunContext = {
-      source: o.source, reports: o.reports, dir: dag.host().directory(o.source, { exclude: EXCLUDE }), commit,
+      source: o.source,
+      reports: o.reports,
+      dir: dag.host().directory(o.source, { exclude: EXCLUDE }),
+      commit,
       repository: o.repository ?? localRepository(o.source),
-      allowNoCommit: o.allowNoCommit, scanner: o.scanner,
+      allowNoCommit: o.allowNoCommit,
+      scanner: o.scanner,
       vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
-      failOn: o.failOn, started: new Date().toISOString(), environments: {},
+      failOn: o.failOn,
+      started: new Date().toISOString(),
+      environments: {},
       publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
       allowlist: o.allowlist ? dag.host().file(resolve(o.allowlist)) : undefined,
-      registryMirror: mirrorService(undefined), registry: (host) => loopback(`http://${host}`),
+      registryMirror: mirrorService(undefined),
+      registry: (host) => loopback(`http://${host}`),
       builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
     };
     if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
     const runners = hostStageRunners(ctx);
-    runs = await runDag(PIPELINE, chosen, async (stage) => {
-      await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
-      if (stage === "sign" || stage === "verify") Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv)));
-      const t0 = Date.now();
-      const r = await runners[stage]();
-      return { ...r, seconds: (Date.now() - t0) / 1000 };
-    }, print);
+    runs = await runDag(
+      PIPELINE,
+      chosen,
+      async (stage) => {
+        await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
+        if (stage === "sign" || stage === "verify") Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv)));
+        const t0 = Date.now();
+        const r = await runners[stage]();
+        return { ...r, seconds: (Date.now() - t0) / 1000 };
+      },
+      print,
+    );
     image = ctx.published?.ref;
   });
   return { runs, commit, image };
@@ -169,18 +208,32 @@ async function runAffected(source: string, reports: string, since: string, print
   const packages = workspacePackages(source);
   const changed = await changedSince(source, since);
   const affected = affectedPackages(packages, changed);
-  const stages: StageDef[] = packages.flatMap((p) => (["lint", "typecheck", "test"] as const).map((st) => ({ name: `${st}:${p.dir}`, needs: [], after: [], about: "" })));
+  const stages: StageDef[] = packages.flatMap((p) =>
+    (["lint", "typecheck", "test"] as const).map((st) => ({ name: `${st}:${p.dir}`, needs: [], after: [], about: "" })),
+  );
   const chosen = new Set(stages.filter((s) => affected.has(s.name.split(":")[1])).map((s) => s.name));
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
-    runs = await runDag(stages, chosen, async (name) => {
-      const [stage, workspace] = name.split(":") as [StageName, string];
-      const t0 = Date.now();
-      const line = await exported(await outcome(clientObject(() => runNodeStage(stage, dir, { workspace })), stage, join(workspace, stage)), reports);
-      return { ...line, stage: name, message: `${workspace}: ${line.message}`, seconds: (Date.now() - t0) / 1000 };
-    }, print);
+    runs = await runDag(
+      stages,
+      chosen,
+      async (name) => {
+        const [stage, workspace] = name.split(":") as [StageName, string];
+        const t0 = Date.now();
+        const line = await exported(
+          await outcome(
+            clientObject(() => runNodeStage(stage, dir, { workspace })),
+            stage,
+            join(workspace, stage),
+          ),
+          reports,
+        );
+        return { ...line, stage: name, message: `${workspace}: ${line.message}`, seconds: (Date.now() - t0) / 1000 };
+      },
+      print,
+    );
   });
   for (const r of runs) {
     if (r.status === "skipped") r.message = `${r.stage}: skipped (not affected since ${since})`;
@@ -208,15 +261,24 @@ export async function runPipeline(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      source: { type: "string", default: "." }, reports: { type: "string", default: "reports" },
-      until: { type: "string" }, skip: { type: "string", multiple: true, default: [] }, only: { type: "string", multiple: true, default: [] },
-      key: { type: "string" }, "password-env": { type: "string" }, repository: { type: "string" },
-      scanner: { type: "string", default: "trivy" }, "vuln-db": { type: "string" }, "fail-on": { type: "string", default: "high" },
-      allowlist: { type: "string" }, "allow-no-commit": { type: "boolean", default: false }, "affected-since": { type: "string" },
+      source: { type: "string", default: "." },
+      reports: { type: "string", default: "reports" },
+      until: { type: "string" },
+      skip: { type: "string", multiple: true, default: [] },
+      only: { type: "string", multiple: true, default: [] },
+      key: { type: "string" },
+      "password-env": { type: "string" },
+      repository: { type: "string" },
+      scanner: { type: "string", default: "trivy" },
+      "vuln-db": { type: "string" },
+      "fail-on": { type: "string", default: "high" },
+      allowlist: { type: "string" },
+      "allow-no-commit": { type: "boolean", default: false },
+      "affected-since": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) return void process.stdout.write(PIPELINE_HELP), 0;
+  if (values.help) return (void process.stdout.write(PIPELINE_HELP), 0);
   const source = resolve(values.source!);
   if (!existsSync(source)) throw new Error(`--source ${values.source} does not exist: pass the project directory`);
   const started = new Date();
@@ -231,12 +293,24 @@ export async function runPipeline(argv: string[]): Promise<number> {
     const rep = { ...report(source, (await commitOf(source))?.revision ?? "", started, runs), affected };
     return writeReport(rep, runs, reports);
   }
-  const { runs, commit, image } = await runStages({
-    source, reports, until: values.until, skip: values.skip!.flatMap((s) => s.split(",")).filter(Boolean),
-    only: values.only!.flatMap((s) => s.split(",")).filter(Boolean),
-    key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
-    scanner: parseScanner(values.scanner!, "--scanner"), vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES, failOn: values["fail-on"]!, allowlist: values.allowlist,
-  }, line);
+  const { runs, commit, image } = await runStages(
+    {
+      source,
+      reports,
+      until: values.until,
+      skip: values.skip!.flatMap((s) => s.split(",")).filter(Boolean),
+      only: values.only!.flatMap((s) => s.split(",")).filter(Boolean),
+      key: values.key,
+      passwordEnv: values["password-env"],
+      repository: values.repository,
+      allowNoCommit: values["allow-no-commit"]!,
+      scanner: parseScanner(values.scanner!, "--scanner"),
+      vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES,
+      failOn: values["fail-on"]!,
+      allowlist: values.allowlist,
+    },
+    line,
+  );
   return writeReport(report(source, commit?.revision ?? "", started, runs, image), runs, reports);
 }
 
@@ -250,6 +324,8 @@ function writeReport(rep: RunReport, runs: StageRun[], reports: string): number 
   writeFileSync(join(reports, "junit.xml"), mergedJunit(runs));
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
   if (process.env.GITHUB_OUTPUT && image) appendFileSync(process.env.GITHUB_OUTPUT, `image=${image}\n`);
-  process.stdout.write(`\n${md}\n${rep.status === "passed" ? "passed" : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`);
+  process.stdout.write(
+    `\n${md}\n${rep.status === "passed" ? "passed" : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`,
+  );
   return rep.status === "passed" ? 0 : 1;
 }

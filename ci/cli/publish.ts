@@ -43,15 +43,25 @@ export async function publishSource(
   source: string,
   opts: { repository?: string; dockerfile?: string; username?: string; passwordEnv?: string; allowNoCommit?: boolean; commit?: Commit },
 ): Promise<Published> {
-  const commit = opts.commit ?? await commitOf(source);
+  const commit = opts.commit ?? (await commitOf(source));
   const repository = opts.repository ?? defaultRepository(source);
   const password = opts.passwordEnv ? secretFromEnv(opts.passwordEnv, "--password-env") : undefined;
   const dir = dag.host().directory(source, { exclude: EXCLUDE });
   // a registry on this host's loopback, tunnelled for the container that pushes
   const loopback = /^(localhost|127\.0\.0\.1)(?::(\d+))?\//.exec(repository);
   const registry = loopback ? hostTunnel(loopback[1], Number(loopback[2] ?? 80)) : undefined;
-  return new Image(opts.dockerfile).publish(dir, repository, commit?.revision ?? "", commit?.created ?? "", commit?.source ?? "",
-    commit?.dirty ?? false, opts.allowNoCommit ?? false, opts.username ?? "", password, registry);
+  return new Image(opts.dockerfile).publish(
+    dir,
+    repository,
+    commit?.revision ?? "",
+    commit?.created ?? "",
+    commit?.source ?? "",
+    commit?.dirty ?? false,
+    opts.allowNoCommit ?? false,
+    opts.username ?? "",
+    password,
+    registry,
+  );
 }
 
 export async function runPublish(argv: string[]): Promise<number> {
@@ -78,11 +88,16 @@ export async function runPublish(argv: string[]): Promise<number> {
   let published: Published | undefined;
   await connection(async () => {
     published = await publishSource(source, {
-      repository: values.repository, dockerfile: values.dockerfile, username: values.username,
-      passwordEnv: values["password-env"], allowNoCommit: values["allow-no-commit"],
+      repository: values.repository,
+      dockerfile: values.dockerfile,
+      username: values.username,
+      passwordEnv: values["password-env"],
+      allowNoCommit: values["allow-no-commit"],
     });
   });
   const p = published!;
-  process.stdout.write(`publish: ${p.ref} (tags ${p.tags.map((t) => t.slice(t.lastIndexOf(":") + 1)).join(", ")}) [${((Date.now() - started) / 1000).toFixed(1)}s]\n`);
+  process.stdout.write(
+    `publish: ${p.ref} (tags ${p.tags.map((t) => t.slice(t.lastIndexOf(":") + 1)).join(", ")}) [${((Date.now() - started) / 1000).toFixed(1)}s]\n`,
+  );
   return 0;
 }

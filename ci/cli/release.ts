@@ -30,9 +30,13 @@ own. --fail-on: low, medium, high (default) or critical.
 `;
 
 function hostFile(path: string, what: string) {
-  return dag.host().file(resolve(path), { noCache: true }).sync().catch(() => {
-    throw new Error(`${what} ${path} does not exist or is not a file: check the path`);
-  });
+  return dag
+    .host()
+    .file(resolve(path), { noCache: true })
+    .sync()
+    .catch(() => {
+      throw new Error(`${what} ${path} does not exist or is not a file: check the path`);
+    });
 }
 
 /** The supply-chain part of the pipeline's DAG: build (publish), sbom, scan, secrets, sign, verify. */
@@ -60,24 +64,45 @@ export async function runRelease(argv: string[]): Promise<number> {
     return 0;
   }
   const scanner = parseScanner(values.scanner!, "--scanner");
-  if (!values.key) throw new Error("--key FILE is required: the cosign private key (make one with `slipway keys --out DIR --password-env VAR`)");
+  if (!values.key)
+    throw new Error("--key FILE is required: the cosign private key (make one with `slipway keys --out DIR --password-env VAR`)");
   const vulnDb = values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB;
-  const { runs } = await runStages({
-    source: resolve(values.source!), reports: resolve(values.reports!), until: "verify", skip: RELEASE_SKIP,
-    key: values.key, passwordEnv: values["password-env"], repository: values.repository, allowNoCommit: values["allow-no-commit"]!,
-    scanner, vulnDb, failOn: values["fail-on"]!, allowlist: values.allowlist,
-  }, (r) => {
-    if (r.status === "skipped") return;
-    process.stdout.write(`${r.stage === "build" ? r.message.replace(/^build:/, "publish:") : r.message}\n`);
-  });
+  const { runs } = await runStages(
+    {
+      source: resolve(values.source!),
+      reports: resolve(values.reports!),
+      until: "verify",
+      skip: RELEASE_SKIP,
+      key: values.key,
+      passwordEnv: values["password-env"],
+      repository: values.repository,
+      allowNoCommit: values["allow-no-commit"]!,
+      scanner,
+      vulnDb,
+      failOn: values["fail-on"]!,
+      allowlist: values.allowlist,
+    },
+    (r) => {
+      if (r.status === "skipped") return;
+      process.stdout.write(`${r.stage === "build" ? r.message.replace(/^build:/, "publish:") : r.message}\n`);
+    },
+  );
   const failed = runs.filter((r) => r.status === "failed");
   const signed = runs.some((r) => r.stage === "sign" && r.status === "passed");
-  process.stdout.write(failed.length ? `release: failed at ${failed.map((r) => r.stage).join(", ")}${signed ? "" : "; nothing was signed"}\n` : "release: passed\n");
+  process.stdout.write(
+    failed.length
+      ? `release: failed at ${failed.map((r) => r.stage).join(", ")}${signed ? "" : "; nothing was signed"}\n`
+      : "release: passed\n",
+  );
   return failed.length ? 1 : 0;
 }
 
 export async function runVerify(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { "public-key": { type: "string" }, help: { type: "boolean", short: "h" } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { "public-key": { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) {
     process.stdout.write(RELEASE_HELP);
     return 0;

@@ -7,10 +7,10 @@ import { EXCLUDE, Node, type StageResult } from "../../modules/node/src/index.ts
 import { useEngine } from "../platform/connection.ts";
 
 export const STAGES = {
-  lint: "lint with the project's \"lint\" script, else ESLint when configured",
-  typecheck: "type-check with the \"typecheck\" script, else tsc --noEmit",
-  test: "unit tests with the \"test\" script; JUnit report in --reports",
-  integration: "the \"test:integration\" script with a Docker engine for Testcontainers; JUnit and container logs",
+  lint: 'lint with the project\'s "lint" script, else ESLint when configured',
+  typecheck: 'type-check with the "typecheck" script, else tsc --noEmit',
+  test: 'unit tests with the "test" script; JUnit report in --reports',
+  integration: 'the "test:integration" script with a Docker engine for Testcontainers; JUnit and container logs',
 } as const;
 export type StageName = keyof typeof STAGES;
 
@@ -78,7 +78,10 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
     const r = await runNodeStage(stage, dir, {
-      image: values.image, registryMirror: values["registry-mirror"], dockerImage: values["docker-image"], noCache: values["no-cache"],
+      image: values.image,
+      registryMirror: values["registry-mirror"],
+      dockerImage: values["docker-image"],
+      noCache: values["no-cache"],
     });
     await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");

@@ -45,14 +45,19 @@ async function down(): Promise<number> {
     await $`docker stop ${state.engine}`.nothrow();
     stopped.push(`engine ${state.engine} (volume ${ENGINE_VOLUME} kept)`);
   }
-  for (const [name, pid] of [["docker-registry", state.registry], ["dockerd", state.dockerd]] as const) {
+  for (const [name, pid] of [
+    ["docker-registry", state.registry],
+    ["dockerd", state.dockerd],
+  ] as const) {
     if (!pidRuns(pid, name)) continue;
     process.kill(pid!, "SIGTERM");
     for (let i = 0; i < 120 && pidRuns(pid, name); i++) await new Promise((r) => setTimeout(r, 250));
     stopped.push(`${name} (pid ${pid})`);
   }
   writeState({ engine: undefined, registry: undefined, dockerd: undefined });
-  process.stdout.write(stopped.length ? `stopped: ${stopped.join(", ")}; caches in ${paths.cache} kept\n` : "nothing started by slipway is running\n");
+  process.stdout.write(
+    stopped.length ? `stopped: ${stopped.join(", ")}; caches in ${paths.cache} kept\n` : "nothing started by slipway is running\n",
+  );
   return 0;
 }
 
@@ -61,8 +66,10 @@ export async function engineCommand(sub: string | undefined, _args: string[]): P
     case "up": {
       const t0 = Date.now();
       await up();
-      process.stderr.write(`engine ready in ${((Date.now() - t0) / 1000).toFixed(1)}s with every image, the tool images too (\`dagger call\` ` +
-        `needs them all; \`slipway pipeline\` and the stage commands build those in the background instead); settings in ${paths.connection}\n`);
+      process.stderr.write(
+        `engine ready in ${((Date.now() - t0) / 1000).toFixed(1)}s with every image, the tool images too (\`dagger call\` ` +
+          `needs them all; \`slipway pipeline\` and the stage commands build those in the background instead); settings in ${paths.connection}\n`,
+      );
       return 0;
     }
     case "tools":

@@ -21,7 +21,8 @@ export function hasExplicitEngine(): boolean {
 export async function useEngine(opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground" } = {}): Promise<string> {
   const tools = opts.tools ?? "background";
   // settings exported from engine.env name Slipway's own engine container: bring it back if it stopped
-  const ours = process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `docker-container://${ENGINE_CONTAINER}` && !process.env.DAGGER_SESSION_PORT;
+  const ours =
+    process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `docker-container://${ENGINE_CONTAINER}` && !process.env.DAGGER_SESSION_PORT;
   if (hasExplicitEngine() && !(ours && !(await engineContainerRunning()))) {
     if (ours) await toolImages(tools);
     watchEngine();
@@ -78,7 +79,9 @@ function watchEngine(): void {
     execFile("docker", ["inspect", "-f", "{{.State.Running}}", container], (err, out) => {
       misses = !err && out.trim() === "true" ? 0 : misses + 1;
       if (misses < 2) return;
-      process.stderr.write(`slipway: the Dagger engine (${container}) stopped during the run: check \`slipway engine status\`, then rerun (finished work is cached)\n`);
+      process.stderr.write(
+        `slipway: the Dagger engine (${container}) stopped during the run: check \`slipway engine status\`, then rerun (finished work is cached)\n`,
+      );
       process.exit(1);
     });
   }, 2000);

@@ -41,8 +41,11 @@ export const daggerStep: Step = {
   },
   async run(progress) {
     if (!(await commandExists("go"))) {
-      throw new StepError(TITLE, "Go is not installed (it builds Dagger from the Go module proxy)",
-        "install Go >= 1.21 from your distribution or go.dev; newer toolchains are fetched through the proxy");
+      throw new StepError(
+        TITLE,
+        "Go is not installed (it builds Dagger from the Go module proxy)",
+        "install Go >= 1.21 from your distribution or go.dev; newer toolchains are fetched through the proxy",
+      );
     }
     requireDisk(TITLE, 6);
     progress("building from the Go module proxy: about 1 GB of modules and 10-20 minutes on 2 cores, once per version");
@@ -60,7 +63,10 @@ export const daggerStep: Step = {
     }
     const code = await new Promise<number>((res) => child.on("close", (c) => res(c ?? 1)));
     if (code !== 0) {
-      const last = lines.filter((l) => l.trim()).slice(-2).join(" | ");
+      const last = lines
+        .filter((l) => l.trim())
+        .slice(-2)
+        .join(" | ");
       throw new StepError(TITLE, `build failed: ${last}`, "check that the Go module proxy is reachable (go env GOPROXY), then rerun");
     }
     linkCli();

@@ -15,7 +15,9 @@ export async function dockerAnswers(): Promise<boolean> {
 
 /** True when the capability bounding set lacks CAP_SYS_RESOURCE, so privileged containers need the runc wrapper. */
 export function hostLacksSysResource(): boolean {
-  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("CapBnd:"));
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("CapBnd:"));
   if (!line) return false;
   return (BigInt("0x" + line.split(/\s+/)[1]) & (1n << CAP_SYS_RESOURCE)) === 0n;
 }
@@ -40,8 +42,11 @@ export const dockerStep: Step = {
     if (!(await dockerAnswers())) return undefined;
     const v = await $`docker info --format '{{.ServerVersion}}'`;
     if (!(await privilegedWorks())) {
-      throw new StepError(TITLE, "the running Docker engine cannot start privileged containers (CAP_SYS_RESOURCE is not in this host's bounding set)",
-        `stop it and rerun, so Slipway starts dockerd with its runc wrapper; or set its default runtime to ${RUNC_WRAPPER}`);
+      throw new StepError(
+        TITLE,
+        "the running Docker engine cannot start privileged containers (CAP_SYS_RESOURCE is not in this host's bounding set)",
+        `stop it and rerun, so Slipway starts dockerd with its runc wrapper; or set its default runtime to ${RUNC_WRAPPER}`,
+      );
     }
     return `Docker ${v.stdout.trim()} answers${readState().dockerd ? " (started by slipway)" : ""}`;
   },
@@ -61,8 +66,11 @@ export const dockerStep: Step = {
     const pid = startDaemon("dockerd", "dockerd", ["--config-file", configFile]);
     writeState({ dockerd: pid });
     if (!(await waitFor(dockerAnswers, 60))) {
-      throw new StepError(TITLE, `dockerd did not answer within 60s: ${tail(join(paths.logs, "dockerd.log"))}`,
-        `read ${join(paths.logs, "dockerd.log")}`);
+      throw new StepError(
+        TITLE,
+        `dockerd did not answer within 60s: ${tail(join(paths.logs, "dockerd.log"))}`,
+        `read ${join(paths.logs, "dockerd.log")}`,
+      );
     }
     const v = await $`docker info --format '{{.ServerVersion}}'`;
     return `Docker ${v.stdout.trim()} started (pid ${pid})`;

@@ -57,7 +57,8 @@ export async function engineAnswers(): Promise<string | undefined> {
 }
 
 async function containerInfo(): Promise<{ running: boolean; image: string; config: string } | undefined> {
-  const r = await $`docker inspect --format ${'{{.State.Running}} {{.Image}} {{index .Config.Labels "org.slipway.config"}}'} ${ENGINE_CONTAINER}`.nothrow();
+  const r =
+    await $`docker inspect --format ${'{{.State.Running}} {{.Image}} {{index .Config.Labels "org.slipway.config"}}'} ${ENGINE_CONTAINER}`.nothrow();
   if (r.exitCode !== 0) return undefined;
   const [running, image, config] = r.stdout.trim().split(" ");
   return { running: running === "true", image, config };
@@ -109,10 +110,24 @@ export const engineStep: Step = {
     // Host networking: the engine reaches the mirror, the npm registry and anything published to 127.0.0.1:5000
     // exactly as the host does; its containers still get their own network (CNI bridge inside the engine).
     const args = [
-      "--name", ENGINE_CONTAINER, "--privileged", "--network", "host",
-      "--label", `org.slipway.config=${hash}`, "--label", "org.slipway.managed=true",
-      "-v", `${ENGINE_VOLUME}:/var/lib/dagger`, "-v", `${file}:/etc/dagger/engine.json:ro`, "-v", `${certs}:${certs}:ro`,
-      "-v", `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`, ...sdkEnv().flatMap((e) => ["-e", e]),
+      "--name",
+      ENGINE_CONTAINER,
+      "--privileged",
+      "--network",
+      "host",
+      "--label",
+      `org.slipway.config=${hash}`,
+      "--label",
+      "org.slipway.managed=true",
+      "-v",
+      `${ENGINE_VOLUME}:/var/lib/dagger`,
+      "-v",
+      `${file}:/etc/dagger/engine.json:ro`,
+      "-v",
+      `${certs}:${certs}:ro`,
+      "-v",
+      `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`,
+      ...sdkEnv().flatMap((e) => ["-e", e]),
     ];
     const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
     if (r.exitCode !== 0) {

@@ -73,8 +73,11 @@ export function requireDisk(step: string, gib: number): void {
   const fs = statfsSync(paths.cache);
   const free = (fs.bavail * fs.bsize) / 2 ** 30;
   if (free < gib) {
-    throw new StepError(step, `${free.toFixed(1)} GiB free under ${paths.cache}, ${gib} GiB needed`,
-      `free disk space or point SLIPWAY_CACHE at a larger filesystem`);
+    throw new StepError(
+      step,
+      `${free.toFixed(1)} GiB free under ${paths.cache}, ${gib} GiB needed`,
+      `free disk space or point SLIPWAY_CACHE at a larger filesystem`,
+    );
   }
 }
 
@@ -88,7 +91,11 @@ export async function aptInstall(step: string, packages: string[], progress: (l:
   if (missing.length === 0) return;
   requireRoot(step, missing.join(", "));
   if (!(await commandExists("apt-get"))) {
-    throw new StepError(step, `apt-get not found (need ${missing.join(", ")})`, "run on Debian or Ubuntu, or install these packages by hand");
+    throw new StepError(
+      step,
+      `apt-get not found (need ${missing.join(", ")})`,
+      "run on Debian or Ubuntu, or install these packages by hand",
+    );
   }
   progress(`apt-get install ${missing.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -100,7 +107,11 @@ export async function aptInstall(step: string, packages: string[], progress: (l:
   }
   if (r.exitCode !== 0) {
     const last = r.stderr.trim().split("\n").pop();
-    throw new StepError(step, `apt-get install ${missing.join(" ")} failed: ${last}`, "check that apt can reach its mirrors (apt-get update)");
+    throw new StepError(
+      step,
+      `apt-get install ${missing.join(" ")} failed: ${last}`,
+      "check that apt can reach its mirrors (apt-get update)",
+    );
   }
 }
 

@@ -27,19 +27,25 @@ export const registryStep: Step = {
   async run(progress) {
     await aptInstall(TITLE, ["docker-registry"], progress);
     const configFile = join(ensureDir(paths.cache), "registry.yml");
-    writeFileSync(configFile, [
-      "version: 0.1",
-      "log: { level: warn }",
-      `storage: { filesystem: { rootdirectory: ${ensureDir(paths.registryData)} }, delete: { enabled: true } }`,
-      `http: { addr: ":${REGISTRY_PORT}" }`,
-      "",
-    ].join("\n"));
+    writeFileSync(
+      configFile,
+      [
+        "version: 0.1",
+        "log: { level: warn }",
+        `storage: { filesystem: { rootdirectory: ${ensureDir(paths.registryData)} }, delete: { enabled: true } }`,
+        `http: { addr: ":${REGISTRY_PORT}" }`,
+        "",
+      ].join("\n"),
+    );
     progress(`starting docker-registry on :${REGISTRY_PORT}, data in ${paths.registryData}`);
     const pid = startDaemon("registry", "docker-registry", ["serve", configFile]);
     writeState({ registry: pid });
     if (!(await waitFor(registryAnswers, 20))) {
-      throw new StepError(TITLE, `registry did not answer on ${REGISTRY}: ${tail(join(paths.logs, "registry.log"))}`,
-        `free port ${REGISTRY_PORT} or set SLIPWAY_REGISTRY_PORT`);
+      throw new StepError(
+        TITLE,
+        `registry did not answer on ${REGISTRY}: ${tail(join(paths.logs, "registry.log"))}`,
+        `free port ${REGISTRY_PORT} or set SLIPWAY_REGISTRY_PORT`,
+      );
     }
     return `${REGISTRY} started (pid ${pid})`;
   },

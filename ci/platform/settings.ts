@@ -5,7 +5,10 @@ import { ensureDir, paths } from "./host.ts";
 export function writeConnection(env: Record<string, string>): void {
   ensureDir(paths.cache);
   const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  writeFileSync(paths.connection, `# written by \`slipway engine up\`; \`set -a; . ${paths.connection}\` in a shell\n${lines.join("\n")}\n`);
+  writeFileSync(
+    paths.connection,
+    `# written by \`slipway engine up\`; \`set -a; . ${paths.connection}\` in a shell\n${lines.join("\n")}\n`,
+  );
 }
 
 export function readConnection(): Record<string, string> | undefined {

@@ -55,7 +55,8 @@ export async function runSteps(steps: Step[], opts: { out?: (line: string) => vo
         out(line);
       };
       const heartbeat = setInterval(() => {
-        if (Date.now() - last >= HEARTBEAT_SECONDS * 1000 - 50) say(`      still working: ${step.title} (${elapsed((Date.now() - t0) / 1000)} so far)`);
+        if (Date.now() - last >= HEARTBEAT_SECONDS * 1000 - 50)
+          say(`      still working: ${step.title} (${elapsed((Date.now() - t0) / 1000)} so far)`);
       }, 1000);
       try {
         result = await step.run((line) => say(`      ${line}`));

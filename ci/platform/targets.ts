@@ -42,16 +42,26 @@ function engineStep(env: Name): Step {
         await $({ quiet: true })`ip link add ${bridge} type bridge && ip addr add ${subnet} dev ${bridge} && ip link set ${bridge} up`;
       }
       const config = {
-        "storage-driver": "overlay2", bridge, iptables: false, "ip-masq": false,
+        "storage-driver": "overlay2",
+        bridge,
+        iptables: false,
+        "ip-masq": false,
         "registry-mirrors": ["http://127.0.0.1:5000"],
         hosts: [`unix://${join(d, "docker.sock")}`, dockerHost(env)],
-        "data-root": join(d, "docker"), "exec-root": `/run/slipway-${env}`, pidfile: join(d, "dockerd.pid"), "cgroup-parent": `slipway-${env}`,
+        "data-root": join(d, "docker"),
+        "exec-root": `/run/slipway-${env}`,
+        pidfile: join(d, "dockerd.pid"),
+        "cgroup-parent": `slipway-${env}`,
       };
       writeFileSync(join(d, "dockerd.json"), JSON.stringify(config, null, 2) + "\n");
       progress(`starting dockerd for ${env} (log: ${join(paths.logs, `dockerd-${env}.log`)})`);
       startDaemon(`dockerd-${env}`, "dockerd", ["--config-file", join(d, "dockerd.json")]);
       if (!(await waitFor(() => answers(env), 60))) {
-        throw new StepError(title, `dockerd did not answer within 60s: ${tail(join(paths.logs, `dockerd-${env}.log`))}`, `read ${join(paths.logs, `dockerd-${env}.log`)}`);
+        throw new StepError(
+          title,
+          `dockerd did not answer within 60s: ${tail(join(paths.logs, `dockerd-${env}.log`))}`,
+          `read ${join(paths.logs, `dockerd-${env}.log`)}`,
+        );
       }
       return "started";
     },
@@ -61,7 +71,8 @@ function engineStep(env: Name): Step {
 function databaseStep(env: Name): Step {
   const title = `${env} PostgreSQL (127.0.0.1:${LOCAL_TARGETS[env].dbPort})`;
   const urlFile = join(dir(env), "database-url");
-  const ready = async () => (await docker(env)`docker exec slipway-postgres pg_isready -q -h 127.0.0.1 -p ${LOCAL_TARGETS[env].dbPort}`).exitCode === 0;
+  const ready = async () =>
+    (await docker(env)`docker exec slipway-postgres pg_isready -q -h 127.0.0.1 -p ${LOCAL_TARGETS[env].dbPort}`).exitCode === 0;
   return {
     title,
     async done() {
@@ -73,11 +84,23 @@ function databaseStep(env: Name): Step {
       if (!running) {
         const password = randomBytes(18).toString("base64url");
         progress("creating the database container (image postgres:15 through the mirror)");
-        const r = await docker(env)`docker run -d --name slipway-postgres --network host --restart unless-stopped -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v slipway-postgres:/var/lib/postgresql/data postgres:15 postgres -p ${LOCAL_TARGETS[env].dbPort} -c listen_addresses=127.0.0.1`;
-        if (r.exitCode !== 0) throw new StepError(title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "check that `npx slipway engine up` ran (the mirror serves postgres:15)");
+        const r = await docker(
+          env,
+        )`docker run -d --name slipway-postgres --network host --restart unless-stopped -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v slipway-postgres:/var/lib/postgresql/data postgres:15 postgres -p ${LOCAL_TARGETS[env].dbPort} -c listen_addresses=127.0.0.1`;
+        if (r.exitCode !== 0)
+          throw new StepError(
+            title,
+            r.stderr.trim().split("\n").pop() ?? "docker run failed",
+            "check that `npx slipway engine up` ran (the mirror serves postgres:15)",
+          );
         writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${LOCAL_TARGETS[env].dbPort}/app\n`, { mode: 0o600 });
       }
-      if (!(await waitFor(ready, 60))) throw new StepError(title, "PostgreSQL did not become ready within 60s", `DOCKER_HOST=${dockerHost(env)} docker logs slipway-postgres`);
+      if (!(await waitFor(ready, 60)))
+        throw new StepError(
+          title,
+          "PostgreSQL did not become ready within 60s",
+          `DOCKER_HOST=${dockerHost(env)} docker logs slipway-postgres`,
+        );
       return `ready; URL in ${urlFile}`;
     },
   };
@@ -102,8 +125,12 @@ export async function targetsCommand(sub: string | undefined): Promise<number> {
     case "status":
       for (const e of envs) {
         const up = await answers(e);
-        const apps = up ? (await docker(e)`docker ps --format {{.Names}}:{{.Label "slipway.image"}}`).stdout.trim().split("\n").filter(Boolean) : [];
-        process.stdout.write(`${e.padEnd(11)} ${up ? `${dockerHost(e)} answers; ${apps.map((a) => a.replace(/:$/, "")).join(", ") || "no containers"}` : "not running"}\n`);
+        const apps = up
+          ? (await docker(e)`docker ps --format {{.Names}}:{{.Label "slipway.image"}}`).stdout.trim().split("\n").filter(Boolean)
+          : [];
+        process.stdout.write(
+          `${e.padEnd(11)} ${up ? `${dockerHost(e)} answers; ${apps.map((a) => a.replace(/:$/, "")).join(", ") || "no containers"}` : "not running"}\n`,
+        );
       }
       return 0;
     case "down": {
@@ -115,7 +142,9 @@ export async function targetsCommand(sub: string | undefined): Promise<number> {
         for (let i = 0; i < 120 && pidRuns(pid, "dockerd"); i++) await new Promise((r) => setTimeout(r, 250));
         stopped.push(`${e} (pid ${pid})`);
       }
-      process.stdout.write(stopped.length ? `stopped: ${stopped.join(", ")}; data in ${join(paths.cache, "targets")} kept\n` : "no local target runs\n");
+      process.stdout.write(
+        stopped.length ? `stopped: ${stopped.join(", ")}; data in ${join(paths.cache, "targets")} kept\n` : "no local target runs\n",
+      );
       return 0;
     }
     default:

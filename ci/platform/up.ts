@@ -16,8 +16,7 @@ import { CORE_RECIPES, releaseForeground, startToolBuilder, toolSteps } from "./
 
 const where = (recipe: ImageRecipe) => (recipe.content ? "in the engine's content store" : recipe.mirror ? "in the mirror" : "in Docker");
 
-const imageSteps: Step[] = CORE_RECIPES
-  .filter((recipe) => !recipe.mirror || !EXTERNAL_MIRROR) // a corporate mirror already serves the upstream images
+const imageSteps: Step[] = CORE_RECIPES.filter((recipe) => !recipe.mirror || !EXTERNAL_MIRROR) // a corporate mirror already serves the upstream images
   .map((recipe) => ({
     title: `Image ${recipe.refs[0]}`,
     async done() {
@@ -50,7 +49,14 @@ const connectedEngineStep: Step = {
  */
 export async function up(opts: { quiet?: boolean; tools?: "foreground" | "background" } = {}): Promise<StepReport[]> {
   const foreground = (opts.tools ?? "foreground") === "foreground";
-  const steps = [dockerStep, ...(EXTERNAL_MIRROR ? [] : [registryStep]), daggerStep, ...imageSteps, connectedEngineStep, ...(foreground ? toolSteps() : [])];
+  const steps = [
+    dockerStep,
+    ...(EXTERNAL_MIRROR ? [] : [registryStep]),
+    daggerStep,
+    ...imageSteps,
+    connectedEngineStep,
+    ...(foreground ? toolSteps() : []),
+  ];
   try {
     const reports = await runSteps(steps, { quiet: opts.quiet });
     writeConnection(connectionEnv());

@@ -69,12 +69,18 @@ export const GO_TOOLS = {
   // lints the GitHub Actions wrapper (.github/workflows) in the test suite
   actionlint: { pkg: "github.com/rhysd/actionlint/cmd/actionlint", version: "v1.7.12", image: "rhysd/actionlint:1.7.12" },
   trivy: {
-    pkg: "github.com/aquasecurity/trivy/cmd/trivy", version: "v0.74.0", image: "aquasec/trivy:0.74.0",
+    pkg: "github.com/aquasecurity/trivy/cmd/trivy",
+    version: "v0.74.0",
+    image: "aquasec/trivy:0.74.0",
     wrapper: { experiment: "jsonv2", stamp: { "github.com/aquasecurity/trivy/pkg/version/app.ver": "v0.74.0" } },
   },
   // Trivy's own database builder (no releases: a pinned commit). No upstream image exists; this one is local to
   // the mirror and only `Scan.trivyDatabase` uses it, to build a database from advisories offline.
-  "trivy-db": { pkg: "github.com/aquasecurity/trivy-db/cmd/trivy-db", version: "v0.0.0-20260813095258-0e0340a01b57", image: "slipway/trivy-db:0e0340a01b57" },
+  "trivy-db": {
+    pkg: "github.com/aquasecurity/trivy-db/cmd/trivy-db",
+    version: "v0.0.0-20260813095258-0e0340a01b57",
+    image: "slipway/trivy-db:0e0340a01b57",
+  },
   "osv-scanner": { pkg: "github.com/google/osv-scanner/v2/cmd/osv-scanner", version: "v2.6.0", image: "ghcr.io/google/osv-scanner:v2.6.0" },
   // rewrites the built image's timestamps to the commit time and pushes it (modules/image: reproducible builds);
   // the upstream alpine variant's name: a shell and regctl on PATH, which `Image.publish` relies on

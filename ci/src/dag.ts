@@ -51,16 +51,31 @@ export const PIPELINE: StageDef[] = [
   { name: "lint", needs: [], after: [], about: "the project's lint script or ESLint" },
   { name: "typecheck", needs: [], after: [], about: "the typecheck script or tsc --noEmit" },
   { name: "test", needs: [], after: [], about: "unit tests, JUnit" },
-  { name: "integration", needs: [], after: ["lint", "typecheck", "test"], about: "Testcontainers tests against a Docker engine in the pipeline" },
+  {
+    name: "integration",
+    needs: [],
+    after: ["lint", "typecheck", "test"],
+    about: "Testcontainers tests against a Docker engine in the pipeline",
+  },
   { name: "build", needs: [], after: [], about: "the image from the Dockerfile, pushed tagged by commit SHA" },
   { name: "sbom", needs: ["build"], after: [], about: "CycloneDX and SPDX of the image (Syft)" },
   { name: "scan", needs: ["build"], after: [], about: "vulnerabilities of the image and lockfiles with the policy gate" },
   { name: "secrets", needs: [], after: [], about: "secrets in the source (gitleaks)" },
-  { name: "sign", needs: ["build", "sbom"], after: ["lint", "typecheck", "test", "integration", "scan", "secrets"], about: "cosign signature; SBOM, SLSA provenance and scan attestations" },
+  {
+    name: "sign",
+    needs: ["build", "sbom"],
+    after: ["lint", "typecheck", "test", "integration", "scan", "secrets"],
+    about: "cosign signature; SBOM, SLSA provenance and scan attestations",
+  },
   { name: "verify", needs: ["sign"], after: [], about: "signature and the three attestations against the public key" },
   { name: "deploy-staging", needs: ["verify"], after: [], about: "roll out to staging (.env.staging)" },
   { name: "smoke-staging", needs: ["deploy-staging"], after: [], about: "smoke checks against staging" },
-  { name: "deploy-production", needs: ["verify"], after: ["smoke-staging"], about: "roll out the same digest to production (.env.production)" },
+  {
+    name: "deploy-production",
+    needs: ["verify"],
+    after: ["smoke-staging"],
+    about: "roll out the same digest to production (.env.production)",
+  },
   { name: "smoke-production", needs: ["deploy-production"], after: [], about: "smoke checks against production" },
 ];
 
@@ -96,8 +111,12 @@ export function select(dag: StageDef[], until?: string, skip: string[] = [], onl
  * Runs the chosen stages, each as soon as its needs passed and its gates did not fail, up to all at once.
  * Returns one StageRun per stage of the DAG (the ones not chosen or not reached as skipped, with the reason).
  */
-export async function runDag(dag: StageDef[], chosen: Set<string>, run: (stage: string) => Promise<StageRun>,
-  onDone: (r: StageRun) => void = () => undefined): Promise<StageRun[]> {
+export async function runDag(
+  dag: StageDef[],
+  chosen: Set<string>,
+  run: (stage: string) => Promise<StageRun>,
+  onDone: (r: StageRun) => void = () => undefined,
+): Promise<StageRun[]> {
   const results = new Map<string, StageRun>();
   const skipped = (stage: string, message: string): StageRun => ({ stage, status: "skipped", message, seconds: 0, cached: null });
   for (const s of dag) if (!chosen.has(s.name)) results.set(s.name, skipped(s.name, `${s.name}: skipped (not selected)`));
@@ -107,7 +126,9 @@ export async function runDag(dag: StageDef[], chosen: Set<string>, run: (stage: 
     for (const s of dag) {
       if (results.has(s.name) || running.has(s.name)) continue;
       const deps = [...s.needs, ...s.after].map((d) => [d, results.get(d)] as const);
-      const failedDep = deps.find(([d, r]) => r && (r.status === "failed" || (r.status === "skipped" && s.needs.includes(d) && chosen.has(d))));
+      const failedDep = deps.find(
+        ([d, r]) => r && (r.status === "failed" || (r.status === "skipped" && s.needs.includes(d) && chosen.has(d))),
+      );
       const missingNeed = s.needs.find((d) => !chosen.has(d));
       if (failedDep || missingNeed) {
         const why = missingNeed ? `${missingNeed} was not selected` : `${failedDep![0]} ${failedDep![1]!.status}`;
@@ -118,8 +139,22 @@ export async function runDag(dag: StageDef[], chosen: Set<string>, run: (stage: 
         continue;
       }
       if (deps.some(([, r]) => !r)) continue;
-      running.set(s.name, run(s.name).catch((err: Error) => ({ stage: s.name, status: "failed" as const, message: `${s.name}: failed, ${err.message}`, seconds: 0, cached: null }))
-        .then((r) => { results.set(s.name, r); running.delete(s.name); onDone(r); }));
+      running.set(
+        s.name,
+        run(s.name)
+          .catch((err: Error) => ({
+            stage: s.name,
+            status: "failed" as const,
+            message: `${s.name}: failed, ${err.message}`,
+            seconds: 0,
+            cached: null,
+          }))
+          .then((r) => {
+            results.set(s.name, r);
+            running.delete(s.name);
+            onDone(r);
+          }),
+      );
       progressed = true;
     }
     if (results.size === dag.length) break;
@@ -147,8 +182,12 @@ export interface RunReport {
 export function report(source: string, revision: string, started: Date, runs: StageRun[], image?: string): RunReport {
   const failed = runs.find((r) => r.status === "failed");
   return {
-    source, revision, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000,
-    status: failed ? "failed" : "passed", ...(image ? { image } : {}),
+    source,
+    revision,
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    status: failed ? "failed" : "passed",
+    ...(image ? { image } : {}),
     ...(failed ? { failure: { stage: failed.stage, message: failed.message } } : {}),
     stages: runs.map(({ junit: _junit, ...r }) => r),
   };
@@ -167,7 +206,10 @@ export function markdown(r: RunReport): string {
     "",
     "| stage | outcome | time | cache | details |",
     "| --- | --- | ---: | --- | --- |",
-    ...r.stages.map((s) => `| ${s.stage} | ${ICON[s.status]} ${s.status} | ${s.seconds.toFixed(1)} s | ${s.cached === null ? "-" : s.cached ? "hit" : "ran"} | ${cell(s.message)} |`),
+    ...r.stages.map(
+      (s) =>
+        `| ${s.stage} | ${ICON[s.status]} ${s.status} | ${s.seconds.toFixed(1)} s | ${s.cached === null ? "-" : s.cached ? "hit" : "ran"} | ${cell(s.message)} |`,
+    ),
     "",
   ].join("\n");
 }

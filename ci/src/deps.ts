@@ -40,21 +40,45 @@ export interface Dependencies {
   };
   image(opts?: { dockerfile?: string }): {
     dockerfile(): Promise<string>;
-    publish(source: Directory, repository: string, opts?: {
-      revision?: string; created?: string; sourceUrl?: string; dirty?: boolean; allowNoCommit?: boolean; username?: string; password?: Secret; registry?: Service;
-    }): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
+    publish(
+      source: Directory,
+      repository: string,
+      opts?: {
+        revision?: string;
+        created?: string;
+        sourceUrl?: string;
+        dirty?: boolean;
+        allowNoCommit?: boolean;
+        username?: string;
+        password?: Secret;
+        registry?: Service;
+      },
+    ): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
   };
   sbom(opts?: { image?: string }): {
     generate(target: Container, opts?: { name?: string }): Directory | Promise<Directory>;
   };
   scan(opts?: object): {
-    vulnerabilities(target: Container, source: Directory, opts?: {
-      vulnDb?: Directory; failOn?: string; allowlist?: File; today?: string; scanner?: string;
-    }): StageResultObject;
+    vulnerabilities(
+      target: Container,
+      source: Directory,
+      opts?: {
+        vulnDb?: Directory;
+        failOn?: string;
+        allowlist?: File;
+        today?: string;
+        scanner?: string;
+      },
+    ): StageResultObject;
     secrets(source: Directory): StageResultObject;
   };
   sign(opts?: { image?: string }): {
-    sign(ref: string, key: Secret, password: Secret, opts?: { sbom?: File; provenance?: File; registry?: Service; tlog?: boolean; scan?: File }): Promise<string>;
+    sign(
+      ref: string,
+      key: Secret,
+      password: Secret,
+      opts?: { sbom?: File; provenance?: File; registry?: Service; tlog?: boolean; scan?: File },
+    ): Promise<string>;
     verify(ref: string, publicKey: File, opts?: { registry?: Service; tlog?: boolean }): StageResultObject;
     publicKey(key: Secret, password: Secret): File | Promise<File>;
   };
@@ -72,6 +96,7 @@ export type ClientObject<T> = { [K in keyof T]: () => Promise<T[K]> };
 export function clientObject<T extends object>(compute: () => Promise<T>): ClientObject<T> {
   let value: Promise<T> | undefined;
   return new Proxy({} as ClientObject<T>, {
-    get: (_target, key) => (typeof key === "symbol" || key === "then" ? undefined : async () => (await (value ??= compute()))[key as keyof T]),
+    get: (_target, key) =>
+      typeof key === "symbol" || key === "then" ? undefined : async () => (await (value ??= compute()))[key as keyof T],
   });
 }

@@ -31,21 +31,27 @@ export class Slipway {
   /** Lint the project; fails with file:line of each error. */
   @func()
   @check()
-  async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
+  async lint(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+  ): Promise<string> {
     return verdict(deps.node().lint({ source }));
   }
 
   /** Type-check the project; fails with file:line of each error. */
   @func()
   @check()
-  async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
+  async typecheck(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+  ): Promise<string> {
     return verdict(deps.node().typecheck({ source }));
   }
 
   /** Run the unit tests; fails with the names of the failing tests. */
   @func()
   @check()
-  async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<string> {
+  async test(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+  ): Promise<string> {
     return verdict(deps.node().test({ source }));
   }
 
@@ -78,7 +84,8 @@ export class Slipway {
   /** The commit the source is (the image's labels and tags, the provenance): its SHA, time (RFC 3339) and URL. */
   @func()
   withCommit(revision: string, created = "", sourceUrl = ""): Slipway {
-    if (!/^[0-9a-f]{7,64}$/.test(revision)) throw new Error(`revision ${JSON.stringify(revision)} is not a commit SHA: pass \`git rev-parse HEAD\``);
+    if (!/^[0-9a-f]{7,64}$/.test(revision))
+      throw new Error(`revision ${JSON.stringify(revision)} is not a commit SHA: pass \`git rev-parse HEAD\``);
     return this.with({ revision, created, sourceUrl });
   }
 
@@ -109,18 +116,32 @@ export class Slipway {
   ): Promise<Directory> {
     const chosen = select(THROUGH_VERIFY, until, skip);
     if (["build", "sbom", "scan", "sign", "verify"].some((s) => chosen.has(s)) && !this.repository) {
-      throw new Error("the pipeline builds and pushes an image: call with-registry --repository=REGISTRY/PATH first (or pass --until integration)");
+      throw new Error(
+        "the pipeline builds and pushes an image: call with-registry --repository=REGISTRY/PATH first (or pass --until integration)",
+      );
     }
     if (["sign", "verify"].some((s) => chosen.has(s)) && !(this.key && this.password)) {
-      throw new Error("the pipeline signs the image: call with-signing-key --key=file:cosign.key --password=env:VAR first (or pass --until scan)");
+      throw new Error(
+        "the pipeline signs the image: call with-signing-key --key=file:cosign.key --password=env:VAR first (or pass --until scan)",
+      );
     }
     const started = new Date();
     const registry = this.registry;
     const ctx: StageContext = {
-      dir: source, commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: false } : undefined,
-      repository: this.repository, allowNoCommit, key: this.key, password: this.password, scanner: this.scanner, vulnDb: this.vulnDb,
-      failOn: this.failOn, allowlist: this.allowlist, registryMirror: this.registryMirror, registry: () => registry,
-      builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`, started: started.toISOString(),
+      dir: source,
+      commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: false } : undefined,
+      repository: this.repository,
+      allowNoCommit,
+      key: this.key,
+      password: this.password,
+      scanner: this.scanner,
+      vulnDb: this.vulnDb,
+      failOn: this.failOn,
+      allowlist: this.allowlist,
+      registryMirror: this.registryMirror,
+      registry: () => registry,
+      builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
+      started: started.toISOString(),
     };
     const runners = stageRunners(ctx);
     let reports = dag.directory();
@@ -131,7 +152,9 @@ export class Slipway {
       return { ...line, seconds: (Date.now() - t0) / 1000 };
     });
     const rep = report(this.sourceUrl || "source", this.revision, started, runs, ctx.published?.ref);
-    reports = reports.withNewFile("pipeline.md", markdown(rep)).withNewFile("pipeline.json", JSON.stringify(rep, null, 2) + "\n")
+    reports = reports
+      .withNewFile("pipeline.md", markdown(rep))
+      .withNewFile("pipeline.json", JSON.stringify(rep, null, 2) + "\n")
       .withNewFile("junit.xml", mergedJunit(runs));
     if (rep.status === "failed" && !allowFailure) throw new Error(`failed at ${rep.failure!.stage}: ${rep.failure!.message}`);
     return reports;

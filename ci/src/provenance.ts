@@ -21,7 +21,8 @@ export interface ProvenanceInput {
 /** "node:22@sha256:ab" -> a resolved dependency with its digest. */
 function material(ref: string): { uri: string; digest: Record<string, string> } {
   const at = ref.lastIndexOf("@");
-  if (at < 0 || !ref.slice(at + 1).startsWith("sha256:")) throw new Error(`base image "${ref}" has no digest: resolve it to name@sha256:... first`);
+  if (at < 0 || !ref.slice(at + 1).startsWith("sha256:"))
+    throw new Error(`base image "${ref}" has no digest: resolve it to name@sha256:... first`);
   return { uri: `pkg:docker/${encodeURIComponent(ref.slice(0, at))}`, digest: { sha256: ref.slice(at + 8) } };
 }
 

@@ -64,24 +64,46 @@ export const CODE_STAGES = ["lint", "typecheck", "test", "integration"] as const
 export async function outcome(r: StageResultObject, stage?: string, dir?: string): Promise<StageOutput> {
   stage ??= await r.stage();
   dir ??= stage;
-  const [raw, message, cached, reports, findings] = await Promise.all([r.status(), r.message(), r.cached(), r.reports(), r.findings().then(readFindings)]);
+  const [raw, message, cached, reports, findings] = await Promise.all([
+    r.status(),
+    r.message(),
+    r.cached(),
+    r.reports(),
+    r.findings().then(readFindings),
+  ]);
   const status = raw === "passed" ? "passed" : raw === "failed" ? "failed" : "not-configured";
   const configured = status !== "not-configured";
   // only the code stages measure it; the others report "-" (not measured, or never cached: side effects)
   const measured = (CODE_STAGES as readonly string[]).includes(stage);
   const tested = stage === "test" || stage === "integration" || stage.startsWith("smoke");
-  const junit = tested && configured && (await reports.entries()).includes("junit.xml") ? await reports.file("junit.xml").contents() : undefined;
-  return { stage, status, message, cached: measured && configured ? cached : null, junit, findings, reports: configured ? { [dir]: reports } : {} };
+  const junit =
+    tested && configured && (await reports.entries()).includes("junit.xml") ? await reports.file("junit.xml").contents() : undefined;
+  return {
+    stage,
+    status,
+    message,
+    cached: measured && configured ? cached : null,
+    junit,
+    findings,
+    reports: configured ? { [dir]: reports } : {},
+  };
 }
 
 /** The findings' fields as values, all read in one round. */
 function readFindings(found: FindingObject[]): Promise<Finding[]> {
-  return Promise.all(found.map(async (f) => {
-    const [file, line, column, rule, severity, message] = await Promise.all([
-      field(f, "file"), field(f, "line"), field(f, "column"), field(f, "rule"), field(f, "severity"), field(f, "message"),
-    ]);
-    return { file, line, column, rule, severity, message };
-  }));
+  return Promise.all(
+    found.map(async (f) => {
+      const [file, line, column, rule, severity, message] = await Promise.all([
+        field(f, "file"),
+        field(f, "line"),
+        field(f, "column"),
+        field(f, "rule"),
+        field(f, "severity"),
+        field(f, "message"),
+      ]);
+      return { file, line, column, rule, severity, message };
+    }),
+  );
 }
 
 /** A finding's field: a call on the object from the generated client (its methods use `this`), a stand-in's value as it is. */
@@ -114,7 +136,11 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
       if (!ctx.repository) throw new Error(NO_REPOSITORY);
       const c = ctx.commit;
       const p = deps.image().publish(ctx.dir, ctx.repository, {
-        revision: c?.revision ?? "", created: c?.created ?? "", sourceUrl: c?.source ?? "", dirty: c?.dirty ?? false, allowNoCommit: ctx.allowNoCommit,
+        revision: c?.revision ?? "",
+        created: c?.created ?? "",
+        sourceUrl: c?.source ?? "",
+        dirty: c?.dirty ?? false,
+        allowNoCommit: ctx.allowNoCommit,
         registry: ctx.registry(ctx.repository.split("/")[0]),
       });
       const [ref, digest, baseImages] = await Promise.all([p.ref(), p.digest(), p.baseImages()]);
@@ -125,11 +151,20 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
     async sbom() {
       ctx.sbom = await deps.sbom().generate(requireOutput(ctx.image, "the image"), { name: ctx.published!.ref });
       await ctx.sbom.sync();
-      return { stage: "sbom", status: "passed", message: "sbom: CycloneDX (sbom/sbom.cdx.json) and SPDX (sbom/sbom.spdx.json)", cached: null, reports: { sbom: ctx.sbom } };
+      return {
+        stage: "sbom",
+        status: "passed",
+        message: "sbom: CycloneDX (sbom/sbom.cdx.json) and SPDX (sbom/sbom.spdx.json)",
+        cached: null,
+        reports: { sbom: ctx.sbom },
+      };
     },
     async scan() {
       const r = deps.scan().vulnerabilities(requireOutput(ctx.image, "the image"), ctx.dir, {
-        vulnDb: ctx.vulnDb, failOn: ctx.failOn, allowlist: ctx.allowlist, scanner: ctx.scanner,
+        vulnDb: ctx.vulnDb,
+        failOn: ctx.failOn,
+        allowlist: ctx.allowlist,
+        scanner: ctx.scanner,
       });
       const out = await outcome(r, "scan");
       if (out.status === "passed") ctx.scanned = (await r.reports()).file("vuln-attestation.json");
@@ -138,21 +173,40 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
     secrets: () => outcome(deps.scan().secrets(ctx.dir), "secrets"),
     async sign() {
       const published = requireOutput(ctx.published, "the image");
-      const predicate = JSON.stringify(provenance({
-        image: published.ref, sourceUrl: ctx.commit?.source ?? "", revision: ctx.commit?.revision ?? "", dockerfile: await deps.image().dockerfile(),
-        baseImages: published.baseImages, builder: ctx.builder,
-        startedOn: ctx.started, finishedOn: new Date().toISOString(), invocationId: `${published.digest}@${ctx.started}`,
-      }), null, 2) + "\n";
+      const predicate =
+        JSON.stringify(
+          provenance({
+            image: published.ref,
+            sourceUrl: ctx.commit?.source ?? "",
+            revision: ctx.commit?.revision ?? "",
+            dockerfile: await deps.image().dockerfile(),
+            baseImages: published.baseImages,
+            builder: ctx.builder,
+            startedOn: ctx.started,
+            finishedOn: new Date().toISOString(),
+            invocationId: `${published.digest}@${ctx.started}`,
+          }),
+          null,
+          2,
+        ) + "\n";
       const dir = dag.directory().withNewFile("provenance.json", predicate);
-      const signed = await deps.sign().sign(published.ref, requireOutput(ctx.key, "the signing key"), requireOutput(ctx.password, "the key's password"), {
-        sbom: requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"), provenance: dir.file("provenance.json"), registry: imageRegistry(ctx), scan: ctx.scanned,
-      });
+      const signed = await deps
+        .sign()
+        .sign(published.ref, requireOutput(ctx.key, "the signing key"), requireOutput(ctx.password, "the key's password"), {
+          sbom: requireOutput(ctx.sbom, "the SBOM").file("sbom.cdx.json"),
+          provenance: dir.file("provenance.json"),
+          registry: imageRegistry(ctx),
+          scan: ctx.scanned,
+        });
       return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
     },
     async verify() {
       const sign = deps.sign();
       ctx.publicKey ??= await sign.publicKey(requireOutput(ctx.key, "the signing key"), requireOutput(ctx.password, "the key's password"));
-      const out = await outcome(sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, { registry: imageRegistry(ctx) }), "verify");
+      const out = await outcome(
+        sign.verify(requireOutput(ctx.published, "the image").ref, ctx.publicKey, { registry: imageRegistry(ctx) }),
+        "verify",
+      );
       // for whoever deploys this image later (a CI job gated on approval): the public half only
       return { ...out, reports: { ...out.reports, sign: dag.directory().withFile("cosign.pub", ctx.publicKey) } };
     },

@@ -24,7 +24,9 @@ describe("affected packages", () => {
 
   it("a change selects its package and the packages depending on it; a shared file selects all", () => {
     expect(Object.fromEntries(affectedPackages(packages, ["packages/core/src/index.ts"]))).toEqual({
-      "packages/core": "changed: packages/core/src/index.ts", "packages/api": "depends on @monorepo/core" });
+      "packages/core": "changed: packages/core/src/index.ts",
+      "packages/api": "depends on @monorepo/core",
+    });
     expect([...affectedPackages(packages, ["packages/util/test/index.test.ts"]).keys()]).toEqual(["packages/util"]);
     expect(affectedPackages(packages, ["package-lock.json"]).size).toBe(3);
     expect(affectedPackages(packages, []).size).toBe(0);
@@ -37,16 +39,32 @@ describe("slipway pipeline --affected-since", () => {
     cpSync(MONOREPO, repo, { recursive: true, filter: (src) => !/node_modules|reports/.test(src.slice(MONOREPO.length)) });
     const git = $({ cwd: repo, quiet: true });
     await git`git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm base`;
-    appendFileSync(join(repo, "packages/core/src/index.ts"), "\nexport const CURRENCY = \"USD\";\n");
+    appendFileSync(join(repo, "packages/core/src/index.ts"), '\nexport const CURRENCY = "USD";\n');
     await git`git -c user.name=t -c user.email=t@t commit -qam core`;
 
     const reports = tempDir("reports");
     const r = await slipway("pipeline", "--source", repo, "--affected-since", "HEAD~1", "--reports", reports);
     expect(r.code, r.out).toBe(0);
-    const rep = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as { affected: { packages: Record<string, string> }; stages: { stage: string; status: string }[] };
-    expect(rep.affected.packages).toEqual({ "packages/core": "changed: packages/core/src/index.ts", "packages/api": "depends on @monorepo/core" });
-    const ran = rep.stages.filter((s) => s.status !== "skipped").map((s) => s.stage).sort();
-    expect(ran).toEqual(["lint:packages/api", "lint:packages/core", "test:packages/api", "test:packages/core", "typecheck:packages/api", "typecheck:packages/core"]);
+    const rep = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as {
+      affected: { packages: Record<string, string> };
+      stages: { stage: string; status: string }[];
+    };
+    expect(rep.affected.packages).toEqual({
+      "packages/core": "changed: packages/core/src/index.ts",
+      "packages/api": "depends on @monorepo/core",
+    });
+    const ran = rep.stages
+      .filter((s) => s.status !== "skipped")
+      .map((s) => s.stage)
+      .sort();
+    expect(ran).toEqual([
+      "lint:packages/api",
+      "lint:packages/core",
+      "test:packages/api",
+      "test:packages/core",
+      "typecheck:packages/api",
+      "typecheck:packages/core",
+    ]);
     expect(rep.stages.filter((s) => s.stage.endsWith("packages/util")).map((s) => s.status)).toEqual(["skipped", "skipped", "skipped"]);
 
     // a change to the standalone package runs it alone; an unknown ref is refused with the fix
@@ -54,9 +72,16 @@ describe("slipway pipeline --affected-since", () => {
     const only = await slipway("pipeline", "--source", repo, "--affected-since", "HEAD", "--reports", reports);
     expect(only.code, only.out).toBe(0);
     const rep2 = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as typeof rep;
-    expect(rep2.stages.filter((s) => s.status !== "skipped").map((s) => s.stage).sort()).toEqual(["lint:packages/util", "test:packages/util", "typecheck:packages/util"]);
+    expect(
+      rep2.stages
+        .filter((s) => s.status !== "skipped")
+        .map((s) => s.stage)
+        .sort(),
+    ).toEqual(["lint:packages/util", "test:packages/util", "typecheck:packages/util"]);
     const bad = await slipway("pipeline", "--source", repo, "--affected-since", "no-such-ref");
     expect(bad.code).toBe(1);
-    expect(bad.out).toMatch(/^slipway: --affected-since no-such-ref: no such commit in .*: fetch it \(git fetch origin no-such-ref\) or pass a SHA$/m);
+    expect(bad.out).toMatch(
+      /^slipway: --affected-since no-such-ref: no such commit in .*: fetch it \(git fetch origin no-such-ref\) or pass a SHA$/m,
+    );
   });
 });

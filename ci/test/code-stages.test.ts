@@ -20,7 +20,8 @@ describe("code stages on examples/node-api", () => {
     const r = await slipway(stage, "--source", EXAMPLE, "--reports", reports);
     expect(r.out).toMatch(new RegExp(`^${stage}: passed`, "m"));
     expect(r.code).toBe(0);
-    if (stage === "test") expect(readFileSync(join(reports, "test/junit.xml"), "utf8")).toMatch(/<testcase[^>]*name="validateText &gt; trims text"/);
+    if (stage === "test")
+      expect(readFileSync(join(reports, "test/junit.xml"), "utf8")).toMatch(/<testcase[^>]*name="validateText &gt; trims text"/);
   });
 
   it("a failing test fails the stage, names the test and still exports the JUnit report", async () => {
@@ -38,12 +39,19 @@ describe("code stages on examples/node-api", () => {
     const line = readFileSync(join(src, "src/config.ts"), "utf8").split("\n").indexOf("const unusedValue = 1;") + 1;
     const r = await slipway("lint", "--source", src);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(new RegExp(`^lint: failed, 1 error\\(s\\): src/config\\.ts:${line}:7 'unusedValue' is assigned a value but never used`, "m"));
+    expect(r.out).toMatch(
+      new RegExp(`^lint: failed, 1 error\\(s\\): src/config\\.ts:${line}:7 'unusedValue' is assigned a value but never used`, "m"),
+    );
   });
 
   it("a type error fails typecheck with file:line", async () => {
-    const src = copyWith("src/config.ts", (t) => t.replace("const port = Number(env.PORT ?? 3000);", "const port: number = env.PORT ?? 3000;"));
-    const line = readFileSync(join(src, "src/config.ts"), "utf8").split("\n").findIndex((l) => l.includes("const port: number")) + 1;
+    const src = copyWith("src/config.ts", (t) =>
+      t.replace("const port = Number(env.PORT ?? 3000);", "const port: number = env.PORT ?? 3000;"),
+    );
+    const line =
+      readFileSync(join(src, "src/config.ts"), "utf8")
+        .split("\n")
+        .findIndex((l) => l.includes("const port: number")) + 1;
     const r = await slipway("typecheck", "--source", src);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(new RegExp(`^typecheck: failed, 1 error\\(s\\): src/config\\.ts:${line}:9 TS2322`, "m"));

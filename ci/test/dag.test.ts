@@ -43,7 +43,11 @@ describe("pipeline DAG", () => {
   it("reports: Markdown table with outcome, time and cache; JUnit merging the stages' suites", () => {
     const runs: StageRun[] = [
       { ...ok("lint"), cached: true },
-      { ...ok("test"), junit: '<?xml version="1.0"?>\n<testsuites>\n<testsuite name="unit" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>\n</testsuites>' },
+      {
+        ...ok("test"),
+        junit:
+          '<?xml version="1.0"?>\n<testsuites>\n<testsuite name="unit" tests="2" failures="1"><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>\n</testsuites>',
+      },
       { stage: "sign", status: "failed", message: "sign: failed, no key | really", seconds: 2.5, cached: null },
     ];
     const r = report("/src", "0123456789abcdef", new Date(Date.now() - 5000), runs);
@@ -59,8 +63,18 @@ describe("pipeline DAG", () => {
   });
 
   it("pipeline.json carries each stage's findings, not its JUnit", () => {
-    const secret: Finding = { file: "config/app.env", line: 3, column: 1, rule: "generic-api-key", severity: "error", message: "a secret (generic-api-key), value redacted" };
-    const runs: StageRun[] = [{ ...ok("lint"), findings: [] }, { stage: "secrets", status: "failed", message: "secrets: failed", seconds: 1, cached: null, findings: [secret], junit: "<x/>" }];
+    const secret: Finding = {
+      file: "config/app.env",
+      line: 3,
+      column: 1,
+      rule: "generic-api-key",
+      severity: "error",
+      message: "a secret (generic-api-key), value redacted",
+    };
+    const runs: StageRun[] = [
+      { ...ok("lint"), findings: [] },
+      { stage: "secrets", status: "failed", message: "secrets: failed", seconds: 1, cached: null, findings: [secret], junit: "<x/>" },
+    ];
     const json = JSON.parse(JSON.stringify(report("/src", "", new Date(), runs)));
     expect(json.stages.map((s: StageRun) => s.findings)).toEqual([[], [secret]]);
     expect(json.stages[1].junit).toBeUndefined();
@@ -72,30 +86,68 @@ describe("GitHub annotations", () => {
 
   it("one error per finding of a failed stage, at its file, line and column when it has them", async () => {
     const { annotations } = await import("../src/dag.ts");
-    const lint: StageRun = { stage: "lint", status: "failed", seconds: 1, cached: false,
-      message: "lint: failed, 2 error(s): src/config.ts:17:7 'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars); ...",
+    const lint: StageRun = {
+      stage: "lint",
+      status: "failed",
+      seconds: 1,
+      cached: false,
+      message:
+        "lint: failed, 2 error(s): src/config.ts:17:7 'unusedValue' is assigned a value but never used (@typescript-eslint/no-unused-vars); ...",
       findings: [
-        finding({ file: "src/config.ts", line: 17, column: 7, rule: "@typescript-eslint/no-unused-vars", message: "'unusedValue' is assigned a value but never used" }),
+        finding({
+          file: "src/config.ts",
+          line: 17,
+          column: 7,
+          rule: "@typescript-eslint/no-unused-vars",
+          message: "'unusedValue' is assigned a value but never used",
+        }),
         finding({ file: "src/app, v2.ts", line: 3, rule: "TS2322", message: "Type 'string' is not assignable to type 'number'.\n100%" }),
-      ] };
+      ],
+    };
     expect(annotations(lint)).toEqual([
       "::error file=src/config.ts,line=17,col=7,title=slipway lint%3A @typescript-eslint/no-unused-vars::'unusedValue' is assigned a value but never used",
       "::error file=src/app%2C v2.ts,line=3,title=slipway lint%3A TS2322::Type 'string' is not assignable to type 'number'.%0A100%25",
     ]);
     // a failing test: its file, no line; the message is not parsed for locations
-    const test: StageRun = { ...lint, stage: "test", message: "test: failed (7 tests, 1 failed, 0 skipped): test/unit/notes.test.ts > validateText > trims text",
-      findings: [finding({ file: "test/unit/notes.test.ts", message: "test/unit/notes.test.ts > validateText > trims text failed" })] };
-    expect(annotations(test)).toEqual(["::error file=test/unit/notes.test.ts,title=slipway test::test/unit/notes.test.ts > validateText > trims text failed"]);
+    const test: StageRun = {
+      ...lint,
+      stage: "test",
+      message: "test: failed (7 tests, 1 failed, 0 skipped): test/unit/notes.test.ts > validateText > trims text",
+      findings: [finding({ file: "test/unit/notes.test.ts", message: "test/unit/notes.test.ts > validateText > trims text failed" })],
+    };
+    expect(annotations(test)).toEqual([
+      "::error file=test/unit/notes.test.ts,title=slipway test::test/unit/notes.test.ts > validateText > trims text failed",
+    ]);
     // a vulnerable package of the image: in no file
-    const scan: StageRun = { ...lint, stage: "scan", message: "scan: failed, 1 finding(s): ...",
-      findings: [finding({ rule: "CVE-2021-23337", severity: "high", message: "lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image" })] };
-    expect(annotations(scan)).toEqual(["::error title=slipway scan%3A CVE-2021-23337::lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image"]);
+    const scan: StageRun = {
+      ...lint,
+      stage: "scan",
+      message: "scan: failed, 1 finding(s): ...",
+      findings: [
+        finding({
+          rule: "CVE-2021-23337",
+          severity: "high",
+          message: "lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image",
+        }),
+      ],
+    };
+    expect(annotations(scan)).toEqual([
+      "::error title=slipway scan%3A CVE-2021-23337::lodash 4.17.20: CVE-2021-23337, high, fixed in 4.17.21, in the image",
+    ]);
   });
 
   it("a failed stage without findings gets one error with its message; a passed one none", async () => {
     const { annotations } = await import("../src/dag.ts");
-    const verify: StageRun = { stage: "verify", status: "failed", seconds: 1, cached: null, message: "verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed" };
-    expect(annotations(verify)).toEqual(["::error title=slipway verify::verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed"]);
+    const verify: StageRun = {
+      stage: "verify",
+      status: "failed",
+      seconds: 1,
+      cached: null,
+      message: "verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed",
+    };
+    expect(annotations(verify)).toEqual([
+      "::error title=slipway verify::verify: failed, no valid signature for r/app@sha256:1 with this key: src/app.ts:3 is not parsed",
+    ]);
     expect(annotations({ ...verify, findings: [] })).toHaveLength(1);
     expect(annotations({ ...verify, status: "passed", findings: [finding({ message: "x" })] })).toEqual([]);
   });

@@ -14,7 +14,9 @@ import { DAGGER_VERSION } from "../platform/versions.ts";
 const CLI = join(import.meta.dirname, "../bin/slipway.js");
 
 function slipway(args: string[], env: Record<string, string> = {}, user?: string) {
-  const cmd = user ? ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups", process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const cmd = user
+    ? ["setpriv", `--reuid=${user}`, `--regid=${user}`, "--clear-groups", process.execPath, CLI, ...args]
+    : [process.execPath, CLI, ...args];
   const r = spawnSync(cmd[0], cmd.slice(1), { env: { ...process.env, ...env }, encoding: "utf8", timeout: 600_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -22,8 +24,12 @@ function slipway(args: string[], env: Record<string, string> = {}, user?: string
 async function timestampedExec(nonce: string): Promise<string> {
   let out = "";
   await connection(async () => {
-    out = await dag.container().from("debian:bookworm-slim").withEnvVariable("NONCE", nonce)
-      .withExec(["sh", "-c", "sleep 3; date +%s%N"]).stdout();
+    out = await dag
+      .container()
+      .from("debian:bookworm-slim")
+      .withEnvVariable("NONCE", nonce)
+      .withExec(["sh", "-c", "sleep 3; date +%s%N"])
+      .stdout();
   });
   return out;
 }
@@ -78,9 +84,16 @@ describe("slipway engine", () => {
       spawnSync("umount", [cache]);
     }
     expect(r.code).toBe(1);
-    const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("slipway:"));
+    const lines = r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("slipway:"));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^slipway: Dagger ${DAGGER_VERSION.replace(/\./g, "\\.")} binaries: .* GiB free under ${cache}, 6 GiB needed \\(fix: .*SLIPWAY_CACHE`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^slipway: Dagger ${DAGGER_VERSION.replace(/\./g, "\\.")} binaries: .* GiB free under ${cache}, 6 GiB needed \\(fix: .*SLIPWAY_CACHE`,
+      ),
+    );
   });
 
   it("fails with one line naming the step and the fix when not root", () => {
@@ -88,6 +101,8 @@ describe("slipway engine", () => {
     spawnSync("chmod", ["777", cache]);
     const r = slipway(["engine", "up"], { SLIPWAY_CACHE: cache, HOME: cache }, "65534");
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split("\n").pop()).toMatch(/^slipway: Docker engine: installing and starting the Docker engine needs root \(fix: rerun as root/);
+    expect(r.stderr.trim().split("\n").pop()).toMatch(
+      /^slipway: Docker engine: installing and starting the Docker engine needs root \(fix: rerun as root/,
+    );
   });
 });

@@ -24,18 +24,26 @@ describe("offline engine", () => {
 
   it("npm inside a container reaches the npm registry (host CA certificates trusted)", async () => {
     const out = await session(() =>
-      dag.container().from(`node:${NODE_MAJOR}`)
+      dag
+        .container()
+        .from(`node:${NODE_MAJOR}`)
         .withEnvVariable("CACHE_BUST", randomUUID())
-        .withExec(["npm", "view", "is-number@7.0.0", "version"]).stdout());
+        .withExec(["npm", "view", "is-number@7.0.0", "version"])
+        .stdout(),
+    );
     expect(out.trim()).toBe("7.0.0");
   });
 
   it("a client container talks to a Service over a service binding", async () => {
     const body = await session(async () => {
-      const server = dag.container().from(`node:${NODE_MAJOR}`)
+      const server = dag
+        .container()
+        .from(`node:${NODE_MAJOR}`)
         .withExposedPort(8080)
         .asService({ args: ["node", "-e", "require('http').createServer((q, s) => s.end('hello from ' + q.url)).listen(8080)"] });
-      return dag.container().from(`node:${NODE_MAJOR}`)
+      return dag
+        .container()
+        .from(`node:${NODE_MAJOR}`)
         .withServiceBinding("web", server)
         .withEnvVariable("CACHE_BUST", randomUUID())
         .withExec(["node", "-e", "fetch('http://web:8080/ping').then(r => r.text()).then(t => process.stdout.write(t))"])
@@ -47,10 +55,7 @@ describe("offline engine", () => {
   it("serves an expensive exec from cache in a second session", async () => {
     const nonce = randomUUID();
     const expensive = () =>
-      dag.container().from("debian:bookworm-slim")
-        .withEnvVariable("NONCE", nonce)
-        .withExec(["sh", "-c", "sleep 8; date +%s%N"])
-        .stdout();
+      dag.container().from("debian:bookworm-slim").withEnvVariable("NONCE", nonce).withExec(["sh", "-c", "sleep 8; date +%s%N"]).stdout();
     const first = await session(expensive);
     const second = await session(expensive);
     // the same nanosecond timestamp means the exec did not run again

@@ -9,8 +9,11 @@ export const CLI = join(ROOT, "ci/bin/slipway.js");
 export const EXAMPLE = join(ROOT, "examples/node-api");
 
 /** Runs a command without blocking the test worker; resolves with the exit code, stdout, and all output. */
-export function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}):
-  Promise<{ code: number; stdout: string; out: string }> {
+export function run(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<{ code: number; stdout: string; out: string }> {
   return new Promise((resolve) => {
     execFile(file, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeout ?? 600_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, out: stdout + stderr });

@@ -11,7 +11,10 @@ const REGISTRY = "http://127.0.0.1:5000";
 const MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /** The digest the registry serves for a tag, and that manifest's image config. */
-async function resolveTag(repo: string, tag: string): Promise<{ digest: string; config: { created: string; history: { created: string }[]; config: { Labels: Record<string, string> } } }> {
+async function resolveTag(
+  repo: string,
+  tag: string,
+): Promise<{ digest: string; config: { created: string; history: { created: string }[]; config: { Labels: Record<string, string> } } }> {
   const r = await fetch(`${REGISTRY}/v2/${repo}/manifests/${tag}`, { headers: { Accept: MANIFEST_TYPES } });
   expect(r.status).toBe(200);
   const manifest = await r.json();
@@ -62,7 +65,9 @@ describe("slipway publish", () => {
     const dir = untracked();
     const refused = await slipway("publish", "--source", dir);
     expect(refused.code).toBe(1);
-    expect(refused.out).toMatch(/^slipway: the source has no git commit, so the image cannot be tagged by SHA: commit it, or pass --allow-no-commit$/m);
+    expect(refused.out).toMatch(
+      /^slipway: the source has no git commit, so the image cannot be tagged by SHA: commit it, or pass --allow-no-commit$/m,
+    );
     const allowed = await slipway("publish", "--source", dir, "--repository", "127.0.0.1:5000/scratch/no-commit", "--allow-no-commit");
     expect(allowed.code).toBe(0);
     expect(allowed.out).toMatch(/^publish: 127\.0\.0\.1:5000\/scratch\/no-commit@sha256:[0-9a-f]{64} \(tags no-commit-[0-9a-f]{12}\)/m);
@@ -80,6 +85,8 @@ describe("slipway publish", () => {
     // nothing listens on 5999: the push's first contact with the registry fails, in one line
     const unreachable = await slipway("publish", "--source", EXAMPLE, "--repository", "127.0.0.1:5999/team/node-api");
     expect(unreachable.code).toBe(1);
-    expect(unreachable.out).toMatch(/^slipway: push to 127\.0\.0\.1:5999\/team\/node-api failed, 127\.0\.0\.1:5999 does not answer \(.+\): check that the registry runs and this host reaches it$/m);
+    expect(unreachable.out).toMatch(
+      /^slipway: push to 127\.0\.0\.1:5999\/team\/node-api failed, 127\.0\.0\.1:5999 does not answer \(.+\): check that the registry runs and this host reaches it$/m,
+    );
   });
 });

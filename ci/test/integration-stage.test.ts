@@ -11,7 +11,11 @@ import { IMAGE_STORE } from "../../modules/testcontainers/src/index.ts";
 import { ENGINE_CONTAINER } from "../platform/engine.ts";
 import { copyWith, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
-interface DockerReport { containers: { name: string; image: string; log: string }[]; pulled: string[]; leftovers: number }
+interface DockerReport {
+  containers: { name: string; image: string; log: string }[];
+  pulled: string[];
+  leftovers: number;
+}
 const dockerReport = (reports: string): DockerReport => JSON.parse(readFileSync(join(reports, "integration/docker.json"), "utf8"));
 
 /** Processes of a Docker engine or of its containers still alive inside the Dagger engine. */
@@ -24,7 +28,9 @@ async function leftoverProcesses(): Promise<string[]> {
 /** Empties the image store of the stage's Docker engine, as on a machine that never ran the stage. */
 async function emptyImageStore(): Promise<void> {
   await connection(async () => {
-    await dag.container().from("debian:bookworm-slim")
+    await dag
+      .container()
+      .from("debian:bookworm-slim")
       .withMountedCache("/store", dag.cacheVolume(IMAGE_STORE), { sharing: CacheSharingMode.Locked })
       .withEnvVariable("RUN", String(Date.now()))
       .withExec(["sh", "-c", "rm -rf /store/* && ls -A /store | wc -l"])
@@ -37,7 +43,9 @@ describe("slipway integration", () => {
     await emptyImageStore();
     const first = tempDir("reports");
     const r1 = await slipway("integration", "--source", EXAMPLE, "--reports", first, "--no-cache");
-    expect(r1.out).toMatch(/^integration: passed \(3 tests, 0 failed, 0 skipped; 1 container \(logs in containers\/\), pulled: postgres:15\)/m);
+    expect(r1.out).toMatch(
+      /^integration: passed \(3 tests, 0 failed, 0 skipped; 1 container \(logs in containers\/\), pulled: postgres:15\)/m,
+    );
     expect(r1.code).toBe(0);
     const junit = readFileSync(join(first, "integration/junit.xml"), "utf8");
     expect(junit).toMatch(/<testcase[^>]*name="notes API on PostgreSQL &gt; stores a note and lists it"/);
@@ -45,7 +53,9 @@ describe("slipway integration", () => {
     expect(d1.pulled).toEqual(["postgres:15"]);
     expect(d1.leftovers).toBe(0);
     // the PostgreSQL the tests talked to really ran: its log is in the report
-    expect(readFileSync(join(first, "integration", d1.containers[0].log), "utf8")).toMatch(/database system is ready to accept connections/);
+    expect(readFileSync(join(first, "integration", d1.containers[0].log), "utf8")).toMatch(
+      /database system is ready to accept connections/,
+    );
     expect(await leftoverProcesses()).toEqual([]);
 
     const second = tempDir("reports");
@@ -59,11 +69,15 @@ describe("slipway integration", () => {
   });
 
   it("a broken query fails the stage with the failing test's name and attaches the database's log", async () => {
-    const src = copyWith("src/notes.ts", (t) => t.replace("SELECT id, text, created_at FROM notes", "SELECT id, text, created_at FROM note"));
+    const src = copyWith("src/notes.ts", (t) =>
+      t.replace("SELECT id, text, created_at FROM notes", "SELECT id, text, created_at FROM note"),
+    );
     const reports = tempDir("reports");
     const r = await slipway("integration", "--source", src, "--reports", reports);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^integration: failed \(3 tests, 1 failed, 0 skipped; 1 container \(logs in containers\/\), pulled: none\): test\/integration\/api\.test\.ts > notes API on PostgreSQL > stores a note and lists it/m);
+    expect(r.out).toMatch(
+      /^integration: failed \(3 tests, 1 failed, 0 skipped; 1 container \(logs in containers\/\), pulled: none\): test\/integration\/api\.test\.ts > notes API on PostgreSQL > stores a note and lists it/m,
+    );
     const d = dockerReport(reports);
     expect(d.leftovers).toBe(0);
     expect(readdirSync(join(reports, "integration/containers"))).toHaveLength(1);

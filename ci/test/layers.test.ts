@@ -14,9 +14,19 @@ import { ROOT, sourceFiles } from "./helpers.ts";
 
 /** Every file's relative imports (static and dynamic), as paths from the repository root. */
 function graph(): Map<string, string[]> {
-  const files = ["ci/platform", "ci/src", "ci/cli", "ci/test", "ci/bench", "modules"].flatMap((d) => sourceFiles(join(ROOT, d), ["node_modules", "sdk", "fixtures"]));
-  return new Map(files.map((f) => [relative(ROOT, f), ts.preProcessFile(readFileSync(f, "utf8"), true, true).importedFiles
-    .map((i) => i.fileName).filter((s) => s.startsWith(".")).map((s) => relative(ROOT, resolve(dirname(f), s)))]));
+  const files = ["ci/platform", "ci/src", "ci/cli", "ci/test", "ci/bench", "modules"].flatMap((d) =>
+    sourceFiles(join(ROOT, d), ["node_modules", "sdk", "fixtures"]),
+  );
+  return new Map(
+    files.map((f) => [
+      relative(ROOT, f),
+      ts
+        .preProcessFile(readFileSync(f, "utf8"), true, true)
+        .importedFiles.map((i) => i.fileName)
+        .filter((s) => s.startsWith("."))
+        .map((s) => relative(ROOT, resolve(dirname(f), s))),
+    ]),
+  );
 }
 
 /** What each layer may import (path prefixes from the repository root); a file outside every layer may import anything. */
@@ -66,7 +76,9 @@ describe("layers", () => {
 
   it("finds breaches and cycles where there are some", () => {
     const bad = new Map([
-      ["ci/platform/a.ts", ["ci/cli/b.ts"]], ["ci/cli/b.ts", ["ci/platform/a.ts"]], ["ci/src/c.ts", ["ci/platform/engine.ts"]],
+      ["ci/platform/a.ts", ["ci/cli/b.ts"]],
+      ["ci/cli/b.ts", ["ci/platform/a.ts"]],
+      ["ci/src/c.ts", ["ci/platform/engine.ts"]],
     ]);
     expect(allowed("ci/src/c.ts")).not.toContain("ci/platform/engine.ts");
     expect(cycles(bad).map((c) => c.join(" -> "))).toEqual(["ci/cli/b.ts -> ci/platform/a.ts -> ci/cli/b.ts"]);

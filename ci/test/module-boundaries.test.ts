@@ -14,7 +14,9 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { ROOT, sourceFiles } from "./helpers.ts";
 
-const MODULES = readdirSync(join(ROOT, "modules")).filter((m) => existsSync(join(ROOT, "modules", m, "dagger.json"))).sort();
+const MODULES = readdirSync(join(ROOT, "modules"))
+  .filter((m) => existsSync(join(ROOT, "modules", m, "dagger.json")))
+  .sort();
 /** What `dag` offers without any dependency: the core API (container, directory, ...; the SDK defines them per instance). */
 const core = new Client();
 const CORE = new Set([...Object.getOwnPropertyNames(core), ...Object.getOwnPropertyNames(Object.getPrototypeOf(core))]);
@@ -35,16 +37,30 @@ function packageOf(specifier: string): string {
  * sdk/index.ts re-exports (the official runtime's list) and the generated client. Not the error classes, which
  * the npm package exports but module mode does not (type-only imports are erased, so they may name anything).
  */
-const MODULE_API = new Set(["connection", "connect", "Context", "func", "check", "argument", "object", "field", "enumType", "entrypoint",
-  ...Object.keys(await import(join(ROOT, "node_modules/@dagger.io/dagger/dist/src/api/client.gen.js")))]);
+const MODULE_API = new Set([
+  "connection",
+  "connect",
+  "Context",
+  "func",
+  "check",
+  "argument",
+  "object",
+  "field",
+  "enumType",
+  "entrypoint",
+  ...Object.keys(await import(join(ROOT, "node_modules/@dagger.io/dagger/dist/src/api/client.gen.js"))),
+]);
 
 function valueImportsFromSdk(file: string, text: string): string[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   return sf.statements.flatMap((st) => {
-    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.moduleSpecifier.text !== "@dagger.io/dagger") return [];
+    if (!ts.isImportDeclaration(st) || !ts.isStringLiteral(st.moduleSpecifier) || st.moduleSpecifier.text !== "@dagger.io/dagger")
+      return [];
     if (st.importClause?.isTypeOnly) return [];
     const bindings = st.importClause?.namedBindings;
-    return bindings && ts.isNamedImports(bindings) ? bindings.elements.filter((e) => !e.isTypeOnly).map((e) => (e.propertyName ?? e.name).text) : [];
+    return bindings && ts.isNamedImports(bindings)
+      ? bindings.elements.filter((e) => !e.isTypeOnly).map((e) => (e.propertyName ?? e.name).text)
+      : [];
   });
 }
 
@@ -57,14 +73,23 @@ function calls(file: string, text: string): { on: string; name: string; line: nu
     const from = st.moduleSpecifier.text;
     const bindings = st.importClause?.namedBindings;
     for (const el of bindings && ts.isNamedImports(bindings) ? bindings.elements : []) {
-      if ((el.name.text === "dag" && from === "@dagger.io/dagger") || (el.name.text === "deps" && from.endsWith("deps.ts"))) bound.add(el.name.text);
+      if ((el.name.text === "dag" && from === "@dagger.io/dagger") || (el.name.text === "deps" && from.endsWith("deps.ts")))
+        bound.add(el.name.text);
     }
   }
   const found: { on: string; name: string; line: number }[] = [];
   const visit = (node: ts.Node) => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ts.isIdentifier(node.expression.expression)
-      && bound.has(node.expression.expression.text)) {
-      found.push({ on: node.expression.expression.text, name: node.expression.name.text, line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      ts.isIdentifier(node.expression.expression) &&
+      bound.has(node.expression.expression.text)
+    ) {
+      found.push({
+        on: node.expression.expression.text,
+        name: node.expression.name.text,
+        line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+      });
     }
     ts.forEachChild(node, visit);
   };
@@ -87,8 +112,11 @@ function violations(dir: string, daggerJson = join(dir, "dagger.json"), label = 
   // what the module's code imports (src/, and container/: programs it ships into its containers) ...
   const code = [...sourceFiles(join(dir, "src")), ...sourceFiles(join(dir, "container"))];
   // ... and what else in the directory uses its dependencies (a CLI beside the root module)
-  const imported = new Set(sourceFiles(dir).filter((f) => !/[/\\](node_modules|sdk|test)[/\\]/.test(relative(dir, f)) && !code.includes(f))
-    .flatMap((f) => ts.preProcessFile(readFileSync(f, "utf8"), true, true).importedFiles.map((i) => packageOf(i.fileName))));
+  const imported = new Set(
+    sourceFiles(dir)
+      .filter((f) => !/[/\\](node_modules|sdk|test)[/\\]/.test(relative(dir, f)) && !code.includes(f))
+      .flatMap((f) => ts.preProcessFile(readFileSync(f, "utf8"), true, true).importedFiles.map((i) => packageOf(i.fileName))),
+  );
 
   for (const file of code) {
     const text = readFileSync(file, "utf8");
@@ -101,15 +129,20 @@ function violations(dir: string, daggerJson = join(dir, "dagger.json"), label = 
         if (!inside(dir, resolve(dirname(file), spec))) problems.push(`${name}/${where}: "${spec}" is outside ${label}`);
       } else if (!spec.startsWith("node:") && !builtinModules.includes(spec)) {
         imported.add(packageOf(spec));
-        if (!declared.has(packageOf(spec))) problems.push(`${name}/${where}: package "${packageOf(spec)}" is not in ${label}/package.json dependencies`);
+        if (!declared.has(packageOf(spec)))
+          problems.push(`${name}/${where}: package "${packageOf(spec)}" is not in ${label}/package.json dependencies`);
       }
     }
     for (const n of valueImportsFromSdk(file, text)) {
-      if (!MODULE_API.has(n)) problems.push(`${name}/${where}: "${n}" is not exported by @dagger.io/dagger in module mode: import it as a type, or do without`);
+      if (!MODULE_API.has(n))
+        problems.push(`${name}/${where}: "${n}" is not exported by @dagger.io/dagger in module mode: import it as a type, or do without`);
     }
     for (const c of calls(file, text)) {
       if (c.on === "dag" && CORE.has(c.name)) continue;
-      if (!callable.has(c.name)) problems.push(`${name}/${where}:${c.line}: ${c.on}.${c.name}() is not a dependency in ${relative(ROOT, daggerJson).startsWith("..") ? `${label}/dagger.json` : relative(ROOT, daggerJson)}`);
+      if (!callable.has(c.name))
+        problems.push(
+          `${name}/${where}:${c.line}: ${c.on}.${c.name}() is not a dependency in ${relative(ROOT, daggerJson).startsWith("..") ? `${label}/dagger.json` : relative(ROOT, daggerJson)}`,
+        );
     }
   }
   for (const dep of declared) if (!imported.has(dep)) problems.push(`${name}: dependency "${dep}" in package.json is imported by no file`);
@@ -117,13 +150,15 @@ function violations(dir: string, daggerJson = join(dir, "dagger.json"), label = 
   for (const dep of dependencies) {
     const target = join(dirname(daggerJson), dep.source, "dagger.json");
     if (!existsSync(target)) problems.push(`${name}: dagger.json dependency ${dep.name} (${dep.source}) has no dagger.json`);
-    else if (readJson(target).name !== dep.name) problems.push(`${name}: dagger.json dependency ${dep.name} (${dep.source}) is the module ${readJson(target).name}`);
+    else if (readJson(target).name !== dep.name)
+      problems.push(`${name}: dagger.json dependency ${dep.name} (${dep.source}) is the module ${readJson(target).name}`);
   }
 
   const tsconfig = ts.readConfigFile(join(dir, "tsconfig.json"), ts.sys.readFile);
   if (tsconfig.error) problems.push(`${name}: tsconfig.json: ${ts.flattenDiagnosticMessageText(tsconfig.error.messageText, " ")}`);
   for (const ext of [tsconfig.config?.extends ?? []].flat() as string[]) {
-    if (!ext.startsWith(".") && !ext.startsWith("/")) problems.push(`${name}: tsconfig.json extends the package "${ext}": write the options out`);
+    if (!ext.startsWith(".") && !ext.startsWith("/"))
+      problems.push(`${name}: tsconfig.json extends the package "${ext}": write the options out`);
     else if (!inside(dir, resolve(dir, ext))) problems.push(`${name}: tsconfig.json extends ${ext}, outside ${label}`);
   }
 
@@ -155,8 +190,11 @@ describe("module boundaries", () => {
   });
 
   it("node calls testcontainers and deploy calls sign through dag, as declared", () => {
-    const called = (name: string) => sourceFiles(join(ROOT, "modules", name, "src")).flatMap((f) => calls(f, readFileSync(f, "utf8")))
-      .filter((c) => !(c.on === "dag" && CORE.has(c.name))).map((c) => c.name);
+    const called = (name: string) =>
+      sourceFiles(join(ROOT, "modules", name, "src"))
+        .flatMap((f) => calls(f, readFileSync(f, "utf8")))
+        .filter((c) => !(c.on === "dag" && CORE.has(c.name)))
+        .map((c) => c.name);
     expect(called("node")).toEqual(["testcontainers"]);
     expect(called("deploy")).toEqual(["sign"]);
   });
@@ -165,16 +203,22 @@ describe("module boundaries", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "slipway-boundaries-")), "bad");
     mkdirSync(join(dir, "src"), { recursive: true });
     writeFileSync(join(dir, "dagger.json"), JSON.stringify({ name: "bad", sdk: { source: "typescript" }, source: "." }));
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bad", dependencies: { "@dagger.io/dagger": "0.19.10", unused: "1.0.0" } }));
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "bad", dependencies: { "@dagger.io/dagger": "0.19.10", unused: "1.0.0" } }),
+    );
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ extends: "../../tsconfig.json" }));
-    writeFileSync(join(dir, "src/index.ts"), [
-      'import { dag, ExecError } from "@dagger.io/dagger";',
-      'import { StageResult } from "../../node/src/result.ts";',
-      'import { parse } from "yaml";',
-      'const harness = new URL("../../testcontainers/src/harness.mjs", import.meta.url);',
-      "// dag.commented() is no call",
-      "export const x = () => [dag.container(), dag.sign(), parse, harness, StageResult, ExecError];",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "src/index.ts"),
+      [
+        'import { dag, ExecError } from "@dagger.io/dagger";',
+        'import { StageResult } from "../../node/src/result.ts";',
+        'import { parse } from "yaml";',
+        'const harness = new URL("../../testcontainers/src/harness.mjs", import.meta.url);',
+        "// dag.commented() is no call",
+        "export const x = () => [dag.container(), dag.sign(), parse, harness, StageResult, ExecError];",
+      ].join("\n"),
+    );
     expect(violations(dir)).toEqual([
       'bad/src/index.ts: "../../node/src/result.ts" is outside modules/bad',
       'bad/src/index.ts: package "yaml" is not in modules/bad/package.json dependencies',
@@ -185,7 +229,12 @@ describe("module boundaries", () => {
       "bad: tsconfig.json extends ../../tsconfig.json, outside modules/bad",
       "bad: no package-lock.json (run ci/bin/module-lockfiles.sh modules/bad)",
     ]);
-    writeFileSync(join(dir, "package-lock.json"), JSON.stringify({ packages: { "": { dependencies: { "@dagger.io/dagger": "0.19.9" } } } }));
-    expect(violations(dir)).toContain("bad: package-lock.json dependencies differ from package.json (run ci/bin/module-lockfiles.sh modules/bad)");
+    writeFileSync(
+      join(dir, "package-lock.json"),
+      JSON.stringify({ packages: { "": { dependencies: { "@dagger.io/dagger": "0.19.9" } } } }),
+    );
+    expect(violations(dir)).toContain(
+      "bad: package-lock.json dependencies differ from package.json (run ci/bin/module-lockfiles.sh modules/bad)",
+    );
   });
 });

@@ -31,19 +31,30 @@ async function scan(files: string[], name: string) {
 /** A module's scan as the runtime does it: every .ts under its src/ and nothing from any other module. */
 function moduleFiles(module: string): string[] {
   const src = join("modules", module, "src");
-  return readdirSync(join(ROOT, src), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => join(src, f));
+  return readdirSync(join(ROOT, src), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(src, f));
 }
 
 /** The fields slipway reads from every module's stage result (each module declares its own StageResult). */
 const RESULT_FIELDS = ["cached", "command", "exitCode", "findings", "output", "message", "reports", "stage", "status"].sort();
 /** ... and from each of its findings, with their types. */
-const FINDING_FIELDS = { column: "INTEGER_KIND", file: "STRING_KIND", line: "INTEGER_KIND", message: "STRING_KIND", rule: "STRING_KIND", severity: "STRING_KIND" };
+const FINDING_FIELDS = {
+  column: "INTEGER_KIND",
+  file: "STRING_KIND",
+  line: "INTEGER_KIND",
+  message: "STRING_KIND",
+  rule: "STRING_KIND",
+  severity: "STRING_KIND",
+};
 
 /**
  * A module's StageResult and Finding: the same fields in every module, findings a list of the module's Finding,
  * and constructors without arguments (the results are built by static factories).
  */
-function expectStageResult(objects: Record<string, { properties: Record<string, { type: { kind: string } }>; _constructor?: { arguments: object } }>): void {
+function expectStageResult(
+  objects: Record<string, { properties: Record<string, { type: { kind: string } }>; _constructor?: { arguments: object } }>,
+): void {
   const result = objects["StageResult"];
   expect(Object.keys(result.properties).sort()).toEqual(RESULT_FIELDS);
   expect(result.properties.findings.type).toEqual({ kind: "LIST_KIND", typeDef: { kind: "OBJECT_KIND", name: "Finding" } });
@@ -59,7 +70,15 @@ describe("module contracts", () => {
     const mod = await scan(["ci/src/index.ts"], "slipway");
     const obj = mod.objects["Slipway"];
     expect(Object.keys(obj.methods).sort()).toEqual([
-      "integration", "lint", "pipeline", "test", "typecheck", "withCommit", "withRegistry", "withScanPolicy", "withSigningKey",
+      "integration",
+      "lint",
+      "pipeline",
+      "test",
+      "typecheck",
+      "withCommit",
+      "withRegistry",
+      "withScanPolicy",
+      "withSigningKey",
     ]);
     expect(Object.keys(obj.methods.integration.arguments)).toEqual(["source", "registryMirror", "noCache"]);
     expect(obj.methods.integration.arguments.registryMirror.isOptional).toBe(true);
@@ -87,7 +106,8 @@ describe("module contracts", () => {
     expect(Object.keys(methods.withRegistry.arguments)).toEqual(["repository", "registry", "registryMirror"]);
     expect(methods.withRegistry.arguments.registry.isOptional).toBe(true);
     expect(Object.keys(methods.withSigningKey.arguments)).toEqual(["key", "password"]);
-    for (const secret of ["key", "password"]) expect(JSON.stringify(methods.withSigningKey.arguments[secret].type), secret).toMatch(/Secret/);
+    for (const secret of ["key", "password"])
+      expect(JSON.stringify(methods.withSigningKey.arguments[secret].type), secret).toMatch(/Secret/);
     expect(Object.keys(methods.withCommit.arguments)).toEqual(["revision", "created", "sourceUrl"]);
     expect(Object.keys(methods.withScanPolicy.arguments)).toEqual(["scanner", "failOn", "vulnDb", "allowlist"]);
     expect(methods.withScanPolicy.arguments.failOn.defaultValue).toBe("high");
@@ -115,7 +135,18 @@ describe("module contracts", () => {
   it("modules image, sbom, scan and sign: functions and pinned tool images", async () => {
     const image = (await scan(moduleFiles("image"), "image")).objects;
     expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish"]);
-    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "revision", "created", "sourceUrl", "dirty", "allowNoCommit", "username", "password", "registry"]);
+    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual([
+      "source",
+      "repository",
+      "revision",
+      "created",
+      "sourceUrl",
+      "dirty",
+      "allowNoCommit",
+      "username",
+      "password",
+      "registry",
+    ]);
     expect(Object.keys(image["Published"].properties).sort()).toEqual(["baseImages", "digest", "ref", "tags"]);
     const sbom = (await scan(moduleFiles("sbom"), "sbom")).objects["Sbom"];
     expect(Object.keys(sbom.methods)).toEqual(["generate"]);
@@ -150,8 +181,19 @@ describe("module contracts", () => {
     // an environment is a typed value built with withX(); deploy and rollback act on it
     const env = deployObjects["DeployEnvironment"];
     expect(Object.keys(env.methods).sort()).toEqual([
-      "deploy", "rollback", "settings", "withCanarySteps", "withDockerHost", "withEnvVariable", "withGate", "withGitops", "withHealthCheck",
-      "withRegistry", "withReplicas", "withSecretVariable", "withStrategy",
+      "deploy",
+      "rollback",
+      "settings",
+      "withCanarySteps",
+      "withDockerHost",
+      "withEnvVariable",
+      "withGate",
+      "withGitops",
+      "withHealthCheck",
+      "withRegistry",
+      "withReplicas",
+      "withSecretVariable",
+      "withStrategy",
     ]);
     expect(Object.keys(env.methods.deploy.arguments)).toEqual(["image", "publicKey", "revision"]);
     expect(Object.keys(env.methods.withDockerHost.arguments)).toEqual(["docker", "proxyAdmin", "listen", "adminPort", "appPort"]);

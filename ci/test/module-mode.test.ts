@@ -13,7 +13,8 @@ import { DAGGER_CLI } from "../platform/dagger.ts";
 import { copyExample, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
 
 /** The Dagger CLI as a user runs it: stdout is the result, stderr the progress. */
-const dagger = (cwd: string, ...args: string[]) => run(DAGGER_CLI, args, { cwd, timeout: 1_200_000, env: { ...process.env, NO_COLOR: "1" } });
+const dagger = (cwd: string, ...args: string[]) =>
+  run(DAGGER_CLI, args, { cwd, timeout: 1_200_000, env: { ...process.env, NO_COLOR: "1" } });
 
 /** A clean clone of this checkout (what `dagger -m <git checkout>` of someone else's machine sees). */
 async function cleanClone(): Promise<string> {
@@ -30,14 +31,28 @@ const REGISTRY_SERVICE = `tcp://localhost:${REGISTRY.split(":")[1]}`;
 async function keyPair(): Promise<string> {
   process.env.SLIPWAY_MODULE_TEST_PASSWORD = PASSWORD;
   const keys = tempDir("module-keys");
-  const r = await dagger(ROOT, "-m", "modules/sign", "call", "generate-key-pair", "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
-    "directory", "--path=/keys", "export", `--path=${keys}`);
+  const r = await dagger(
+    ROOT,
+    "-m",
+    "modules/sign",
+    "call",
+    "generate-key-pair",
+    "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
+    "directory",
+    "--path=/keys",
+    "export",
+    `--path=${keys}`,
+  );
   expect(r.code, r.out).toBe(0);
   return keys;
 }
 
-interface Report { status: string; stages: { stage: string; status: string }[] }
-const outcomes = (dir: string) => Object.fromEntries((JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as Report).stages.map((s) => [s.stage, s.status]));
+interface Report {
+  status: string;
+  stages: { stage: string; status: string }[];
+}
+const outcomes = (dir: string) =>
+  Object.fromEntries((JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as Report).stages.map((s) => [s.stage, s.status]));
 
 describe("module mode: dagger functions, call and check on the real engine", () => {
   it("the root module loads and lists its stages; dagger check runs Slipway's checks on Slipway", async () => {
@@ -62,29 +77,62 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     };
     expect(await call("node", "lint", `--source=${EXAMPLE}`, "status")).toBe("passed");
     expect(await call("testcontainers", "under-harness", "--reports=/r", "--command=npm,test")).toContain("npm");
-    expect(await call("image", "build", `--source=${EXAMPLE}`, "--revision=0123456789abcdef0123456789abcdef01234567",
-      "--created=2026-11-01T00:00:00Z", "--source-url=https://example.com/node-api", "label", "--name=org.opencontainers.image.revision"))
-      .toBe("0123456789abcdef0123456789abcdef01234567");
-    expect((await call("sbom", "generate", "--target=debian:bookworm-slim", "entries")).split("\n").sort()).toEqual(["sbom.cdx.json", "sbom.spdx.json"]);
+    expect(
+      await call(
+        "image",
+        "build",
+        `--source=${EXAMPLE}`,
+        "--revision=0123456789abcdef0123456789abcdef01234567",
+        "--created=2026-11-01T00:00:00Z",
+        "--source-url=https://example.com/node-api",
+        "label",
+        "--name=org.opencontainers.image.revision",
+      ),
+    ).toBe("0123456789abcdef0123456789abcdef01234567");
+    expect((await call("sbom", "generate", "--target=debian:bookworm-slim", "entries")).split("\n").sort()).toEqual([
+      "sbom.cdx.json",
+      "sbom.spdx.json",
+    ]);
     expect(await call("scan", "secrets", `--source=${EXAMPLE}`, "status")).toBe("passed");
     const keys = await keyPair();
     expect(readFileSync(join(keys, "cosign.pub"), "utf8")).toContain("PUBLIC KEY");
     // deploy reaches sign through dag: an image nobody signed is refused before anything else happens
     const head = await fetch(`http://${REGISTRY}/v2/library/debian/manifests/bookworm-slim`, {
-      method: "HEAD", headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
+      method: "HEAD",
+      headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
     });
     const unsigned = `${REGISTRY}/library/debian@${head.headers.get("docker-content-digest")}`;
-    const refused = await call("deploy", "environment", "--name=staging", "--app=node-api",
-      "with-gitops", "--remote=https://git.example.invalid/manifests.git", "with-registry", `--registry=${REGISTRY_SERVICE}`,
-      "deploy", `--image=${unsigned}`, `--public-key=${join(keys, "cosign.pub")}`, "--revision=0123456", "message");
+    const refused = await call(
+      "deploy",
+      "environment",
+      "--name=staging",
+      "--app=node-api",
+      "with-gitops",
+      "--remote=https://git.example.invalid/manifests.git",
+      "with-registry",
+      `--registry=${REGISTRY_SERVICE}`,
+      "deploy",
+      `--image=${unsigned}`,
+      `--public-key=${join(keys, "cosign.pub")}`,
+      "--revision=0123456",
+      "message",
+    );
     expect(refused).toMatch(/^deploy staging: refused, .*signature.*nothing changed on staging$/i);
     // smoke checks an app on this host's loopback through a tunnel
     const app = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
     await once(app, "listening");
     const port = (app.address() as AddressInfo).port;
     try {
-      expect(await call("smoke", "run", `--url=http://127.0.0.1:${port}`, `--checks=[{"name":"home","path":"/","body":"ok"}]`,
-        `--target=tcp://localhost:${port}`, "status")).toBe("passed");
+      expect(
+        await call(
+          "smoke",
+          "run",
+          `--url=http://127.0.0.1:${port}`,
+          `--checks=[{"name":"home","path":"/","body":"ok"}]`,
+          `--target=tcp://localhost:${port}`,
+          "status",
+        ),
+      ).toBe("passed");
     } finally {
       app.close();
     }
@@ -103,7 +151,11 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     // of the example lives in a clone of Slipway; from elsewhere, `dagger install` takes Slipway's git address
     const app = copyExample(join(await cleanClone(), "app"));
     writeFileSync(join(app, "LICENSE"), "Example application\n"); // else `dagger init` fetches a license text from spdx.org
-    for (const args of [["init", "--sdk=typescript", "--name=app", "--source=.dagger"], ["install", ".."], ["install", "../modules/node"]]) {
+    for (const args of [
+      ["init", "--sdk=typescript", "--name=app", "--source=.dagger"],
+      ["install", ".."],
+      ["install", "../modules/node"],
+    ]) {
       const r = await dagger(app, ...args);
       expect(r.code, `dagger ${args.join(" ")}: ${r.out}`).toBe(0);
     }
@@ -126,17 +178,41 @@ describe("module mode: dagger functions, call and check on the real engine", () 
   it("dagger call pipeline returns the reports with the stage outcomes of slipway pipeline --until verify", async () => {
     const keys = await keyPair();
     const db = tempDir("module-vuln-db");
-    const built = await dagger(ROOT, "-m", "modules/scan", "call", "database", `--advisories=${join(ROOT, "ci/test/fixtures/osv")}`,
-      "--scanner=trivy", "export", `--path=${db}`);
+    const built = await dagger(
+      ROOT,
+      "-m",
+      "modules/scan",
+      "call",
+      "database",
+      `--advisories=${join(ROOT, "ci/test/fixtures/osv")}`,
+      "--scanner=trivy",
+      "export",
+      `--path=${db}`,
+    );
     expect(built.code, built.out).toBe(0);
     const revision = (await $({ cwd: ROOT, quiet: true })`git rev-parse HEAD`).stdout.trim();
     const moduleReports = tempDir("module-pipeline");
-    const r = await dagger(ROOT, "call",
-      "with-registry", `--repository=${REGISTRY}/module-mode/node-api`, `--registry=${REGISTRY_SERVICE}`, `--registry-mirror=${REGISTRY_SERVICE}`,
-      "with-signing-key", `--key=file:${join(keys, "cosign.key")}`, "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
-      "with-commit", `--revision=${revision}`, "--created=2026-11-01T00:00:00Z", "--source-url=https://example.com/slipway/node-api",
-      "with-scan-policy", `--vuln-db=${db}`,
-      "pipeline", `--source=${EXAMPLE}`, "export", `--path=${moduleReports}`);
+    const r = await dagger(
+      ROOT,
+      "call",
+      "with-registry",
+      `--repository=${REGISTRY}/module-mode/node-api`,
+      `--registry=${REGISTRY_SERVICE}`,
+      `--registry-mirror=${REGISTRY_SERVICE}`,
+      "with-signing-key",
+      `--key=file:${join(keys, "cosign.key")}`,
+      "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
+      "with-commit",
+      `--revision=${revision}`,
+      "--created=2026-11-01T00:00:00Z",
+      "--source-url=https://example.com/slipway/node-api",
+      "with-scan-policy",
+      `--vuln-db=${db}`,
+      "pipeline",
+      `--source=${EXAMPLE}`,
+      "export",
+      `--path=${moduleReports}`,
+    );
     expect(r.code, r.out).toBe(0);
     const clientReports = tempDir("client-pipeline");
     const c = await slipway("pipeline", "--source", EXAMPLE, "--until", "verify", "--reports", clientReports);
@@ -147,6 +223,10 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     // the CLI's report also lists the deploy and smoke stages, which --until verify skips
     const client = outcomes(clientReports);
     expect(Object.fromEntries(Object.keys(stages).map((s) => [s, client[s]]))).toEqual(stages);
-    expect(Object.entries(client).filter(([s]) => !(s in stages)).every(([, status]) => status === "skipped")).toBe(true);
+    expect(
+      Object.entries(client)
+        .filter(([s]) => !(s in stages))
+        .every(([, status]) => status === "skipped"),
+    ).toBe(true);
   });
 });

@@ -22,10 +22,18 @@ import { copyWith, EXAMPLE, tempDir } from "./helpers.ts";
 // the module classes run in this process: the dependencies they call through dag are the in-process stand-ins
 bindModules();
 
-interface Report { status: string; image?: string; failure?: { stage: string; message: string }; stages: { stage: string; status: string }[] }
+interface Report {
+  status: string;
+  image?: string;
+  failure?: { stage: string; message: string };
+  stages: { stage: string; status: string }[];
+}
 
 /** Calls Slipway.pipeline on a source directory with a fresh key pair; exports what it returns. */
-async function modulePipeline(src: string, opts: { revision?: string; created?: string; skip?: string[]; allowFailure?: boolean; allowNoCommit?: boolean }) {
+async function modulePipeline(
+  src: string,
+  opts: { revision?: string; created?: string; skip?: string[]; allowFailure?: boolean; allowNoCommit?: boolean },
+) {
   const out = tempDir("module-reports");
   let error: string | undefined;
   await connection(async () => {
@@ -39,14 +47,22 @@ async function modulePipeline(src: string, opts: { revision?: string; created?: 
         .withSigningKey(key, password)
         .withScanPolicy("trivy", "high", vulnDatabase(BUNDLED_ADVISORIES, "trivy"));
       if (opts.revision) slipway = slipway.withCommit(opts.revision, opts.created ?? "", "https://example.com/slipway/node-api");
-      reports = await slipway.pipeline(dag.host().directory(src, { exclude: EXCLUDE }), "verify", opts.skip ?? [], opts.allowNoCommit ?? false, opts.allowFailure ?? false);
+      reports = await slipway.pipeline(
+        dag.host().directory(src, { exclude: EXCLUDE }),
+        "verify",
+        opts.skip ?? [],
+        opts.allowNoCommit ?? false,
+        opts.allowFailure ?? false,
+      );
     } catch (err) {
       error = (err as Error).message;
       return;
     }
     await reports.export(out);
   });
-  const report = existsSync(join(out, "pipeline.json")) ? JSON.parse(readFileSync(join(out, "pipeline.json"), "utf8")) as Report : undefined;
+  const report = existsSync(join(out, "pipeline.json"))
+    ? (JSON.parse(readFileSync(join(out, "pipeline.json"), "utf8")) as Report)
+    : undefined;
   return { out, error, report };
 }
 
@@ -59,11 +75,24 @@ describe("the root module's pipeline (dagger call pipeline)", () => {
     const through = PIPELINE.slice(0, PIPELINE.findIndex((s) => s.name === "verify") + 1).map((s) => s.name);
     expect(report!.stages.map((s) => [s.stage, s.status])).toEqual(through.map((s) => [s, "passed"]));
     expect(report!.image).toMatch(new RegExp(`^${process.env.SLIPWAY_REGISTRY}/module-mode/node-api@sha256:[0-9a-f]{64}$`));
-    for (const f of ["pipeline.md", "junit.xml", "test/junit.xml", "integration/junit.xml", "sbom/sbom.cdx.json", "sbom/sbom.spdx.json",
-      "scan/findings.json", "secrets", "sign/provenance.json", "sign/cosign.pub"]) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of [
+      "pipeline.md",
+      "junit.xml",
+      "test/junit.xml",
+      "integration/junit.xml",
+      "sbom/sbom.cdx.json",
+      "sbom/sbom.spdx.json",
+      "scan/findings.json",
+      "secrets",
+      "sign/provenance.json",
+      "sign/cosign.pub",
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
     const provenance = JSON.parse(readFileSync(join(out, "sign/provenance.json"), "utf8"));
     expect(JSON.stringify(provenance)).toContain(revision);
-    expect(readFileSync(join(out, "junit.xml"), "utf8")).toContain('<testsuite name="slipway.pipeline" tests="10" failures="0" skipped="0">');
+    expect(readFileSync(join(out, "junit.xml"), "utf8")).toContain(
+      '<testsuite name="slipway.pipeline" tests="10" failures="0" skipped="0">',
+    );
   });
 
   it("fails naming the stage and the reason; with allowFailure it returns the reports saying so", async () => {

@@ -9,7 +9,11 @@ import { describe, expect, it } from "vitest";
 import { PIPELINE } from "../src/dag.ts";
 import { copyWith, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
-interface Report { status: string; failure?: { stage: string; message: string }; stages: { stage: string; status: string; message: string; cached: boolean | null }[] }
+interface Report {
+  status: string;
+  failure?: { stage: string; message: string };
+  stages: { stage: string; status: string; message: string; cached: boolean | null }[];
+}
 const read = (dir: string) => JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as Report;
 
 describe("slipway pipeline", () => {
@@ -19,23 +23,39 @@ describe("slipway pipeline", () => {
     expect(r.code, r.out).toBe(0);
     const rep = read(reports);
     expect(rep.stages.map((s) => s.stage)).toEqual(PIPELINE.map((s) => s.name));
-    expect(rep.stages.filter((s) => s.status !== "passed"), r.out).toEqual([]);
+    expect(
+      rep.stages.filter((s) => s.status !== "passed"),
+      r.out,
+    ).toEqual([]);
     // the same commit deployed before leaves production as it is
-    expect(r.out).toMatch(/^\| deploy-production \| ✅ passed \| [\d.]+ s \| - \| deploy production: (passed, \S+ live in the (blue|green) slot \(canary|unchanged, \S+ is already live)/m);
+    expect(r.out).toMatch(
+      /^\| deploy-production \| ✅ passed \| [\d.]+ s \| - \| deploy production: (passed, \S+ live in the (blue|green) slot \(canary|unchanged, \S+ is already live)/m,
+    );
     expect(r.out).toMatch(/^passed in [\d.]+s; reports in /m);
     const md = readFileSync(join(reports, "pipeline.md"), "utf8");
     expect(md).toMatch(/^## Slipway pipeline: ✅ passed/);
     const junit = readFileSync(join(reports, "junit.xml"), "utf8");
     expect(junit).toContain('<testsuite name="slipway.pipeline" tests="14" failures="0" skipped="0">');
     expect(junit).toMatch(/<testsuite name="[^"]*notes[^"]*"/); // the example's unit tests, merged in
-    for (const f of ["test/junit.xml", "integration/junit.xml", "sbom/sbom.cdx.json", "scan/trivy-image.sarif", "deploy-staging/deploy.json", "smoke-production/junit.xml"]) {
+    for (const f of [
+      "test/junit.xml",
+      "integration/junit.xml",
+      "sbom/sbom.cdx.json",
+      "scan/trivy-image.sarif",
+      "deploy-staging/deploy.json",
+      "smoke-production/junit.xml",
+    ]) {
       expect(readFileSync(join(reports, f), "utf8").length, f).toBeGreaterThan(0);
     }
     // the second run, nothing changed: the code stages come from the engine's cache
     const again = tempDir("pipeline");
     const r2 = await slipway("pipeline", "--source", EXAMPLE, "--reports", again, "--until", "integration");
     expect(r2.code, r2.out).toBe(0);
-    expect(read(again).stages.filter((s) => ["lint", "typecheck", "test", "integration"].includes(s.stage)).map((s) => s.cached)).toEqual([true, true, true, true]);
+    expect(
+      read(again)
+        .stages.filter((s) => ["lint", "typecheck", "test", "integration"].includes(s.stage))
+        .map((s) => s.cached),
+    ).toEqual([true, true, true, true]);
   });
 
   it("a failing stage stops the later gates; the report names the stage and the reason", async () => {
@@ -58,7 +78,9 @@ describe("slipway pipeline", () => {
     const reports = tempDir("pipeline");
     const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports, "--until", "typecheck", "--skip", "lint");
     expect(r.code, r.out).toBe(0);
-    const ran = read(reports).stages.filter((s) => s.status !== "skipped").map((s) => s.stage);
+    const ran = read(reports)
+      .stages.filter((s) => s.status !== "skipped")
+      .map((s) => s.stage);
     expect(ran).toEqual(["typecheck"]);
     const bad = await slipway("pipeline", "--source", EXAMPLE, "--until", "deploy");
     expect(bad.code).toBe(1);

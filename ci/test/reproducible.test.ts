@@ -41,20 +41,36 @@ async function startEngine(): Promise<void> {
   });
   await docker`docker volume create ${NAME}`;
   const args = [
-    "--name", NAME, "--privileged", "--label", "org.slipway.test=reproducible",
-    "-v", `${NAME}:/var/lib/dagger`, "-v", `${config}:/etc/dagger/engine.json:ro`, "-v", `${certs}:${certs}:ro`,
-    "-v", `${CONTENT_DIR}:${ENGINE_CONTENT_DIR}:ro`, ...sdks,
+    "--name",
+    NAME,
+    "--privileged",
+    "--label",
+    "org.slipway.test=reproducible",
+    "-v",
+    `${NAME}:/var/lib/dagger`,
+    "-v",
+    `${config}:/etc/dagger/engine.json:ro`,
+    "-v",
+    `${certs}:${certs}:ro`,
+    "-v",
+    `${CONTENT_DIR}:${ENGINE_CONTENT_DIR}:ro`,
+    ...sdks,
   ];
   const r = await docker`docker run -d ${args} ${ENGINE_IMAGE}`;
   expect(r.exitCode, r.stderr).toBe(0);
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const v = await $({ quiet: true, nothrow: true, env: { ...process.env, _EXPERIMENTAL_DAGGER_RUNNER_HOST: RUNNER_HOST } })`${DAGGER_CLI} core version`;
+    const v = await $({
+      quiet: true,
+      nothrow: true,
+      env: { ...process.env, _EXPERIMENTAL_DAGGER_RUNNER_HOST: RUNNER_HOST },
+    })`${DAGGER_CLI} core version`;
     if (v.exitCode === 0) return;
     if ((await docker`docker inspect --format {{.State.Running}} ${NAME}`).stdout.trim() !== "true") {
       throw new Error(`the second engine stopped: ${(await docker`docker logs --tail 5 ${NAME}`).stderr}`);
     }
-    if (Date.now() > deadline) throw new Error(`the second engine did not answer in 120 s: ${(await docker`docker logs --tail 5 ${NAME}`).stderr}`);
+    if (Date.now() > deadline)
+      throw new Error(`the second engine did not answer in 120 s: ${(await docker`docker logs --tail 5 ${NAME}`).stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 }
@@ -76,7 +92,10 @@ async function publish(source: string, repository: string, runnerHost?: string):
 }
 
 /** The manifest and config the registry serves for a tag. */
-async function image(repository: string, tag: string): Promise<{ manifest: { layers: { digest: string }[] }; config: Record<string, any> }> {
+async function image(
+  repository: string,
+  tag: string,
+): Promise<{ manifest: { layers: { digest: string }[] }; config: Record<string, any> }> {
   const path = repository.slice(repository.indexOf("/") + 1);
   const manifest = await (await fetch(`http://${REGISTRY}/v2/${path}/manifests/${tag}`, { headers: { Accept: MANIFEST_TYPES } })).json();
   const config = await (await fetch(`http://${REGISTRY}/v2/${path}/blobs/${manifest.config.digest}`)).json();
@@ -107,7 +126,9 @@ describe("reproducible builds", () => {
     const warm = await publish(source, `${REGISTRY}/repro-warm/node-api`);
     await startEngine();
     const cold = await publish(source, `${REGISTRY}/repro-cold/node-api`, RUNNER_HOST);
-    process.stderr.write(`reproducible: warm ${warm.digest} in ${warm.seconds.toFixed(1)}s, empty cache ${cold.digest} in ${cold.seconds.toFixed(1)}s\n`);
+    process.stderr.write(
+      `reproducible: warm ${warm.digest} in ${warm.seconds.toFixed(1)}s, empty cache ${cold.digest} in ${cold.seconds.toFixed(1)}s\n`,
+    );
 
     const a = await image(`${REGISTRY}/repro-warm/node-api`, sha);
     const b = await image(`${REGISTRY}/repro-cold/node-api`, sha);
@@ -124,7 +145,10 @@ describe("reproducible builds", () => {
     expect(a.config.config.Labels["org.opencontainers.image.created"]).toBe(created);
     // both tags point to the digest publish printed
     for (const tag of [sha, sha.slice(0, 12)]) {
-      const r = await fetch(`http://${REGISTRY}/v2/repro-cold/node-api/manifests/${tag}`, { method: "HEAD", headers: { Accept: MANIFEST_TYPES } });
+      const r = await fetch(`http://${REGISTRY}/v2/repro-cold/node-api/manifests/${tag}`, {
+        method: "HEAD",
+        headers: { Accept: MANIFEST_TYPES },
+      });
       expect(r.headers.get("docker-content-digest")).toBe(cold.digest);
     }
   }, 1_800_000);

@@ -12,10 +12,11 @@ describe("runSteps", () => {
     const slow: Step = {
       title: "Slow",
       done: async () => undefined,
-      run: (progress) => new Promise((resolve) => {
-        setTimeout(() => progress("half way"), 40_000);
-        setTimeout(() => resolve("built"), 95_000);
-      }),
+      run: (progress) =>
+        new Promise((resolve) => {
+          setTimeout(() => progress("half way"), 40_000);
+          setTimeout(() => resolve("built"), 95_000);
+        }),
     };
     const ready: Step = { title: "Ready", done: async () => "cached", run: async () => "never" };
     const lines: string[] = [];
@@ -29,7 +30,10 @@ describe("runSteps", () => {
       "      still working: Slow (1 min 10s so far)",
       "[1/2] Slow: done, built (95.0s)",
     ]);
-    expect(reports.map((r) => [r.title, r.changed])).toEqual([["Slow", true], ["Ready", false]]);
+    expect(reports.map((r) => [r.title, r.changed])).toEqual([
+      ["Slow", true],
+      ["Ready", false],
+    ]);
   });
 
   it("not quiet: every step's outcome", async () => {

@@ -24,8 +24,20 @@ beforeAll(async () => {
 });
 
 const release = (source: string, ...extra: string[]) =>
-  slipway("release", "--source", source, "--key", join(keys, "cosign.key"), "--password-env", "SLIPWAY_TEST_KEY_PASSWORD",
-    "--vuln-db", ADVISORIES, "--reports", tempDir("reports"), ...extra);
+  slipway(
+    "release",
+    "--source",
+    source,
+    "--key",
+    join(keys, "cosign.key"),
+    "--password-env",
+    "SLIPWAY_TEST_KEY_PASSWORD",
+    "--vuln-db",
+    ADVISORIES,
+    "--reports",
+    tempDir("reports"),
+    ...extra,
+  );
 
 /** A copy of the example outside git, with `edit` applied in it. */
 function copy(edit: (dir: string) => void | Promise<void>): Promise<string> {
@@ -33,9 +45,10 @@ function copy(edit: (dir: string) => void | Promise<void>): Promise<string> {
   return Promise.resolve(edit(dir)).then(() => dir);
 }
 
-const withLodash = () => copy(async (dir) => {
-  await $({ cwd: dir, quiet: true })`npm install lodash@4.17.20 --package-lock-only --no-audit --no-fund`;
-});
+const withLodash = () =>
+  copy(async (dir) => {
+    await $({ cwd: dir, quiet: true })`npm install lodash@4.17.20 --package-lock-only --no-audit --no-fund`;
+  });
 
 describe("slipway release", () => {
   it("publishes, scans, signs and attests the example; the real cosign verifies signature and attestations", async () => {
@@ -51,7 +64,11 @@ describe("slipway release", () => {
     const sig = await cosign`${COSIGN} verify ${common} ${ref}`;
     expect(sig.exitCode, sig.stderr).toBe(0);
     expect(JSON.parse(sig.stdout)[0].critical.image["docker-manifest-digest"]).toBe(ref.split("@")[1]);
-    for (const [type, predicateType] of [["slsaprovenance1", "https://slsa.dev/provenance/v1"], ["cyclonedx", "https://cyclonedx.org/bom"], ["vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"]]) {
+    for (const [type, predicateType] of [
+      ["slsaprovenance1", "https://slsa.dev/provenance/v1"],
+      ["cyclonedx", "https://cyclonedx.org/bom"],
+      ["vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"],
+    ]) {
       const att = await cosign`${COSIGN} verify-attestation ${common} --type ${type} ${ref}`;
       expect(att.exitCode, att.stderr).toBe(0);
       const statement = JSON.parse(Buffer.from(JSON.parse(att.stdout.trim().split("\n")[0]).payload, "base64").toString());
@@ -59,9 +76,17 @@ describe("slipway release", () => {
       if (type === "slsaprovenance1") {
         const deps = statement.predicate.buildDefinition.resolvedDependencies;
         expect(deps[0].digest.gitCommit).toMatch(/^[0-9a-f]{40}$/);
-        expect(deps.some((d: { uri: string; digest: { sha256?: string } }) => d.uri.includes("node") && /^[0-9a-f]{64}$/.test(d.digest.sha256 ?? ""))).toBe(true);
+        expect(
+          deps.some(
+            (d: { uri: string; digest: { sha256?: string } }) => d.uri.includes("node") && /^[0-9a-f]{64}$/.test(d.digest.sha256 ?? ""),
+          ),
+        ).toBe(true);
       }
-      if (type === "vuln") expect(statement.predicate.scanner).toMatchObject({ uri: "pkg:generic/trivy@0.74.0", result: { scanner: "trivy", failOn: "high", blocking: [] } });
+      if (type === "vuln")
+        expect(statement.predicate.scanner).toMatchObject({
+          uri: "pkg:generic/trivy@0.74.0",
+          result: { scanner: "trivy", failOn: "high", blocking: [] },
+        });
     }
   });
 
@@ -72,7 +97,12 @@ describe("slipway release", () => {
     // Trivy (the default), from a database its own trivy-db built from the fixture advisory: found twice,
     // in the image's node_modules and in the lockfile
     const trivy = "lodash 4\\.17\\.20: CVE-2021-23337 \\(GHSA-35jh-r3h4-6jhm\\), high, fixed in 4\\.17\\.21";
-    expect(r.out).toMatch(new RegExp(`^scan: failed, 2 finding\\(s\\): 2 blocking, 0 allowed, 0 below high: ${trivy} \\[image\\]; ${trivy} \\[package-lock\\.json\\]$`, "m"));
+    expect(r.out).toMatch(
+      new RegExp(
+        `^scan: failed, 2 finding\\(s\\): 2 blocking, 0 allowed, 0 below high: ${trivy} \\[image\\]; ${trivy} \\[package-lock\\.json\\]$`,
+        "m",
+      ),
+    );
     expect(r.out).not.toMatch(/^sign:/m);
     expect(r.out).toMatch(/^release: failed at scan; nothing was signed$/m);
 
@@ -80,14 +110,22 @@ describe("slipway release", () => {
     const osv = await release(src, "--allow-no-commit", "--scanner", "osv-scanner");
     expect(osv.code).toBe(1);
     const finding = "lodash 4\\.17\\.20: GHSA-35jh-r3h4-6jhm \\(CVE-2021-23337\\), high, fixed in 4\\.17\\.21";
-    expect(osv.out).toMatch(new RegExp(`^scan: failed, 2 finding\\(s\\): 2 blocking, 0 allowed, 0 below high: ${finding} \\[image\\]; ${finding} \\[/src/package-lock\\.json\\]$`, "m"));
+    expect(osv.out).toMatch(
+      new RegExp(
+        `^scan: failed, 2 finding\\(s\\): 2 blocking, 0 allowed, 0 below high: ${finding} \\[image\\]; ${finding} \\[/src/package-lock\\.json\\]$`,
+        "m",
+      ),
+    );
   });
 
   it("an allowlist entry with a future expiry lets it pass; an expired one does not", async () => {
     const src = await withLodash();
     const allow = (expires: string) => {
       const file = join(tempDir("allow"), "allowlist.json");
-      writeFileSync(file, JSON.stringify([{ id: "GHSA-35jh-r3h4-6jhm", package: "lodash", reason: "template() is never called", expires }]));
+      writeFileSync(
+        file,
+        JSON.stringify([{ id: "GHSA-35jh-r3h4-6jhm", package: "lodash", reason: "template() is never called", expires }]),
+      );
       return file;
     };
     const future = await release(src, "--allow-no-commit", "--allowlist", allow("2099-12-31"));
@@ -95,19 +133,34 @@ describe("slipway release", () => {
     expect(future.code, future.out).toBe(0);
     const expired = await release(src, "--allow-no-commit", "--allowlist", allow("2024-01-31"));
     expect(expired.code).toBe(1);
-    expect(expired.out).toMatch(/^scan: failed, 2 finding\(s\): 2 blocking.*; expired allowlist entries: GHSA-35jh-r3h4-6jhm \(2024-01-31\)$/m);
+    expect(expired.out).toMatch(
+      /^scan: failed, 2 finding\(s\): 2 blocking.*; expired allowlist entries: GHSA-35jh-r3h4-6jhm \(2024-01-31\)$/m,
+    );
   });
 
   it("a committed fake secret fails the secret scan, and its value appears in no output or report", async () => {
     const secret = "AKIA" + "Q3EGRBBQ7NWKXZ5T"; // an AWS access key id shape, assembled so this file holds no literal one
     const src = await copy((dir) => writeFileSync(join(dir, "src/credentials.ts"), `export const awsAccessKeyId = "${secret}";\n`));
     const reports = tempDir("reports");
-    const r = await slipway("release", "--source", src, "--key", join(keys, "cosign.key"), "--password-env", "SLIPWAY_TEST_KEY_PASSWORD",
-      "--vuln-db", ADVISORIES, "--reports", reports, "--allow-no-commit");
+    const r = await slipway(
+      "release",
+      "--source",
+      src,
+      "--key",
+      join(keys, "cosign.key"),
+      "--password-env",
+      "SLIPWAY_TEST_KEY_PASSWORD",
+      "--vuln-db",
+      ADVISORIES,
+      "--reports",
+      reports,
+      "--allow-no-commit",
+    );
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^secrets: failed, 1 secret\(s\) found: src\/credentials\.ts:1 aws-access-token \(values redacted/m);
     expect(r.out).not.toContain(secret);
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]);
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
     const written = files(reports);
     expect(written.some((f) => f.endsWith("gitleaks.sarif"))).toBe(true);
     for (const f of written) expect(readFileSync(f, "utf8"), f).not.toContain(secret);
@@ -123,7 +176,9 @@ describe("slipway release", () => {
     const sigBefore = await manifestDigest(sigTag);
     const again = await release(source, "--repository", repository, "--allow-no-commit");
     expect(again.code, again.out).toBe(0);
-    expect(again.out).toContain(`sign: already signed by this key: ${ref}, SBOM attested, provenance attested, scan attested (nothing pushed)`);
+    expect(again.out).toContain(
+      `sign: already signed by this key: ${ref}, SBOM attested, provenance attested, scan attested (nothing pushed)`,
+    );
     expect(await manifestDigest(sigTag)).toBe(sigBefore);
     // another key is refused, whatever the cache holds for this one
     const otherKeys = tempDir("other-keys");
@@ -170,7 +225,11 @@ async function retag(from: string, to: string): Promise<void> {
     const r = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`, { method: "POST" });
     expect([201, 202]).toContain(r.status);
   }
-  const put = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/manifests/${tag}`, { method: "PUT", headers: { "Content-Type": manifest.headers.get("content-type")! }, body });
+  const put = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "Content-Type": manifest.headers.get("content-type")! },
+    body,
+  });
   expect(put.status).toBe(201);
 }
 

@@ -35,22 +35,46 @@ describe("GitLab CI wrapper", () => {
     await aptInstall("gitlab-ci-local", ["rsync"], () => undefined); // it copies the project with rsync
     // the repository as committed plus what is not ignored, as its own git work tree (gitlab-ci-local reads git)
     const work = tempDir("gitlab");
-    await $({ cwd: ROOT, quiet: true })`git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C ${work}`;
+    await $({
+      cwd: ROOT,
+      quiet: true,
+    })`git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C ${work}`;
     await $({ cwd: work, quiet: true })`git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm wrapper`;
     // the wrapper's dind service, from the mirror into the host's Docker under its own name
-    await $({ quiet: true })`docker pull -q 127.0.0.1:5000/library/docker:20.10-dind && docker tag 127.0.0.1:5000/library/docker:20.10-dind docker:20.10-dind`;
+    await $({
+      quiet: true,
+    })`docker pull -q 127.0.0.1:5000/library/docker:20.10-dind && docker tag 127.0.0.1:5000/library/docker:20.10-dind docker:20.10-dind`;
     const bin = join(paths.cache, "dagger", DAGGER_VERSION, "bin");
-    const args = ["--force-shell-executor", "--privileged", "--pull-policy", "if-not-present",
-      "--variable", "SLIPWAY_DIND_IMAGE=docker:20.10-dind", "--variable", "DOCKER_HOST=unix:///var/run/docker.sock",
-      "--variable", `PATH=${bin}:${process.env.PATH}`, "--variable", `_EXPERIMENTAL_DAGGER_RUNNER_HOST=${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`, "pipeline"];
+    const args = [
+      "--force-shell-executor",
+      "--privileged",
+      "--pull-policy",
+      "if-not-present",
+      "--variable",
+      "SLIPWAY_DIND_IMAGE=docker:20.10-dind",
+      "--variable",
+      "DOCKER_HOST=unix:///var/run/docker.sock",
+      "--variable",
+      `PATH=${bin}:${process.env.PATH}`,
+      "--variable",
+      `_EXPERIMENTAL_DAGGER_RUNNER_HOST=${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`,
+      "pipeline",
+    ];
     const r = await $({ cwd: work, nothrow: true, quiet: true })`${join(ROOT, "node_modules/.bin/gitlab-ci-local")} ${args}`;
     const out = r.stdout + r.stderr;
     expect(r.exitCode, out.slice(-3000)).toBe(0);
     expect(out).toMatch(/PASS\s+pipeline/);
     expect(out).toMatch(/\| smoke-staging \| ✅ passed/);
-    for (const f of ["reports/junit.xml", "reports/sbom/sbom.cdx.json", "reports/scan/gl-container-scanning-report.json", "reports/pipeline.json"]) {
+    for (const f of [
+      "reports/junit.xml",
+      "reports/sbom/sbom.cdx.json",
+      "reports/scan/gl-container-scanning-report.json",
+      "reports/pipeline.json",
+    ]) {
       expect(existsSync(join(work, f)), f).toBe(true);
     }
-    expect(JSON.parse(readFileSync(join(work, "reports/scan/gl-container-scanning-report.json"), "utf8")).scan.type).toBe("container_scanning");
+    expect(JSON.parse(readFileSync(join(work, "reports/scan/gl-container-scanning-report.json"), "utf8")).scan.type).toBe(
+      "container_scanning",
+    );
   });
 });

@@ -48,10 +48,7 @@ const BUILDER_REVISION = "1";
 
 export function recipeKey(recipe: ImageRecipe): string {
   const { setup: _code, ...data } = recipe;
-  return createHash("sha256")
-    .update(JSON.stringify({ BUILDER_REVISION, DEBIAN_SUITE, data }))
-    .digest("hex")
-    .slice(0, 16);
+  return createHash("sha256").update(JSON.stringify({ BUILDER_REVISION, DEBIAN_SUITE, data })).digest("hex").slice(0, 16);
 }
 
 /**
@@ -89,7 +86,7 @@ export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
     for (const ref of recipe.refs) if (!(await registryHas(ref))) return false;
     return true;
   }
-  const label = await $`docker image inspect --format ${"{{index .Config.Labels \"org.slipway.recipe\"}}"} ${recipe.refs[0]}`.nothrow();
+  const label = await $`docker image inspect --format ${'{{index .Config.Labels "org.slipway.recipe"}}'} ${recipe.refs[0]}`.nothrow();
   return label.stdout.trim() === recipeKey(recipe);
 }
 
@@ -114,12 +111,18 @@ async function debianRoot(recipe: ImageRecipe, root: string, progress: (l: strin
   progress(`${recipe.refs[0]}: Debian ${DEBIAN_SUITE} root with ${recipe.packages.length} packages`);
   const include = recipe.packages.length ? [`--include=${recipe.packages.join(",")}`] : [];
   const args = [
-    "--quiet", "--mode=root", "--format=directory", "--variant=minbase", ...include,
+    "--quiet",
+    "--mode=root",
+    "--format=directory",
+    "--variant=minbase",
+    ...include,
     ...["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"].map((p) => `--dpkgopt=path-exclude=${p}`),
     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
     "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin",
-    DEBIAN_SUITE, root,
-    `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`, `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`,
+    DEBIAN_SUITE,
+    root,
+    `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE} main`,
+    `deb ${DEBIAN_MIRROR} ${DEBIAN_SUITE}-updates main`,
     `deb ${DEBIAN_SECURITY} ${DEBIAN_SUITE}-security main`,
   ];
   const r = await $`mmdebstrap ${args} </dev/null`.nothrow(); // mmdebstrap reads sources from a non-tty stdin

@@ -10,7 +10,18 @@ import { $ } from "zx";
 import { hostLacksSysResource, writeRuncWrapper } from "../docker.ts";
 import { DAGGER_BIN_DIR } from "../dagger.ts";
 import { ensureDir, paths } from "../host.ts";
-import { BUILTIN_SDKS, COREPACK_VERSION, DAGGER_VERSION, DEBIAN_SUITE, GO_TOOLS, type GoToolName, ENGINE_IMAGE, NODE_MAJOR, NODE_VERSION, NPM_VERSION } from "../versions.ts";
+import {
+  BUILTIN_SDKS,
+  COREPACK_VERSION,
+  DAGGER_VERSION,
+  DEBIAN_SUITE,
+  GO_TOOLS,
+  type GoToolName,
+  ENGINE_IMAGE,
+  NODE_MAJOR,
+  NODE_VERSION,
+  NPM_VERSION,
+} from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
 import { goEnv, goTool } from "./go-tools.ts";
 
@@ -58,7 +69,11 @@ export const node: ImageRecipe = {
   config: {
     // Node ignores the system store; this makes node and npm trust what `update-ca-certificates` installed,
     // including the host's extra CAs that the engine adds to every container.
-    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NODE_VERSION, NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" },
+    env: {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      NODE_VERSION,
+      NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt",
+    },
     cmd: ["node"],
   },
   mirror: true,
@@ -74,9 +89,18 @@ export const dind: ImageRecipe = {
     install(root, "usr/local/bin/dockerd-entrypoint.sh", file("dockerd-entrypoint.sh"));
     if (lacksSysResource) {
       writeRuncWrapper(join(root, "usr/local/lib/slipway/runc"), "/usr/sbin/runc");
-      install(root, "etc/docker/daemon.json", JSON.stringify({
-        runtimes: { "slipway-runc": { path: "/usr/local/lib/slipway/runc" } }, "default-runtime": "slipway-runc",
-      }, null, 2) + "\n");
+      install(
+        root,
+        "etc/docker/daemon.json",
+        JSON.stringify(
+          {
+            runtimes: { "slipway-runc": { path: "/usr/local/lib/slipway/runc" } },
+            "default-runtime": "slipway-runc",
+          },
+          null,
+          2,
+        ) + "\n",
+      );
     }
   },
   config: {
@@ -99,7 +123,11 @@ export const postgres: ImageRecipe = {
     mkdirSync(join(root, "docker-entrypoint-initdb.d"), { recursive: true });
   },
   config: {
-    env: { PATH: "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", PGDATA: "/var/lib/postgresql/data", LANG: "C.UTF-8" },
+    env: {
+      PATH: "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      PGDATA: "/var/lib/postgresql/data",
+      LANG: "C.UTF-8",
+    },
     entrypoint: ["docker-entrypoint.sh"],
     cmd: ["postgres"],
     expose: ["5432"],
@@ -162,8 +190,22 @@ export const regctl = goToolImage("regctl", "/usr/local/bin/regctl");
 /** The Dagger engine: Debian packages plus the binaries built from the Go module proxy (see dagger.ts). */
 export const engine: ImageRecipe = {
   refs: [ENGINE_IMAGE],
-  packages: ["ca-certificates", "git", "openssh-client", "pigz", "xz-utils", "iptables", "nftables", "dnsmasq",
-    "e2fsprogs", "runc", "containernetworking-plugins", "tini", "jq", "util-linux"],
+  packages: [
+    "ca-certificates",
+    "git",
+    "openssh-client",
+    "pigz",
+    "xz-utils",
+    "iptables",
+    "nftables",
+    "dnsmasq",
+    "e2fsprogs",
+    "runc",
+    "containernetworking-plugins",
+    "tini",
+    "jq",
+    "util-linux",
+  ],
   inputs: { dagger: DAGGER_VERSION, wrapper: file("runc-wrapper.sh"), runcWrapper: String(lacksSysResource) },
   async setup(root) {
     for (const b of ["dagger-engine", "dagger-init", "dagger"]) copyFileSync(join(DAGGER_BIN_DIR, b), join(root, "usr/local/bin", b));
@@ -222,14 +264,21 @@ export const goSdk: ImageRecipe = {
     cpSync(await goModuleDir(`dagger.io/dagger@${DAGGER_VERSION}`), work, { recursive: true });
     await $`chmod -R u+w ${work}`;
     const hostCache = goEnv().GOMODCACHE;
-    await $({ cwd: work, env: { ...process.env, ...goEnv(), GOMODCACHE: join(root, "go/pkg/mod"), GOPROXY: `file://${hostCache}/cache/download,${GOPROXY}` } })`go mod download`;
+    await $({
+      cwd: work,
+      env: { ...process.env, ...goEnv(), GOMODCACHE: join(root, "go/pkg/mod"), GOPROXY: `file://${hostCache}/cache/download,${GOPROXY}` },
+    })`go mod download`;
     await $`rm -rf ${work}`;
     ensureDir(join(root, "root/.cache/go-build"));
   },
   config: {
     env: {
       PATH: "/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      GOPATH: "/go", HOME: "/root", GOTOOLCHAIN: "local", CGO_ENABLED: "0", GOPROXY,
+      GOPATH: "/go",
+      HOME: "/root",
+      GOTOOLCHAIN: "local",
+      CGO_ENABLED: "0",
+      GOPROXY,
     },
     workdir: "/go",
   },
@@ -243,7 +292,10 @@ const SDK_SOURCES = new URL("../sdk/typescript/", import.meta.url).pathname;
 function sdkSourcesHash(): string {
   const hash = createHash("sha256");
   for (const sub of ["runtime", "library", "library/sdk"]) {
-    for (const f of readdirSync(join(SDK_SOURCES, sub), { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort()) {
+    for (const f of readdirSync(join(SDK_SOURCES, sub), { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort()) {
       hash.update(`${sub}/${f}\0`).update(readFileSync(join(SDK_SOURCES, sub, f)));
     }
   }
@@ -260,7 +312,10 @@ export const typescriptSdk: ImageRecipe = {
   packages: [],
   inputs: { dagger: DAGGER_VERSION, sources: sdkSourcesHash() },
   async setup(root, progress) {
-    cpSync(join(SDK_SOURCES, "runtime"), join(root, "runtime"), { recursive: true, filter: (f) => !f.includes("/internal") && !f.endsWith("dagger.gen.go") });
+    cpSync(join(SDK_SOURCES, "runtime"), join(root, "runtime"), {
+      recursive: true,
+      filter: (f) => !f.includes("/internal") && !f.endsWith("dagger.gen.go"),
+    });
     cpSync(join(SDK_SOURCES, "library"), join(root, "library"), { recursive: true, filter: (f) => !f.includes("node_modules") });
     copyFileSync(join(DAGGER_BIN_DIR, "codegen"), join(root, "codegen"));
     chmodSync(join(root, "codegen"), 0o755);
@@ -274,4 +329,21 @@ export const typescriptSdk: ImageRecipe = {
 };
 
 /** The images `engine up` makes available, engine first. */
-export const catalog: ImageRecipe[] = [goSdk, typescriptSdk, engine, debian, node, dind, postgres, haproxy, cosign, syft, gitleaks, osvScanner, trivy, trivyDb, actionlint, regctl];
+export const catalog: ImageRecipe[] = [
+  goSdk,
+  typescriptSdk,
+  engine,
+  debian,
+  node,
+  dind,
+  postgres,
+  haproxy,
+  cosign,
+  syft,
+  gitleaks,
+  osvScanner,
+  trivy,
+  trivyDb,
+  actionlint,
+  regctl,
+];

@@ -68,27 +68,36 @@ async function writeLayer(root: string): Promise<{ digest: string; size: number 
 }
 
 /** Writes `root` with `config` as a single-platform OCI image into the store; returns the manifest digest. */
-export async function writeContentImage(name: string, key: string, root: string, config: ContentImageConfig,
-  progress: (l: string) => void): Promise<string> {
+export async function writeContentImage(
+  name: string,
+  key: string,
+  root: string,
+  config: ContentImageConfig,
+  progress: (l: string) => void,
+): Promise<string> {
   progress(`${name}: writing the layer into the engine's content store (${CONTENT_DIR})`);
   const layer = await writeLayer(root);
-  const imageConfig = writeBlob(JSON.stringify({
-    architecture: "amd64",
-    os: "linux",
-    config: {
-      Env: Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      ...(config.entrypoint ? { Entrypoint: config.entrypoint } : {}),
-      ...(config.cmd ? { Cmd: config.cmd } : {}),
-      ...(config.workdir ? { WorkingDir: config.workdir } : {}),
-    },
-    rootfs: { type: "layers", diff_ids: [layer.digest] },
-  }));
-  const manifest = writeBlob(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...imageConfig },
-    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
-  }));
+  const imageConfig = writeBlob(
+    JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      config: {
+        Env: Object.entries(config.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        ...(config.entrypoint ? { Entrypoint: config.entrypoint } : {}),
+        ...(config.cmd ? { Cmd: config.cmd } : {}),
+        ...(config.workdir ? { WorkingDir: config.workdir } : {}),
+      },
+      rootfs: { type: "layers", diff_ids: [layer.digest] },
+    }),
+  );
+  const manifest = writeBlob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...imageConfig },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
+    }),
+  );
   writeFileSync(INDEX, JSON.stringify({ ...readIndex(), [name]: { key, digest: manifest.digest } }, null, 2) + "\n");
   progress(`${name}: manifest ${manifest.digest} (layer ${(layer.size / 1e6).toFixed(0)} MB)`);
   return manifest.digest;

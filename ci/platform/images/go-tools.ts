@@ -31,11 +31,17 @@ export async function goTool(name: GoToolName, progress: (l: string) => void): P
   const dir = join(paths.cache, "tools", `${name}-${version}`);
   const bin = join(dir, name);
   if (existsSync(bin)) return bin;
-  const fail = (what: string, stderr: string) => new StepError(`image ${spec.image}`, `${what} failed: ${lastLines(stderr)}`,
-    "check that the Go module proxy serves the module and its dependencies (go env GOPROXY), then rerun");
+  const fail = (what: string, stderr: string) =>
+    new StepError(
+      `image ${spec.image}`,
+      `${what} failed: ${lastLines(stderr)}`,
+      "check that the Go module proxy serves the module and its dependencies (go env GOPROXY), then rerun",
+    );
   if (!spec.wrapper) {
     progress(`go install ${pkg}@${version} (a few minutes on 2 cores, once per version)`);
-    const r = await $({ env: { ...process.env, ...goEnv(), GOBIN: dir } })`go install -trimpath -ldflags=${"-s -w"} ${`${pkg}@${version}`}`.nothrow();
+    const r = await $({
+      env: { ...process.env, ...goEnv(), GOBIN: dir },
+    })`go install -trimpath -ldflags=${"-s -w"} ${`${pkg}@${version}`}`.nothrow();
     if (r.exitCode !== 0) throw fail(`go install ${pkg}@${version}`, r.stderr);
     return bin;
   }

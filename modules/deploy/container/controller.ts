@@ -9,7 +9,19 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { gate, type GateResult, haproxyConfig, other, parseStats, type DeploySettings, servers, type ServerStat, type Slot, slotPort, trafficSteps } from "../src/plan.ts";
+import {
+  gate,
+  type GateResult,
+  haproxyConfig,
+  other,
+  parseStats,
+  type DeploySettings,
+  servers,
+  type ServerStat,
+  type Slot,
+  slotPort,
+  trafficSteps,
+} from "../src/plan.ts";
 
 const settings = JSON.parse(process.env.SLIPWAY_DEPLOY ?? "{}") as DeploySettings & { previous?: string };
 const action = process.argv[2] ?? "deploy";
@@ -19,28 +31,62 @@ const secrets: Record<string, string> = Object.fromEntries(settings.secretNames.
 const PROXY = `${settings.app}-proxy`;
 const started = Date.now();
 
-interface Step extends GateResult { traffic: number; seconds: number }
+interface Step extends GateResult {
+  traffic: number;
+  seconds: number;
+}
 const report = {
-  app: settings.app, environment: settings.environment, strategy: settings.strategy as string, image: settings.image,
-  previous: "" as string, outcome: "", reason: "", steps: [] as Step[], failedRequests: 0, durationSeconds: 0,
+  app: settings.app,
+  environment: settings.environment,
+  strategy: settings.strategy as string,
+  image: settings.image,
+  previous: "" as string,
+  outcome: "",
+  reason: "",
+  steps: [] as Step[],
+  failedRequests: 0,
+  durationSeconds: 0,
 };
 
 const say = (line: string) => process.stdout.write(`deploy ${settings.environment}: ${line}\n`);
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
-const redact = (text: string) => Object.values(secrets).filter((v) => v.length >= 4).reduce((t, v) => t.split(v).join("***"), text);
+const redact = (text: string) =>
+  Object.values(secrets)
+    .filter((v) => v.length >= 4)
+    .reduce((t, v) => t.split(v).join("***"), text);
 
 /** One call to the Docker Engine API; rejects on HTTP errors with Docker's message. */
 function docker(method: string, path: string, body?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: dockerUrl.hostname, port: dockerUrl.port, method, path: `/v1.41${path}`, headers: body ? { "Content-Type": "application/json" } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
-        if ((res.statusCode ?? 500) >= 400) reject(new Error(`Docker ${method} ${path.split("?")[0]}: ${res.statusCode} ${(() => { try { return JSON.parse(text).message; } catch { return text.trim(); } })()}`));
-        else resolve(text);
-      });
-    });
+    const req = request(
+      {
+        host: dockerUrl.hostname,
+        port: dockerUrl.port,
+        method,
+        path: `/v1.41${path}`,
+        headers: body ? { "Content-Type": "application/json" } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString();
+          if ((res.statusCode ?? 500) >= 400)
+            reject(
+              new Error(
+                `Docker ${method} ${path.split("?")[0]}: ${res.statusCode} ${(() => {
+                  try {
+                    return JSON.parse(text).message;
+                  } catch {
+                    return text.trim();
+                  }
+                })()}`,
+              ),
+            );
+          else resolve(text);
+        });
+      },
+    );
     req.on("error", (err) => reject(new Error(`the Docker engine at ${process.env.DOCKER_HOST} does not answer (${err.message})`)));
     req.end(body ? JSON.stringify(body) : undefined);
   });
@@ -58,20 +104,40 @@ function admin(cmd: string): Promise<string> {
 }
 
 const stats = async (): Promise<Map<string, ServerStat>> => parseStats(await admin("show stat"));
-const setWeight = async (names: string[], weight: number) => { for (const n of names) await admin(`set weight app/${n} ${weight}`); };
+const setWeight = async (names: string[], weight: number) => {
+  for (const n of names) await admin(`set weight app/${n} ${weight}`);
+};
 
-interface ContainerInfo { Id: string; Names: string[]; State: string; Labels: Record<string, string> }
+interface ContainerInfo {
+  Id: string;
+  Names: string[];
+  State: string;
+  Labels: Record<string, string>;
+}
 const list = async (): Promise<ContainerInfo[]> =>
-  JSON.parse(await docker("GET", `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [`slipway.app=${settings.app}`] }))}`));
+  JSON.parse(
+    await docker("GET", `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [`slipway.app=${settings.app}`] }))}`),
+  );
 
 async function pull(ref: string): Promise<void> {
   const out = await docker("POST", `/images/create?fromImage=${encodeURIComponent(ref)}`);
-  const error = out.split("\n").map((l) => { try { return JSON.parse(l); } catch { return {}; } }).find((m) => m.error);
+  const error = out
+    .split("\n")
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return {};
+      }
+    })
+    .find((m) => m.error);
   if (error) throw new Error(`the target could not pull ${ref}: ${error.error}`);
 }
 
 async function remove(name: string): Promise<void> {
-  await docker("DELETE", `/containers/${name}?force=1`).catch((e: Error) => { if (!/404/.test(e.message)) throw e; });
+  await docker("DELETE", `/containers/${name}?force=1`).catch((e: Error) => {
+    if (!/404/.test(e.message)) throw e;
+  });
 }
 
 async function startReplica(slot: Slot, replica: number, image: string): Promise<void> {
@@ -79,8 +145,15 @@ async function startReplica(slot: Slot, replica: number, image: string): Promise
   await remove(name);
   const env = { ...settings.env, ...secrets, PORT: String(slotPort(settings, slot, replica)), HOST: "127.0.0.1" };
   await docker("POST", `/containers/create?name=${name}`, {
-    Image: image, Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Labels: { "slipway.app": settings.app, "slipway.environment": settings.environment, "slipway.slot": slot, "slipway.image": image, "slipway.previous": report.previous },
+    Image: image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      "slipway.app": settings.app,
+      "slipway.environment": settings.environment,
+      "slipway.slot": slot,
+      "slipway.image": image,
+      "slipway.previous": report.previous,
+    },
     HostConfig: { NetworkMode: "host", RestartPolicy: { Name: "unless-stopped" }, Init: true },
   });
   await docker("POST", `/containers/${name}/start`);
@@ -96,14 +169,16 @@ async function waitHealthy(slot: Slot, names: string[]): Promise<void> {
     for (const n of names) {
       const c = JSON.parse(await docker("GET", `/containers/${settings.app}-${n}/json`));
       if (!c.State.Running && c.State.ExitCode !== 0) {
-        const logs = (await docker("GET", `/containers/${settings.app}-${n}/logs?stdout=1&stderr=1&tail=3`)).replace(/[\x00-\x08]/g, "") // eslint-disable-line no-control-regex -- Docker's log stream frames its lines with binary headers.trim();
+        const logs = (await docker("GET", `/containers/${settings.app}-${n}/logs?stdout=1&stderr=1&tail=3`)).replace(/[\x00-\x08]/g, ""); // eslint-disable-line no-control-regex -- Docker's log stream frames its lines with binary headers.trim();
         throw new Error(`replica ${n} exited with code ${c.State.ExitCode}: ${redact(logs).split("\n").pop()}`);
       }
     }
     await sleep(0.5);
   }
   const states = names.map((n) => `${n} ${last.get(n)?.status ?? "missing"}`).join(", ");
-  throw new Error(`the new version (${slot}) did not pass its health check ${settings.healthPath} within ${settings.healthTimeoutSeconds}s: ${states}`);
+  throw new Error(
+    `the new version (${slot}) did not pass its health check ${settings.healthPath} within ${settings.healthTimeoutSeconds}s: ${states}`,
+  );
 }
 
 /** Waits (up to 15 s) for the servers' open exchanges to finish, then stops and removes their containers. */
@@ -124,7 +199,9 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
   const key = createHash("sha256").update(haproxyConfig(settings, undefined)).digest("hex").slice(0, 16);
   const proxy = containers.find((c) => c.Names.includes(`/${PROXY}`));
   if (proxy && proxy.Labels["slipway.proxy-config"] !== key) {
-    throw new Error(`the proxy ${PROXY} on ${settings.environment} runs with other settings (listen, ports, replicas or health path changed): remove it (docker rm -f ${PROXY}) during a maintenance window, then deploy again`);
+    throw new Error(
+      `the proxy ${PROXY} on ${settings.environment} runs with other settings (listen, ports, replicas or health path changed): remove it (docker rm -f ${PROXY}) during a maintenance window, then deploy again`,
+    );
   }
   const running = (slot: Slot) => containers.some((c) => c.Labels["slipway.slot"] === slot && c.State === "running");
   if (proxy?.State === "running") {
@@ -137,17 +214,27 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
   await pull("haproxy:2.6");
   await remove(PROXY);
   await docker("POST", `/containers/create?name=${PROXY}`, {
-    Image: "haproxy:2.6", Env: [`HAPROXY_CFG=${haproxyConfig(settings, live)}`],
-    Entrypoint: ["sh", "-c", 'printf "%s" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'], Cmd: [],
+    Image: "haproxy:2.6",
+    Env: [`HAPROXY_CFG=${haproxyConfig(settings, live)}`],
+    Entrypoint: ["sh", "-c", 'printf "%s" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'],
+    Cmd: [],
     Labels: { "slipway.app": settings.app, "slipway.role": "proxy", "slipway.proxy-config": key },
     HostConfig: { NetworkMode: "host", RestartPolicy: { Name: "unless-stopped" } },
   });
   await docker("POST", `/containers/${PROXY}/start`);
   for (let i = 0; i < 40; i++) {
-    if (await admin("show info").then(() => true, () => false)) return live;
+    if (
+      await admin("show info").then(
+        () => true,
+        () => false,
+      )
+    )
+      return live;
     await sleep(0.25);
   }
-  throw new Error(`the proxy ${PROXY} did not open its runtime API on 127.0.0.1:${settings.adminPort}: check its logs (docker logs ${PROXY})`);
+  throw new Error(
+    `the proxy ${PROXY} did not open its runtime API on 127.0.0.1:${settings.adminPort}: check its logs (docker logs ${PROXY})`,
+  );
 }
 
 /** Holds traffic `share` on `fresh` for the window and judges it. */
@@ -165,7 +252,9 @@ async function observe(fresh: string[], traffic: number): Promise<Step> {
 async function rollout(): Promise<number> {
   const containers = await list();
   const live = await ensureProxy(containers);
-  const liveImage = live ? containers.find((c) => c.Labels["slipway.slot"] === live && c.State === "running")?.Labels["slipway.image"] : undefined;
+  const liveImage = live
+    ? containers.find((c) => c.Labels["slipway.slot"] === live && c.State === "running")?.Labels["slipway.image"]
+    : undefined;
   report.previous = liveImage ?? "";
   if (live && liveImage === settings.image) {
     report.outcome = "unchanged";
@@ -176,7 +265,9 @@ async function rollout(): Promise<number> {
   const slot: Slot = live ? other(live) : "blue";
   const fresh = servers(settings, slot);
   const old = live ? servers(settings, live) : [];
-  say(`${settings.strategy} of ${settings.image} into the ${slot} slot${live ? `; ${live} (${liveImage}) keeps serving until it is healthy` : " (first deploy)"}`);
+  say(
+    `${settings.strategy} of ${settings.image} into the ${slot} slot${live ? `; ${live} (${liveImage}) keeps serving until it is healthy` : " (first deploy)"}`,
+  );
   await pull(settings.image);
 
   // the new version's errors from its first request on: the failed requests of the attempt
@@ -204,7 +295,11 @@ async function rollout(): Promise<number> {
   if (settings.strategy === "rolling" && old.length) {
     for (let i = 0; i < fresh.length; i++) {
       await startReplica(slot, i + 1, settings.image);
-      try { await waitHealthy(slot, [fresh[i]]); } catch (err) { return back((err as Error).message); }
+      try {
+        await waitHealthy(slot, [fresh[i]]);
+      } catch (err) {
+        return back((err as Error).message);
+      }
       attemptStart ??= await stats();
       await setWeight([fresh[i]], 100);
       await setWeight([old[i]], 0);
@@ -214,7 +309,11 @@ async function rollout(): Promise<number> {
     }
   } else {
     for (let i = 0; i < fresh.length; i++) await startReplica(slot, i + 1, settings.image);
-    try { await waitHealthy(slot, fresh); } catch (err) { return back((err as Error).message); }
+    try {
+      await waitHealthy(slot, fresh);
+    } catch (err) {
+      return back((err as Error).message);
+    }
     attemptStart = await stats();
     for (const share of old.length ? trafficSteps(settings) : [100]) {
       // new weight first, then old: there is never a moment with no server to take a request
@@ -238,7 +337,10 @@ async function main(): Promise<number> {
   // the last good version is recorded on the live replicas; it comes back by blue-green
   const live = (await list()).find((c) => c.Labels["slipway.slot"] && c.State === "running");
   const previous = live?.Labels["slipway.previous"];
-  if (!previous) throw new Error(`no previous version is recorded on ${settings.environment}${live ? ` (${live.Labels["slipway.image"]} was the first deploy)` : " (nothing is deployed)"}: deploy an image instead`);
+  if (!previous)
+    throw new Error(
+      `no previous version is recorded on ${settings.environment}${live ? ` (${live.Labels["slipway.image"]} was the first deploy)` : " (nothing is deployed)"}: deploy an image instead`,
+    );
   settings.image = previous;
   settings.strategy = "blue-green";
   report.image = previous;

@@ -8,7 +8,11 @@ import { dag, type File, type Service } from "@dagger.io/dagger";
 
 export interface Dependencies {
   sign(opts?: { image?: string }): {
-    verify(ref: string, publicKey: File, opts?: { registry?: Service; tlog?: boolean }): { status(): Promise<string>; message(): Promise<string> };
+    verify(
+      ref: string,
+      publicKey: File,
+      opts?: { registry?: Service; tlog?: boolean },
+    ): { status(): Promise<string>; message(): Promise<string> };
   };
 }
 

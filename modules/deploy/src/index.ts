@@ -33,8 +33,10 @@ export class Deploy {
    */
   @func()
   environment(name: string, app: string): DeployEnvironment {
-    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`environment ${JSON.stringify(name)} is not a name: use lowercase letters, digits and dashes (e.g. staging)`);
-    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(app)) throw new Error(`app ${JSON.stringify(app)} is not a container name: use lowercase letters, digits, ".", "_" and "-"`);
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      throw new Error(`environment ${JSON.stringify(name)} is not a name: use lowercase letters, digits and dashes (e.g. staging)`);
+    if (!/^[a-z0-9][a-z0-9_.-]*$/.test(app))
+      throw new Error(`app ${JSON.stringify(app)} is not a container name: use lowercase letters, digits, ".", "_" and "-"`);
     return new DeployEnvironment(this.image, name, app);
   }
 }
@@ -83,7 +85,8 @@ export class DeployEnvironment {
   /** rolling (default), blue-green or canary. */
   @func()
   withStrategy(strategy: string): DeployEnvironment {
-    if (!STRATEGIES.includes(strategy as Strategy)) throw new Error(`strategy ${JSON.stringify(strategy)} is not one: use ${STRATEGIES.join(", ")}`);
+    if (!STRATEGIES.includes(strategy as Strategy))
+      throw new Error(`strategy ${JSON.stringify(strategy)} is not one: use ${STRATEGIES.join(", ")}`);
     return this.with({ strategy });
   }
 
@@ -101,7 +104,10 @@ export class DeployEnvironment {
   @func()
   withDockerHost(docker: Service, proxyAdmin: Service, listen: string, adminPort: number, appPort: number): DeployEnvironment {
     if (!/^[^\s:]+:\d+$/.test(listen)) throw new Error(`listen ${JSON.stringify(listen)} is not host:port: write e.g. 127.0.0.1:18081`);
-    for (const [what, port] of [["adminPort", adminPort], ["appPort", appPort]] as const) {
+    for (const [what, port] of [
+      ["adminPort", adminPort],
+      ["appPort", appPort],
+    ] as const) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${what} ${port} is not a port number (1-65535)`);
     }
     return this.with({ docker, proxyAdmin, listen, adminPort, appPort, gitopsRemote: "" });
@@ -113,10 +119,21 @@ export class DeployEnvironment {
    */
   @func()
   withGitops(remote: string, path = ".", branch = "main", git?: Service, token?: Secret): DeployEnvironment {
-    if (!/^(git|https?|ssh):\/\/\S+$/.test(remote)) throw new Error(`gitops remote ${JSON.stringify(remote)} is not a git URL: write e.g. https://git.example.com/team/manifests.git`);
-    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith("-")) throw new Error(`gitops branch ${JSON.stringify(branch)} is not a branch name`);
-    if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split("/").includes("..")) throw new Error(`gitops path ${JSON.stringify(path)} is not a path inside the repository`);
-    return this.with({ gitopsRemote: remote, gitopsPath: path, gitopsBranch: branch, git, gitToken: token, docker: undefined, proxyAdmin: undefined });
+    if (!/^(git|https?|ssh):\/\/\S+$/.test(remote))
+      throw new Error(`gitops remote ${JSON.stringify(remote)} is not a git URL: write e.g. https://git.example.com/team/manifests.git`);
+    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith("-"))
+      throw new Error(`gitops branch ${JSON.stringify(branch)} is not a branch name`);
+    if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split("/").includes(".."))
+      throw new Error(`gitops path ${JSON.stringify(path)} is not a path inside the repository`);
+    return this.with({
+      gitopsRemote: remote,
+      gitopsPath: path,
+      gitopsBranch: branch,
+      git,
+      gitToken: token,
+      docker: undefined,
+      proxyAdmin: undefined,
+    });
   }
 
   /** The health check: path answering 200 on every replica within timeoutSeconds. */
@@ -202,9 +219,21 @@ export class DeployEnvironment {
   private plan(image: string): DeploySettings {
     const env = Object.fromEntries(this.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
     return {
-      app: this.app, environment: this.name, image, strategy: this.strategy as Strategy, replicas: this.replicas, listen: this.listen,
-      adminPort: this.adminPort, appPort: this.appPort, healthPath: this.healthPath, healthTimeoutSeconds: this.healthTimeoutSeconds,
-      windowSeconds: this.windowSeconds, maxErrorRate: this.maxErrorRate, canarySteps: this.canarySteps, env, secretNames: this.secretNames,
+      app: this.app,
+      environment: this.name,
+      image,
+      strategy: this.strategy as Strategy,
+      replicas: this.replicas,
+      listen: this.listen,
+      adminPort: this.adminPort,
+      appPort: this.appPort,
+      healthPath: this.healthPath,
+      healthTimeoutSeconds: this.healthTimeoutSeconds,
+      windowSeconds: this.windowSeconds,
+      maxErrorRate: this.maxErrorRate,
+      canarySteps: this.canarySteps,
+      env,
+      secretNames: this.secretNames,
     };
   }
 
@@ -215,40 +244,68 @@ export class DeployEnvironment {
     let url = remote;
     let ctr = base(this.controllerImage).withEnvVariable("GIT_TERMINAL_PROMPT", "0");
     if (m) {
-      if (!this.git) throw new Error(`${remote} is on this host's loopback: pass the git server as a service (with-gitops --git tcp://localhost${m[3] ?? ""})`);
+      if (!this.git)
+        throw new Error(
+          `${remote} is on this host's loopback: pass the git server as a service (with-gitops --git tcp://localhost${m[3] ?? ""})`,
+        );
       ctr = ctr.withServiceBinding("git", this.git);
       url = `${m[1]}://git${m[3] ?? ""}/${remote.slice(m[0].length)}`;
     }
     if (this.gitToken) {
-      ctr = ctr.withSecretVariable("GIT_TOKEN", this.gitToken)
-        .withExec(["git", "config", "--global", "credential.helper", '!f() { echo username=x-access-token; echo "password=$GIT_TOKEN"; }; f']);
+      ctr = ctr
+        .withSecretVariable("GIT_TOKEN", this.gitToken)
+        .withExec([
+          "git",
+          "config",
+          "--global",
+          "credential.helper",
+          '!f() { echo username=x-access-token; echo "password=$GIT_TOKEN"; }; f',
+        ]);
     }
     const cloned = ctr.withExec(["git", "clone", "--quiet", "--branch", branch, "--depth", "1", url, "/repo"], { expect: ReturnType.Any });
     if ((await cloned.exitCode()) !== 0) {
-      return fail("deploy", `deploy ${environment}: failed, cannot clone ${remote} (branch ${branch}): ${lastLine(await cloned.stderr())}`, "failed");
+      return fail(
+        "deploy",
+        `deploy ${environment}: failed, cannot clone ${remote} (branch ${branch}): ${lastLine(await cloned.stderr())}`,
+        "failed",
+      );
     }
     const file = `/repo/${path.replace(/^\.?\/?/, "").replace(/\/?$/, "/")}kustomization.yaml`.replace("//", "/");
-    const text = await cloned.file(file).contents().catch(() => {
-      throw new Error(`${path}/kustomization.yaml is missing in ${remote}: point SLIPWAY_GITOPS_PATH at the overlay to update`);
-    });
+    const text = await cloned
+      .file(file)
+      .contents()
+      .catch(() => {
+        throw new Error(`${path}/kustomization.yaml is missing in ${remote}: point SLIPWAY_GITOPS_PATH at the overlay to update`);
+      });
     const [repo, digest] = image.split("@");
     const updated = setKustomizeImage(text, name, repo, digest);
     const short = revision.slice(0, 12) || digest.slice(7, 19);
     const message = `deploy ${name} ${short} to ${environment}\n\nimage: ${image}\nrevision: ${revision || "(none)"}\n`;
-    const pushed = cloned.withNewFile(file, updated).withWorkdir("/repo")
-      .withExec(["git", "-c", "user.name=Slipway", "-c", "user.email=slipway@localhost", "commit", "--quiet", "-am", message], { expect: ReturnType.Any })
+    const pushed = cloned
+      .withNewFile(file, updated)
+      .withWorkdir("/repo")
+      .withExec(["git", "-c", "user.name=Slipway", "-c", "user.email=slipway@localhost", "commit", "--quiet", "-am", message], {
+        expect: ReturnType.Any,
+      })
       .withExec(["git", "push", "--quiet", "origin", `HEAD:refs/heads/${branch}`], { expect: ReturnType.Any });
     const [code, err] = await Promise.all([pushed.exitCode(), pushed.stderr()]);
     if (code !== 0) return fail("deploy", `deploy ${environment}: failed, push to ${remote} refused: ${lastLine(err)}`, "failed");
     const commit = (await pushed.withExec(["git", "rev-parse", "HEAD"]).stdout()).trim();
-    return StageResult.of({ stage: "deploy", status: "passed", message: `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`,
-      command: "git push", reports: reportDir({ environment, outcome: "committed", image, remote, branch, path, commit, revision }) });
+    return StageResult.of({
+      stage: "deploy",
+      status: "passed",
+      message: `deploy ${environment}: committed ${commit.slice(0, 12)} to ${remote} (${branch}): ${name} -> ${digest}`,
+      command: "git push",
+      reports: reportDir({ environment, outcome: "committed", image, remote, branch, path, commit, revision }),
+    });
   }
 
   /** The rollout controller in a container, reaching the target's Docker API and HAProxy's runtime API. */
   private async controller(action: string, image: string): Promise<StageResult> {
     const s = this.plan(image);
-    const [dockerPort, adminPort] = await Promise.all([this.docker!.endpoint(), this.proxyAdmin!.endpoint()]).then((e) => e.map((x) => x.split(":").pop()));
+    const [dockerPort, adminPort] = await Promise.all([this.docker!.endpoint(), this.proxyAdmin!.endpoint()]).then((e) =>
+      e.map((x) => x.split(":").pop()),
+    );
     let ctr = base(this.controllerImage)
       .withDirectory(CONTROLLER_DIR, controllerSource())
       .withServiceBinding("docker", this.docker!)
@@ -256,34 +313,60 @@ export class DeployEnvironment {
       .withEnvVariable("DOCKER_HOST", `tcp://docker:${dockerPort}`)
       .withEnvVariable("SLIPWAY_PROXY_ADMIN", `proxy-admin:${adminPort}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
-    s.secretNames.forEach((n, i) => { ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, this.secrets[i]); });
-    const run = ctr.withExec(["node", "--disable-warning=ExperimentalWarning", `${CONTROLLER_DIR}/container/controller.ts`, action], { expect: ReturnType.Any });
+    s.secretNames.forEach((n, i) => {
+      ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, this.secrets[i]);
+    });
+    const run = ctr.withExec(["node", "--disable-warning=ExperimentalWarning", `${CONTROLLER_DIR}/container/controller.ts`, action], {
+      expect: ReturnType.Any,
+    });
     const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
     const reports = run.directory("/out");
-    const report = JSON.parse(await run.file("/out/deploy.json").contents()) as { outcome: string; reason: string; strategy: string; failedRequests: number; steps: unknown[] };
+    const report = JSON.parse(await run.file("/out/deploy.json").contents()) as {
+      outcome: string;
+      reason: string;
+      strategy: string;
+      failedRequests: number;
+      steps: unknown[];
+    };
     const head = `deploy ${s.environment}`;
-    const message = code === 0
-      ? `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`
-      : report.outcome === "rolled back"
-        ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
-        : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
-    return StageResult.of({ stage: "deploy", status: code === 0 ? "passed" : "failed", message, command: `controller.ts ${action}`, exitCode: code, output: stdout, reports });
+    const message =
+      code === 0
+        ? `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`
+        : report.outcome === "rolled back"
+          ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
+          : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
+    return StageResult.of({
+      stage: "deploy",
+      status: code === 0 ? "passed" : "failed",
+      message,
+      command: `controller.ts ${action}`,
+      exitCode: code,
+      output: stdout,
+      reports,
+    });
   }
 }
 
 function checkVariable(name: string): void {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not an environment variable name: use letters, digits and _`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new Error(`${JSON.stringify(name)} is not an environment variable name: use letters, digits and _`);
 }
 
 /** null when the image verifies; otherwise the refusal. */
 async function verify(image: string, publicKey: File, environment: string, registry?: Service): Promise<StageResult | null> {
   if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
-    return fail("deploy", `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`);
+    return fail(
+      "deploy",
+      `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`,
+    );
   }
   const v = deps.sign().verify(image, publicKey, { registry });
   const [status, message] = await Promise.all([v.status(), v.message()]);
   if (status === "passed") return null;
-  return fail("deploy", `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`);
+  return fail(
+    "deploy",
+    `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`,
+  );
 }
 
 /** A container for one run: never served from cache (each run acts on the target as it is now). */
@@ -298,7 +381,10 @@ function base(image: string): Container {
  */
 function controllerSource(): Directory {
   const read = (f: string) => readFileSync(new URL(`../${f}`, import.meta.url), "utf8");
-  return dag.directory().withNewFile("container/controller.ts", read("container/controller.ts")).withNewFile("src/plan.ts", read("src/plan.ts"));
+  return dag
+    .directory()
+    .withNewFile("container/controller.ts", read("container/controller.ts"))
+    .withNewFile("src/plan.ts", read("src/plan.ts"));
 }
 
 /** A report as the controller writes one, for outcomes decided before or without it. */
@@ -313,4 +399,3 @@ function fail(stage: string, message: string, outcome = "refused"): StageResult 
 function lastLine(text: string): string {
   return text.trim().split("\n").filter(Boolean).pop() ?? "";
 }
-

@@ -8,7 +8,9 @@ import { parseDocument } from "yaml";
 export function setKustomizeImage(text: string, name: string, repository: string, digest: string): string {
   const doc = parseDocument(text);
   if (doc.errors.length) throw new Error(`kustomization.yaml does not parse: ${doc.errors[0].message.split("\n")[0]}`);
-  const images = (doc.get("images") as { items?: unknown[] } | undefined)?.items?.length ? doc.toJS().images as Record<string, string>[] : [];
+  const images = (doc.get("images") as { items?: unknown[] } | undefined)?.items?.length
+    ? (doc.toJS().images as Record<string, string>[])
+    : [];
   const entry = { name, newName: repository, digest };
   const index = images.findIndex((i) => i.name === name);
   if (index >= 0) doc.setIn(["images", index], doc.createNode(entry));

@@ -58,7 +58,8 @@ export function parseDuration(text: string, where: string): number {
 export function parseSteps(text: string, where: string): number[] {
   const steps = text.split(",").map((s) => Number(s.trim()));
   const ok = steps.length > 0 && steps.every((n, i) => Number.isInteger(n) && n > 0 && n <= 100 && (i === 0 || n > steps[i - 1]));
-  if (!ok || steps[steps.length - 1] !== 100) throw new Error(`${where}="${text}" is not a list of rising percentages ending at 100: write e.g. 10,50,100`);
+  if (!ok || steps[steps.length - 1] !== 100)
+    throw new Error(`${where}="${text}" is not a list of rising percentages ending at 100: write e.g. 10,50,100`);
   return steps;
 }
 
@@ -68,8 +69,8 @@ export function parseSteps(text: string, where: string): number[] {
  * away never costs a request); 5xx responses are not, so a broken version shows in the statistics.
  */
 export function haproxyConfig(s: DeploySettings, live: Slot | undefined): string {
-  const line = (slot: Slot) => servers(s, slot).map((name, i) =>
-    `  server ${name} 127.0.0.1:${slotPort(s, slot, i + 1)} check weight ${slot === live ? 100 : 0}`);
+  const line = (slot: Slot) =>
+    servers(s, slot).map((name, i) => `  server ${name} 127.0.0.1:${slotPort(s, slot, i + 1)} check weight ${slot === live ? 100 : 0}`);
   return [
     "global",
     `  stats socket ipv4@127.0.0.1:${s.adminPort} level admin`,
@@ -123,9 +124,13 @@ export function parseStats(csv: string, backend = "app"): Map<string, ServerStat
     const name = col(row, "svname");
     if (col(row, "pxname") !== backend || name === "BACKEND" || name === "FRONTEND") continue;
     out.set(name, {
-      name, status: col(row, "status"), weight: num(row, "weight"), current: num(row, "scur"),
+      name,
+      status: col(row, "status"),
+      weight: num(row, "weight"),
+      current: num(row, "scur"),
       responses: ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].reduce((n, c) => n + num(row, c), 0),
-      errors5xx: num(row, "hrsp_5xx"), failures: num(row, "econ") + num(row, "eresp"),
+      errors5xx: num(row, "hrsp_5xx"),
+      failures: num(row, "econ") + num(row, "eresp"),
     });
   }
   return out;
@@ -158,7 +163,13 @@ export function gate(before: Map<string, ServerStat>, after: Map<string, ServerS
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   if (down.length) return { ok: false, requests, failed, errorRate, reason: `health: ${down.join(", ")}` };
   if (errorRate > maxErrorRate) {
-    return { ok: false, requests, failed, errorRate, reason: `error rate ${pct(errorRate)} (${failed} of ${requests}) above ${pct(maxErrorRate)}` };
+    return {
+      ok: false,
+      requests,
+      failed,
+      errorRate,
+      reason: `error rate ${pct(errorRate)} (${failed} of ${requests}) above ${pct(maxErrorRate)}`,
+    };
   }
   return { ok: true, requests, failed, errorRate, reason: `error rate ${pct(errorRate)} (${failed} of ${requests})` };
 }

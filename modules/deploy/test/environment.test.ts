@@ -5,11 +5,29 @@ const staging = () => new Deploy().environment("staging", "node-api");
 
 describe("DeployEnvironment: an environment built with withX()", () => {
   it("carries every setting to the controller, secrets by name only", () => {
-    const env = staging().withStrategy("canary").withReplicas(3).withHealthCheck("/ready", 30).withGate(5, 0.05)
-      .withCanarySteps([25, 100]).withEnvVariable("LOG_LEVEL", "debug").withEnvVariable("LOG_LEVEL", "info");
+    const env = staging()
+      .withStrategy("canary")
+      .withReplicas(3)
+      .withHealthCheck("/ready", 30)
+      .withGate(5, 0.05)
+      .withCanarySteps([25, 100])
+      .withEnvVariable("LOG_LEVEL", "debug")
+      .withEnvVariable("LOG_LEVEL", "info");
     expect(JSON.parse(env.settings("r/app@sha256:1"))).toEqual({
-      app: "node-api", environment: "staging", image: "r/app@sha256:1", strategy: "canary", replicas: 3, listen: "", adminPort: 0, appPort: 0,
-      healthPath: "/ready", healthTimeoutSeconds: 30, windowSeconds: 5, maxErrorRate: 0.05, canarySteps: [25, 100], env: { LOG_LEVEL: "info" },
+      app: "node-api",
+      environment: "staging",
+      image: "r/app@sha256:1",
+      strategy: "canary",
+      replicas: 3,
+      listen: "",
+      adminPort: 0,
+      appPort: 0,
+      healthPath: "/ready",
+      healthTimeoutSeconds: 30,
+      windowSeconds: 5,
+      maxErrorRate: 0.05,
+      canarySteps: [25, 100],
+      env: { LOG_LEVEL: "info" },
       secretNames: [],
     });
   });
@@ -33,6 +51,8 @@ describe("DeployEnvironment: an environment built with withX()", () => {
     expect(build).toThrow(message);
   });
   it("refuses to deploy without a target", async () => {
-    await expect(staging().deploy("r/app@sha256:1", undefined as never)).rejects.toThrow("environment staging has no target: call withDockerHost or withGitops first");
+    await expect(staging().deploy("r/app@sha256:1", undefined as never)).rejects.toThrow(
+      "environment staging has no target: call withDockerHost or withGitops first",
+    );
   });
 });

@@ -3,17 +3,32 @@ import { gate, haproxyConfig, parseDuration, parseStats, parseSteps, slotPort, t
 import { setKustomizeImage } from "../src/kustomize.ts";
 
 const settings: DeploySettings = {
-  app: "node-api", environment: "staging", image: "r/a@sha256:0", strategy: "canary", replicas: 2, listen: "127.0.0.1:18081",
-  adminPort: 18181, appPort: 19000, healthPath: "/health", healthTimeoutSeconds: 60, windowSeconds: 5, maxErrorRate: 0.01,
-  canarySteps: [10, 50, 100], env: {}, secretNames: [],
+  app: "node-api",
+  environment: "staging",
+  image: "r/a@sha256:0",
+  strategy: "canary",
+  replicas: 2,
+  listen: "127.0.0.1:18081",
+  adminPort: 18181,
+  appPort: 19000,
+  healthPath: "/health",
+  healthTimeoutSeconds: 60,
+  windowSeconds: 5,
+  maxErrorRate: 0.01,
+  canarySteps: [10, 50, 100],
+  env: {},
+  secretNames: [],
 };
 
 /** A `show stat` CSV with the columns the parser reads, in HAProxy's order of appearance. */
 function csv(rows: [string, string, number, number, number, number][]): string {
   const head = "# pxname,svname,scur,econ,eresp,weight,status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other";
-  return [head, "web,FRONTEND,0,,,,OPEN,0,0,0,0,0,0",
+  return [
+    head,
+    "web,FRONTEND,0,,,,OPEN,0,0,0,0,0,0",
     ...rows.map(([sv, status, weight, ok, e5, econ]) => `app,${sv},0,${econ},0,${weight},${status},0,${ok},0,0,${e5},0`),
-    "app,BACKEND,0,0,0,200,UP,0,0,0,0,0,0"].join("\n");
+    "app,BACKEND,0,0,0,200,UP,0,0,0,0,0,0",
+  ].join("\n");
 }
 
 describe("deploy plan", () => {
@@ -29,27 +44,63 @@ describe("deploy plan", () => {
   });
 
   it("the gate judges the new servers' health and error rate over the window", () => {
-    const before = parseStats(csv([["green-1", "UP", 10, 100, 0, 0], ["green-2", "UP", 10, 100, 0, 0], ["blue-1", "UP", 90, 900, 0, 0]]));
-    const good = parseStats(csv([["green-1", "UP", 10, 200, 0, 0], ["green-2", "UP", 10, 199, 1, 0], ["blue-1", "UP", 90, 1800, 50, 0]]));
-    expect(gate(before, good, ["green-1", "green-2"], 0.01)).toMatchObject({ ok: true, requests: 200, failed: 1, reason: "error rate 0.5% (1 of 200)" });
+    const before = parseStats(
+      csv([
+        ["green-1", "UP", 10, 100, 0, 0],
+        ["green-2", "UP", 10, 100, 0, 0],
+        ["blue-1", "UP", 90, 900, 0, 0],
+      ]),
+    );
+    const good = parseStats(
+      csv([
+        ["green-1", "UP", 10, 200, 0, 0],
+        ["green-2", "UP", 10, 199, 1, 0],
+        ["blue-1", "UP", 90, 1800, 50, 0],
+      ]),
+    );
+    expect(gate(before, good, ["green-1", "green-2"], 0.01)).toMatchObject({
+      ok: true,
+      requests: 200,
+      failed: 1,
+      reason: "error rate 0.5% (1 of 200)",
+    });
     // 5xx and failed exchanges (econ) both count; a failed exchange has no response, so it adds to the requests
-    const bad = parseStats(csv([["green-1", "UP", 10, 110, 90, 0], ["green-2", "UP", 10, 110, 80, 10], ["blue-1", "UP", 90, 1800, 0, 0]]));
-    expect(gate(before, bad, ["green-1", "green-2"], 0.01)).toMatchObject({ ok: false, requests: 200, failed: 180, reason: "error rate 90.0% (180 of 200) above 1.0%" });
-    const down = parseStats(csv([["green-1", "DOWN", 10, 100, 0, 0], ["green-2", "UP", 10, 100, 0, 0]]));
+    const bad = parseStats(
+      csv([
+        ["green-1", "UP", 10, 110, 90, 0],
+        ["green-2", "UP", 10, 110, 80, 10],
+        ["blue-1", "UP", 90, 1800, 0, 0],
+      ]),
+    );
+    expect(gate(before, bad, ["green-1", "green-2"], 0.01)).toMatchObject({
+      ok: false,
+      requests: 200,
+      failed: 180,
+      reason: "error rate 90.0% (180 of 200) above 1.0%",
+    });
+    const down = parseStats(
+      csv([
+        ["green-1", "DOWN", 10, 100, 0, 0],
+        ["green-2", "UP", 10, 100, 0, 0],
+      ]),
+    );
     expect(gate(before, down, ["green-1", "green-2"], 0.01)).toMatchObject({ ok: false, reason: "health: green-1 DOWN" });
   });
 
   it("durations and canary steps: errors name the setting and the fix", () => {
     expect(parseDuration("500ms", "X")).toBe(0.5);
     expect(parseDuration("2m", "X")).toBe(120);
-    expect(() => parseDuration("soon", "SLIPWAY_GATE_WINDOW")).toThrow('SLIPWAY_GATE_WINDOW="soon" is not a duration: write e.g. 5s, 500ms or 2m');
+    expect(() => parseDuration("soon", "SLIPWAY_GATE_WINDOW")).toThrow(
+      'SLIPWAY_GATE_WINDOW="soon" is not a duration: write e.g. 5s, 500ms or 2m',
+    );
     expect(parseSteps("10, 50,100", "X")).toEqual([10, 50, 100]);
     expect(() => parseSteps("50,10", "SLIPWAY_CANARY_STEPS")).toThrow("rising percentages ending at 100");
     expect(() => parseSteps("10,50", "SLIPWAY_CANARY_STEPS")).toThrow("ending at 100");
   });
 
   it("kustomization: the image override set by digest, other entries and comments kept", () => {
-    const text = "# overlay\nresources:\n  - ../base # the base\nimages:\n  - name: other\n    newTag: '1'\n  - name: node-api\n    newTag: old\n";
+    const text =
+      "# overlay\nresources:\n  - ../base # the base\nimages:\n  - name: other\n    newTag: '1'\n  - name: node-api\n    newTag: old\n";
     const out = setKustomizeImage(text, "node-api", "127.0.0.1:5000/node-api", "sha256:abc");
     expect(out).toContain("# overlay");
     expect(out).toContain("../base # the base");

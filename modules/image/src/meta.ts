@@ -24,7 +24,8 @@ export function ociLabels(c: Commit, title: string): Record<string, string> {
 
 /** The tags of an image built from a commit: the full SHA and the 12-character one ("-dirty" when not clean). */
 export function tagsFor(c: Commit): string[] {
-  if (!/^[0-9a-f]{40}$/.test(c.revision)) throw new Error(`"${c.revision}" is not a full git commit SHA (40 hex digits): pass the output of \`git rev-parse HEAD\``);
+  if (!/^[0-9a-f]{40}$/.test(c.revision))
+    throw new Error(`"${c.revision}" is not a full git commit SHA (40 hex digits): pass the output of \`git rev-parse HEAD\``);
   const suffix = c.dirty ? "-dirty" : "";
   return [c.revision + suffix, c.revision.slice(0, 12) + suffix];
 }
@@ -35,7 +36,9 @@ const REPOSITORY = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)
 /** Checks an image repository name; the error names the fix. */
 export function checkRepository(repo: string): string {
   if (!REPOSITORY.test(repo)) {
-    throw new Error(`invalid image repository "${repo}": expected registry/path without tag or digest, lowercase, e.g. 127.0.0.1:5000/team/app`);
+    throw new Error(
+      `invalid image repository "${repo}": expected registry/path without tag or digest, lowercase, e.g. 127.0.0.1:5000/team/app`,
+    );
   }
   return repo;
 }
@@ -98,7 +101,9 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d
 export function buildTime(created: string): BuildTime {
   const ms = created ? Date.parse(created) : 0;
   if (created && (!RFC3339.test(created) || Number.isNaN(ms) || ms < 0)) {
-    throw new Error(`"${created}" is not a commit time in RFC 3339 after 1970 (e.g. 2026-07-01T17:30:11-04:00): pass the output of \`git log -1 --format=%cI\``);
+    throw new Error(
+      `"${created}" is not a commit time in RFC 3339 after 1970 (e.g. 2026-07-01T17:30:11-04:00): pass the output of \`git log -1 --format=%cI\``,
+    );
   }
   const epoch = Math.floor(ms / 1000);
   return { epoch, rfc3339: new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") };
@@ -143,11 +148,12 @@ export function pushError(stderr: string, repository: string, target: string): s
   let at = lines.length - 1;
   while (at >= 0 && !lines[at].startsWith("slipway-failed: ")) at--;
   const step = at >= 0 ? lines[at].slice("slipway-failed: ".length) : "push";
-  const cause = (at > 0 ? lines[at - 1] : lines.at(-1) ?? "no output").replace(/^Error: /, "");
+  const cause = (at > 0 ? lines[at - 1] : (lines.at(-1) ?? "no output")).replace(/^Error: /, "");
   const host = repository.split("/")[0];
   const ref = /^(?:push|digest) (.+)$/.exec(step)?.[1].replace(target, repository) ?? repository;
   // regctl checks the registry as it configures it: this is the first contact
-  if (step === "configure") return `push to ${repository} failed, ${host} does not answer (${cause}): check that the registry runs and this host reaches it`;
+  if (step === "configure")
+    return `push to ${repository} failed, ${host} does not answer (${cause}): check that the registry runs and this host reaches it`;
   if (step === "login") return `login to ${host} failed (${cause}): check the credentials (--username, --password)`;
   return `push to ${ref} failed (${cause}): check that the registry is reachable and the credentials (--username, --password) are right`;
 }

@@ -31,7 +31,12 @@ export function eslintFindings(output: string, root = "/src/"): Finding[] {
 export function tscFindings(output: string, root = "/src/"): Finding[] {
   const re = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/gm;
   return [...output.matchAll(re)].map((m) => ({
-    file: m[1].replace(root, ""), line: Number(m[2]), column: Number(m[3]), rule: m[4], severity: "error", message: m[5],
+    file: m[1].replace(root, ""),
+    line: Number(m[2]),
+    column: Number(m[3]),
+    rule: m[4],
+    severity: "error",
+    message: m[5],
   }));
 }
 
@@ -78,13 +83,20 @@ export function junitTotals(xml: string): { tests: number; failures: number; ski
 }
 
 function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 /** A JUnit report for a tool that writes none: one test case carrying the command's outcome. */
 export function junitForCommand(suite: string, command: string, exitCode: number, output: string): string {
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const failure = exitCode === 0 ? "" : `<failure message="exit code ${exitCode}">${esc(output.slice(-4000))}</failure>`;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="${esc(suite)}" tests="1" failures="${exitCode ? 1 : 0}">` +
-    `<testcase classname="${esc(suite)}" name="${esc(command)}">${failure}</testcase></testsuite></testsuites>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="${esc(suite)}" tests="1" failures="${exitCode ? 1 : 0}">` +
+    `<testcase classname="${esc(suite)}" name="${esc(command)}">${failure}</testcase></testsuite></testsuites>\n`
+  );
 }

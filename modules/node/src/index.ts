@@ -5,8 +5,27 @@
  */
 import { argument, Container, dag, Directory, type ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { deps } from "./deps.ts";
-import { eslintFindings, type Finding as FindingData, findingText, junitFailures, junitForCommand, junitTotals, tscFindings } from "./findings.ts";
-import { describeProject, INSTALL_INPUTS, installCommand, integrationPlan, LOCKFILES, lintPlan, type Plan, type Project, testPlan, typecheckPlan } from "./project.ts";
+import {
+  eslintFindings,
+  type Finding as FindingData,
+  findingText,
+  junitFailures,
+  junitForCommand,
+  junitTotals,
+  tscFindings,
+} from "./findings.ts";
+import {
+  describeProject,
+  INSTALL_INPUTS,
+  installCommand,
+  integrationPlan,
+  LOCKFILES,
+  lintPlan,
+  type Plan,
+  type Project,
+  testPlan,
+  typecheckPlan,
+} from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
 
 export { Finding, StageResult } from "./result.ts";
@@ -29,7 +48,9 @@ export class Node {
 
   /** The project with dependencies installed: a layer keyed on manifest and lockfile only. */
   @func()
-  async install(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory): Promise<Container> {
+  async install(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+  ): Promise<Container> {
     return (await this.prepare(source)).ctr;
   }
 
@@ -38,21 +59,30 @@ export class Node {
    * workspace (e.g. packages/api), run in its directory with the whole workspace installed.
    */
   @func()
-  async lint(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+  async lint(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+    workspace = "",
+  ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
     return this.run("lint", ctr, lintPlan(project), (out) => eslintFindings(out).concat(tscFindings(out)));
   }
 
   /** Type-check with the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
   @func()
-  async typecheck(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+  async typecheck(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+    workspace = "",
+  ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
     return this.run("typecheck", ctr, typecheckPlan(project), (out) => tscFindings(out));
   }
 
   /** Unit tests with the project's "test" script; the JUnit report is exported whether they pass or fail. */
   @func()
-  async test(@argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory, workspace = ""): Promise<StageResult> {
+  async test(
+    @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
+    workspace = "",
+  ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
     return this.run("test", ctr, testPlan(project, `${REPORTS}/junit.xml`), () => []);
   }
@@ -101,19 +131,28 @@ export class Node {
       });
       const memberJson = memberEntries.includes("package.json") ? await member.file("package.json").contents() : undefined;
       if (!memberJson) throw new Error(`workspace ${workspace} has no package.json: name a package directory of the workspace`);
-      project = { ...project, scripts: (JSON.parse(memberJson) as { scripts?: Record<string, string> }).scripts ?? {}, files: memberEntries };
+      project = {
+        ...project,
+        scripts: (JSON.parse(memberJson) as { scripts?: Record<string, string> }).scripts ?? {},
+        files: memberEntries,
+      };
     }
-    const present = await Promise.all(INSTALL_INPUTS.map(async (path) => {
-      const [top] = path.split("/");
-      if (!entries.includes(top) && !entries.includes(`${top}/`)) return undefined;
-      return (await source.glob(path)).length ? path : undefined;
-    }));
+    const present = await Promise.all(
+      INSTALL_INPUTS.map(async (path) => {
+        const [top] = path.split("/");
+        if (!entries.includes(top) && !entries.includes(`${top}/`)) return undefined;
+        return (await source.glob(path)).length ? path : undefined;
+      }),
+    );
     for (const path of present.filter((p): p is string => Boolean(p))) {
-      manifests = path.includes("/") || path === "patches"
-        ? manifests.withDirectory(path, source.directory(path))
-        : manifests.withNewFile(path, await source.file(path).contents());
+      manifests =
+        path.includes("/") || path === "patches"
+          ? manifests.withDirectory(path, source.directory(path))
+          : manifests.withNewFile(path, await source.file(path).contents());
     }
-    const ctr = dag.container().from(this.image)
+    const ctr = dag
+      .container()
+      .from(this.image)
       .withMountedCache("/root/.npm", dag.cacheVolume("slipway-npm"))
       .withMountedCache("/root/.cache", dag.cacheVolume(`slipway-${project.manager}-cache`))
       .withEnvVariable("CI", "true")
@@ -126,22 +165,41 @@ export class Node {
       .withWorkdir(WORKDIR)
       // the stamp records when the install ran: a cached layer keeps the old one
       // pnpm and yarn on PATH too, for scripts that call them ("pnpm lint && vitest")
-      .withExec(["sh", "-c", `${project.manager === "npm" ? "" : "corepack enable && "}${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`])
+      .withExec([
+        "sh",
+        "-c",
+        `${project.manager === "npm" ? "" : "corepack enable && "}${installCommand(project).join(" ")} && date +%s%N > /tmp/slipway-installed-at`,
+      ])
       .withDirectory(WORKDIR, source, { exclude: EXCLUDE })
       .withDirectory(REPORTS, dag.directory())
       .withWorkdir(workspace ? `${WORKDIR}/${workspace}` : WORKDIR);
     return { ctr, project };
   }
 
-  private async run(stage: string, ctr: Container, plan: Plan & { junit?: boolean }, findings: (out: string) => FindingData[]): Promise<StageResult> {
+  private async run(
+    stage: string,
+    ctr: Container,
+    plan: Plan & { junit?: boolean },
+    findings: (out: string) => FindingData[],
+  ): Promise<StageResult> {
     if ("notConfigured" in plan) {
-      return StageResult.of({ stage, status: "not-configured", message: `${stage}: not configured (${plan.notConfigured})`, reports: dag.directory() });
+      return StageResult.of({
+        stage,
+        status: "not-configured",
+        message: `${stage}: not configured (${plan.notConfigured})`,
+        reports: dag.directory(),
+      });
     }
     // the command stamps when it ran: a result the engine serves from cache carries an older stamp
     const startedAt = Date.now();
     const stamped = ["sh", "-c", 'date +%s%3N > /tmp/slipway-ran-at && exec "$@"', "sh", ...plan.command];
     const done = ctr.withExec(stamped, { expect: ReturnType.Any });
-    const [exitCode, stdout, stderr, ranAt] = await Promise.all([done.exitCode(), done.stdout(), done.stderr(), done.file("/tmp/slipway-ran-at").contents()]).catch(installFailed);
+    const [exitCode, stdout, stderr, ranAt] = await Promise.all([
+      done.exitCode(),
+      done.stdout(),
+      done.stderr(),
+      done.file("/tmp/slipway-ran-at").contents(),
+    ]).catch(installFailed);
     const cached = Number(ranAt.trim()) < startedAt - 1000;
     const output = [stdout, stderr].filter(Boolean).join("\n");
     const command = plan.command.join(" ");
@@ -157,16 +215,42 @@ export class Node {
       const status: Status = exitCode === 0 ? "passed" : "failed";
       const entries = await reports.entries();
       const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
-      const counts = written ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped` : `no per-test report: ${plan.source} is not one vitest or node --test command`;
+      const counts = written
+        ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped`
+        : `no per-test report: ${plan.source} is not one vitest or node --test command`;
       const summary = `${counts}${docker}`;
-      const message = status === "passed" ? `${stage}: passed (${summary})` : `${stage}: failed (${summary}): ${found.map(findingText).join("; ") || lastLines(output)}`;
-      return StageResult.of({ stage, status, message, command, exitCode, output, reports, cached, findings: status === "failed" ? found : [] });
+      const message =
+        status === "passed"
+          ? `${stage}: passed (${summary})`
+          : `${stage}: failed (${summary}): ${found.map(findingText).join("; ") || lastLines(output)}`;
+      return StageResult.of({
+        stage,
+        status,
+        message,
+        command,
+        exitCode,
+        output,
+        reports,
+        cached,
+        findings: status === "failed" ? found : [],
+      });
     }
     const status: Status = exitCode === 0 ? "passed" : "failed";
-    const message = status === "passed"
-      ? `${stage}: passed (${plan.source})`
-      : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).map(findingText).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
-    return StageResult.of({ stage, status, message, command, exitCode, output, reports, cached, findings: status === "failed" ? found : [] });
+    const message =
+      status === "passed"
+        ? `${stage}: passed (${plan.source})`
+        : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).map(findingText).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
+    return StageResult.of({
+      stage,
+      status,
+      message,
+      command,
+      exitCode,
+      output,
+      reports,
+      cached,
+      findings: status === "failed" ? found : [],
+    });
   }
 }
 
@@ -174,19 +258,28 @@ export class Node {
 function dockerSummary(text: string): string {
   const d = JSON.parse(text) as { containers: unknown[]; pulled: string[]; leftovers: number };
   const n = d.containers.length;
-  return `; ${n} container${n === 1 ? "" : "s"}${n ? " (logs in containers/)" : ""}, pulled: ${d.pulled.join(", ") || "none"}` +
-    (d.leftovers ? `, ${d.leftovers} left running` : "");
+  return (
+    `; ${n} container${n === 1 ? "" : "s"}${n ? " (logs in containers/)" : ""}, pulled: ${d.pulled.join(", ") || "none"}` +
+    (d.leftovers ? `, ${d.leftovers} left running` : "")
+  );
 }
 
 /** The install layer failed (the stage's own command never ran): one line with the command and its last words. */
 function installFailed(err: unknown): never {
   if (isExecError(err)) {
-    const cmd = err.cmd.join(" ").replace(/ && date .*$/, "").replace(/^sh -c /, "");
-    const lines = `${err.stdout}\n${err.stderr}`.split("\n").map((l) => l.trim())
+    const cmd = err.cmd
+      .join(" ")
+      .replace(/ && date .*$/, "")
+      .replace(/^sh -c /, "");
+    const lines = `${err.stdout}\n${err.stderr}`
+      .split("\n")
+      .map((l) => l.trim())
       .filter((l) => l && !/^at /.test(l) && !/^Node\.js v/.test(l) && !/^[{}\])]+$/.test(l)); // no stack frames or braces
     const errors = lines.filter((l) => /\berr(or)?\b|ERR!|YN0028|ENOTFOUND|E404|failed|not found|forbidden/i.test(l));
     const cause = (errors.length ? errors : lines).slice(-2).join(" | ");
-    throw new Error(`dependency install failed (${cmd}, exit ${err.exitCode}): ${cause}: run \`${cmd}\` in the project to see the whole output`);
+    throw new Error(
+      `dependency install failed (${cmd}, exit ${err.exitCode}): ${cause}: run \`${cmd}\` in the project to see the whole output`,
+    );
   }
   throw err;
 }
@@ -206,5 +299,5 @@ function lastLines(output: string, n = 3): string {
 /** The workspace globs of a root package.json (npm and yarn: "workspaces" as a list or {packages}). */
 export function workspacePatterns(packageJson: string): string[] {
   const ws = (JSON.parse(packageJson) as { workspaces?: string[] | { packages?: string[] } }).workspaces;
-  return Array.isArray(ws) ? ws : ws?.packages ?? [];
+  return Array.isArray(ws) ? ws : (ws?.packages ?? []);
 }

@@ -6,8 +6,17 @@ export type PackageManager = "npm" | "pnpm" | "yarn";
  * Files and directories besides package.json and the lockfile that an install reads: they go into the install
  * layer (and so into its cache key).
  */
-export const INSTALL_INPUTS = [".npmrc", ".yarnrc", ".yarnrc.yml", ".yarn/releases", ".yarn/plugins", ".yarn/patches", "patches",
-  "pnpm-workspace.yaml", ".pnpmfile.cjs"];
+export const INSTALL_INPUTS = [
+  ".npmrc",
+  ".yarnrc",
+  ".yarnrc.yml",
+  ".yarn/releases",
+  ".yarn/plugins",
+  ".yarn/patches",
+  "patches",
+  "pnpm-workspace.yaml",
+  ".pnpmfile.cjs",
+];
 
 export const LOCKFILES: Record<string, PackageManager> = {
   "package-lock.json": "npm",
@@ -65,22 +74,34 @@ export function runScript(p: Project, script: string, extra: string[] = []): str
   return ["corepack", p.manager, "run", script, ...extra];
 }
 
-const ESLINT_CONFIGS = ["eslint.config.js", "eslint.config.mjs", "eslint.config.cjs", "eslint.config.ts", ".eslintrc", ".eslintrc.js", ".eslintrc.cjs", ".eslintrc.json", ".eslintrc.yml"];
+const ESLINT_CONFIGS = [
+  "eslint.config.js",
+  "eslint.config.mjs",
+  "eslint.config.cjs",
+  "eslint.config.ts",
+  ".eslintrc",
+  ".eslintrc.js",
+  ".eslintrc.cjs",
+  ".eslintrc.json",
+  ".eslintrc.yml",
+];
 
 export type Plan = { command: string[]; source: string } | { notConfigured: string };
 
 /** lint: the project's "lint" script, else ESLint when configured, else not configured. */
 export function lintPlan(p: Project): Plan {
   if (p.scripts.lint) return { command: runScript(p, "lint"), source: `script "lint": ${p.scripts.lint}` };
-  if (p.files.some((f) => ESLINT_CONFIGS.includes(f))) return { command: ["npx", "--no-install", "eslint", "."], source: "eslint (config found)" };
-  return { notConfigured: "no \"lint\" script and no ESLint configuration" };
+  if (p.files.some((f) => ESLINT_CONFIGS.includes(f)))
+    return { command: ["npx", "--no-install", "eslint", "."], source: "eslint (config found)" };
+  return { notConfigured: 'no "lint" script and no ESLint configuration' };
 }
 
 /** typecheck: the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
 export function typecheckPlan(p: Project): Plan {
   if (p.scripts.typecheck) return { command: runScript(p, "typecheck"), source: `script "typecheck": ${p.scripts.typecheck}` };
-  if (p.files.includes("tsconfig.json")) return { command: ["npx", "--no-install", "tsc", "--noEmit"], source: "tsc --noEmit (tsconfig.json found)" };
-  return { notConfigured: "no \"typecheck\" script and no tsconfig.json" };
+  if (p.files.includes("tsconfig.json"))
+    return { command: ["npx", "--no-install", "tsc", "--noEmit"], source: "tsc --noEmit (tsconfig.json found)" };
+  return { notConfigured: 'no "typecheck" script and no tsconfig.json' };
 }
 
 /**
@@ -91,7 +112,12 @@ function junitArgs(script: string, junitPath: string): string[] | undefined {
   if (/&&|\|\||;|\|/.test(script)) return undefined;
   if (/\bvitest\b/.test(script)) return ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`];
   if (/\bnode\b.*--test\b/.test(script)) {
-    return ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", `--test-reporter-destination=${junitPath}`];
+    return [
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=junit",
+      `--test-reporter-destination=${junitPath}`,
+    ];
   }
   return undefined;
 }
@@ -114,9 +140,13 @@ export function testPlan(p: Project, junitPath: string): Plan & { junit?: boolea
   const script = p.scripts.test;
   if (script && !/no test specified/.test(script)) return scriptPlan(p, "test", junitPath);
   if (p.files.some((f) => /^vitest\.config\./.test(f))) {
-    return { command: ["npx", "--no-install", "vitest", "run", ...junitArgs("vitest", junitPath)!], source: "vitest (config found)", junit: true };
+    return {
+      command: ["npx", "--no-install", "vitest", "run", ...junitArgs("vitest", junitPath)!],
+      source: "vitest (config found)",
+      junit: true,
+    };
   }
-  return { notConfigured: "no \"test\" script and no vitest configuration" };
+  return { notConfigured: 'no "test" script and no vitest configuration' };
 }
 
 /** The scripts the integration stage looks for, in order. */

@@ -14,7 +14,14 @@ describe("eslintFindings", () => {
     ].join("\n");
     const found = eslintFindings(out);
     expect(found).toEqual([
-      { file: "src/app.ts", line: 12, column: 7, rule: "@typescript-eslint/no-unused-vars", severity: "error", message: "'unused' is assigned a value but never used" },
+      {
+        file: "src/app.ts",
+        line: 12,
+        column: 7,
+        rule: "@typescript-eslint/no-unused-vars",
+        severity: "error",
+        message: "'unused' is assigned a value but never used",
+      },
       { file: "src/app.ts", line: 20, column: 3, rule: "", severity: "error", message: "Parsing error: ';' expected" },
     ]);
     // the stage's message names them as before
@@ -29,7 +36,16 @@ describe("tscFindings", () => {
   it("reads file(line,col): error TSxxxx, the code as the rule", () => {
     const out = "src/config.ts(9,7): error TS2322: Type 'string' is not assignable to type 'number'.\n";
     const found = tscFindings(out);
-    expect(found).toEqual([{ file: "src/config.ts", line: 9, column: 7, rule: "TS2322", severity: "error", message: "Type 'string' is not assignable to type 'number'." }]);
+    expect(found).toEqual([
+      {
+        file: "src/config.ts",
+        line: 9,
+        column: 7,
+        rule: "TS2322",
+        severity: "error",
+        message: "Type 'string' is not assignable to type 'number'.",
+      },
+    ]);
     expect(found.map(findingText)).toEqual(["src/config.ts:9:7 TS2322 Type 'string' is not assignable to type 'number'."]);
   });
 });
@@ -45,14 +61,23 @@ describe("junit", () => {
   it("a finding per failed test case, in its test file (vitest's classname)", () => {
     const found = junitFailures(xml);
     expect(found).toEqual([
-      { file: "test/unit/notes.test.ts", line: 0, column: 0, rule: "", severity: "error", message: "test/unit/notes.test.ts > validateText > rejects empty text failed" },
+      {
+        file: "test/unit/notes.test.ts",
+        line: 0,
+        column: 0,
+        rule: "",
+        severity: "error",
+        message: "test/unit/notes.test.ts > validateText > rejects empty text failed",
+      },
     ]);
     expect(found.map(findingText)).toEqual(["test/unit/notes.test.ts > validateText > rejects empty text"]);
   });
 
   it("the file attribute when the classname is no file (node --test), relative to the source", () => {
     const node = `<testsuites><testcase name="adds" classname="test" file="/src/test/math.test.js"><failure type="testCodeFailure">1 !== 2</failure></testcase></testsuites>`;
-    expect(junitFailures(node)).toEqual([{ file: "test/math.test.js", line: 0, column: 0, rule: "", severity: "error", message: "test > adds failed" }]);
+    expect(junitFailures(node)).toEqual([
+      { file: "test/math.test.js", line: 0, column: 0, rule: "", severity: "error", message: "test > adds failed" },
+    ]);
     expect(junitFailures(node).map(findingText)).toEqual(["test > adds"]);
   });
 

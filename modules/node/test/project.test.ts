@@ -23,7 +23,8 @@ describe("describeProject", () => {
 });
 
 describe("plans", () => {
-  const npm = (files: string[], scripts?: Record<string, string>) => describeProject(["package.json", "package-lock.json", ...files], pkg(scripts));
+  const npm = (files: string[], scripts?: Record<string, string>) =>
+    describeProject(["package.json", "package-lock.json", ...files], pkg(scripts));
 
   it("prefers the project's scripts", () => {
     expect(lintPlan(npm([], { lint: "eslint ." }))).toMatchObject({ command: ["npm", "run", "lint"] });
@@ -37,36 +38,71 @@ describe("plans", () => {
 
   it("reports not configured as its own outcome", () => {
     expect(lintPlan(npm([]))).toEqual({ notConfigured: expect.stringMatching(/no "lint" script/) });
-    expect(testPlan(npm([], { test: "echo \"Error: no test specified\" && exit 1" }), "/r/junit.xml")).toHaveProperty("notConfigured");
+    expect(testPlan(npm([], { test: 'echo "Error: no test specified" && exit 1' }), "/r/junit.xml")).toHaveProperty("notConfigured");
   });
 
   it("adds a JUnit reporter to vitest and node --test", () => {
-    expect(testPlan(npm([], { test: "vitest run" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--outputFile.junit=/r/junit.xml"]) });
-    expect(testPlan(npm([], { test: "node --test" }), "/r/junit.xml")).toMatchObject({ junit: true, command: expect.arrayContaining(["--test-reporter=junit"]) });
+    expect(testPlan(npm([], { test: "vitest run" }), "/r/junit.xml")).toMatchObject({
+      junit: true,
+      command: expect.arrayContaining(["--outputFile.junit=/r/junit.xml"]),
+    });
+    expect(testPlan(npm([], { test: "node --test" }), "/r/junit.xml")).toMatchObject({
+      junit: true,
+      command: expect.arrayContaining(["--test-reporter=junit"]),
+    });
     // a project with test tiers: the unit stage runs its unit tier, not everything
-    expect(testPlan(npm([], { test: "vitest run", "test:unit": "vitest run --config vitest.unit.config.ts" }), "/r/junit.xml"))
-      .toMatchObject({ command: ["npm", "run", "test:unit", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/junit.xml"] });
+    expect(
+      testPlan(npm([], { test: "vitest run", "test:unit": "vitest run --config vitest.unit.config.ts" }), "/r/junit.xml"),
+    ).toMatchObject({
+      command: ["npm", "run", "test:unit", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/junit.xml"],
+    });
   });
 
   it("integration runs the first of test:integration, integration, test:e2e, with JUnit for vitest", () => {
     expect(integrationPlan(npm([], { "test:integration": "vitest run --project integration", integration: "x" }), "/r/j.xml")).toEqual({
       command: ["npm", "run", "test:integration", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/j.xml"],
-      source: "script \"test:integration\": vitest run --project integration",
+      source: 'script "test:integration": vitest run --project integration',
       junit: true,
     });
     expect(integrationPlan(npm([], { "test:e2e": "playwright test" }), "/r/j.xml")).toMatchObject({ command: ["npm", "run", "test:e2e"] });
-    expect(integrationPlan(npm([], { test: "vitest" }), "/r/j.xml")).toEqual({ notConfigured: 'no "test:integration", "integration", "test:e2e" script' });
+    expect(integrationPlan(npm([], { test: "vitest" }), "/r/j.xml")).toEqual({
+      notConfigured: 'no "test:integration", "integration", "test:e2e" script',
+    });
   });
 
-  it("pnpm and yarn get script arguments without npm's \"--\", and yarn 1 its own frozen-lockfile flag", () => {
+  it('pnpm and yarn get script arguments without npm\'s "--", and yarn 1 its own frozen-lockfile flag', () => {
     const pnpm = describeProject(["package.json", "pnpm-lock.yaml"], pkg({ test: "node --test" }));
-    expect(testPlan(pnpm, "/r/j.xml")).toMatchObject({ command: ["corepack", "pnpm", "run", "test", "--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=junit", "--test-reporter-destination=/r/j.xml"] });
-    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "# yarn lockfile v1\n"))).toEqual(["corepack", "yarn", "install", "--frozen-lockfile"]);
-    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "__metadata:\n  version: 8\n"))).toEqual(["corepack", "yarn", "install", "--immutable"]);
+    expect(testPlan(pnpm, "/r/j.xml")).toMatchObject({
+      command: [
+        "corepack",
+        "pnpm",
+        "run",
+        "test",
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+        "--test-reporter=junit",
+        "--test-reporter-destination=/r/j.xml",
+      ],
+    });
+    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "# yarn lockfile v1\n"))).toEqual([
+      "corepack",
+      "yarn",
+      "install",
+      "--frozen-lockfile",
+    ]);
+    expect(installCommand(describeProject(["package.json", "yarn.lock"], pkg(), "__metadata:\n  version: 8\n"))).toEqual([
+      "corepack",
+      "yarn",
+      "install",
+      "--immutable",
+    ]);
   });
 
   it("adds JUnit flags only to a script that is one command (in `a && vitest` they would reach the last command)", () => {
-    expect(testPlan(npm([], { test: "vitest run && npm run test-types" }), "/r/j.xml")).toEqual({ command: ["npm", "run", "test"], source: 'script "test": vitest run && npm run test-types' });
+    expect(testPlan(npm([], { test: "vitest run && npm run test-types" }), "/r/j.xml")).toEqual({
+      command: ["npm", "run", "test"],
+      source: 'script "test": vitest run && npm run test-types',
+    });
     expect(testPlan(npm([], { test: "pnpm lint; vitest" }), "/r/j.xml")).not.toHaveProperty("junit");
   });
 });

@@ -16,12 +16,26 @@ export class Sbom {
   /** sbom.cdx.json (CycloneDX 1.6) and sbom.spdx.json (SPDX 2.3) of the image. */
   @func()
   generate(target: Container, name = "image"): Directory {
-    return dag.container().from(this.image)
+    return dag
+      .container()
+      .from(this.image)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withDirectory("/out", dag.directory())
       .withEnvVariable("SYFT_CHECK_FOR_APP_UPDATE", "false")
-      .withExec(["scan", "oci-archive:/in/image.tar", "--source-name", name, "--quiet",
-        "-o", "cyclonedx-json=/out/sbom.cdx.json", "-o", "spdx-json=/out/sbom.spdx.json"], { useEntrypoint: true })
+      .withExec(
+        [
+          "scan",
+          "oci-archive:/in/image.tar",
+          "--source-name",
+          name,
+          "--quiet",
+          "-o",
+          "cyclonedx-json=/out/sbom.cdx.json",
+          "-o",
+          "spdx-json=/out/sbom.spdx.json",
+        ],
+        { useEntrypoint: true },
+      )
       .directory("/out");
   }
 }

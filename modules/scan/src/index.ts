@@ -6,7 +6,17 @@
  */
 import { CacheSharingMode, Container, dag, Directory, File, func, object, ReturnType } from "@dagger.io/dagger";
 import { StageResult } from "./result.ts";
-import { describe, gate, gitlabContainerScanning, osvFindings, parseAllowlist, parseSeverity, trivyFindings, vulnerabilityFinding, type Vulnerability } from "./policy.ts";
+import {
+  describe,
+  gate,
+  gitlabContainerScanning,
+  osvFindings,
+  parseAllowlist,
+  parseSeverity,
+  trivyFindings,
+  vulnerabilityFinding,
+  type Vulnerability,
+} from "./policy.ts";
 import { gitleaksFindings, leakText } from "./secrets.ts";
 
 /** The tools, by their upstream image names (served by the mirror offline). */
@@ -32,7 +42,12 @@ export function parseScanner(value: string, where: string): Scanner {
 
 function lastErrors(stderr: string): string {
   const lines = stderr.trim().split("\n");
-  return lines.filter((l) => /error|fatal/i.test(l)).slice(-2).join(" | ") || lines.slice(-2).join(" | ");
+  return (
+    lines
+      .filter((l) => /error|fatal/i.test(l))
+      .slice(-2)
+      .join(" | ") || lines.slice(-2).join(" | ")
+  );
 }
 
 @object()
@@ -42,7 +57,12 @@ export class Scan {
   @func() osvScannerImage: string;
   @func() gitleaksImage: string;
 
-  constructor(trivyImage: string = TRIVY_IMAGE, trivyDbImage: string = TRIVY_DB_IMAGE, osvScannerImage: string = OSV_SCANNER_IMAGE, gitleaksImage: string = GITLEAKS_IMAGE) {
+  constructor(
+    trivyImage: string = TRIVY_IMAGE,
+    trivyDbImage: string = TRIVY_DB_IMAGE,
+    osvScannerImage: string = OSV_SCANNER_IMAGE,
+    gitleaksImage: string = GITLEAKS_IMAGE,
+  ) {
     this.trivyImage = trivyImage;
     this.trivyDbImage = trivyDbImage;
     this.osvScannerImage = osvScannerImage;
@@ -60,20 +80,28 @@ export class Scan {
   @func()
   database(advisories: Directory, scanner = "trivy", ecosystems: string[] = ["npm", "Debian"]): Directory {
     if (parseScanner(scanner, "database") === "trivy") {
-      return dag.container().from(this.trivyDbImage)
+      return dag
+        .container()
+        .from(this.trivyDbImage)
         .withDirectory("/in/ghsa/advisories/github-reviewed", advisories, { include: ["**/*.json"] })
         .withDirectory("/in/cocoapods-specs/Specs", dag.directory())
         .withExec(["build", "--cache-dir", "/in", "--output-dir", `${DB}/db`, "--only-update", "ghsa"], { useEntrypoint: true })
         .directory(DB);
     }
     const emptyZip = "\\120\\113\\005\\006" + "\\000".repeat(18);
-    return dag.container().from(this.osvScannerImage)
+    return dag
+      .container()
+      .from(this.osvScannerImage)
       .withMountedDirectory("/advisories", advisories)
       .withWorkdir("/advisories")
-      .withExec(["sh", "-ec", [
-        `for eco in */; do eco=\${eco%/}; mkdir -p ${DB}/osv-scalibr/$eco; (cd $eco && zip -q -r ${DB}/osv-scalibr/$eco/all.zip . -i '*.json'); done`,
-        `for eco in ${ecosystems.join(" ")}; do z=${DB}/osv-scalibr/$eco/all.zip; [ -f $z ] || { mkdir -p \${z%/all.zip}; printf '${emptyZip}' > $z; }; done`,
-      ].join("\n")])
+      .withExec([
+        "sh",
+        "-ec",
+        [
+          `for eco in */; do eco=\${eco%/}; mkdir -p ${DB}/osv-scalibr/$eco; (cd $eco && zip -q -r ${DB}/osv-scalibr/$eco/all.zip . -i '*.json'); done`,
+          `for eco in ${ecosystems.join(" ")}; do z=${DB}/osv-scalibr/$eco/all.zip; [ -f $z ] || { mkdir -p \${z%/all.zip}; printf '${emptyZip}' > $z; }; done`,
+        ].join("\n"),
+      ])
       .directory(DB);
   }
 
@@ -86,48 +114,100 @@ export class Scan {
    * allowlist: JSON array of {"id", "package"?, "reason", "expires": "YYYY-MM-DD"}.
    */
   @func()
-  async vulnerabilities(target: Container, source: Directory, vulnDb?: Directory, failOn = "high", allowlist?: File, today = "", scanner = "trivy"): Promise<StageResult> {
+  async vulnerabilities(
+    target: Container,
+    source: Directory,
+    vulnDb?: Directory,
+    failOn = "high",
+    allowlist?: File,
+    today = "",
+    scanner = "trivy",
+  ): Promise<StageResult> {
     const threshold = parseSeverity(failOn, "--fail-on");
     const tool = parseScanner(scanner, "--scanner");
     const allow = allowlist ? parseAllowlist(await allowlist.contents(), "the allowlist") : [];
     const day = today || new Date().toISOString().slice(0, 10);
     const start = new Date();
-    const { reports: raw, findings, log } = tool === "trivy"
-      ? await this.trivy(target, source, vulnDb)
-      : await this.osvScanner(target, source, vulnDb);
+    const {
+      reports: raw,
+      findings,
+      log,
+    } = tool === "trivy" ? await this.trivy(target, source, vulnDb) : await this.osvScanner(target, source, vulnDb);
     const imageRef = (await target.imageRef().catch(() => "")) || "image";
-    const reports = raw.withNewFile("gl-container-scanning-report.json", gitlabContainerScanning(findings, imageRef, SCANNER_INFO[tool], start, new Date()));
+    const reports = raw.withNewFile(
+      "gl-container-scanning-report.json",
+      gitlabContainerScanning(findings, imageRef, SCANNER_INFO[tool], start, new Date()),
+    );
     const g = gate(findings, threshold, allow, day);
     const decisions = {
-      scanner: tool, failOn: threshold, today: day,
-      blocking: g.blocking, allowed: g.allowed, belowThreshold: g.below, expiredAllowlistEntries: g.expired,
+      scanner: tool,
+      failOn: threshold,
+      today: day,
+      blocking: g.blocking,
+      allowed: g.allowed,
+      belowThreshold: g.below,
+      expiredAllowlistEntries: g.expired,
     };
-    const withDecisions = reports.withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n")
-      .withNewFile("vuln-attestation.json", JSON.stringify(vulnPredicate(SCANNER_INFO[tool], decisions, start, new Date()), null, 2) + "\n");
+    const withDecisions = reports
+      .withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n")
+      .withNewFile(
+        "vuln-attestation.json",
+        JSON.stringify(vulnPredicate(SCANNER_INFO[tool], decisions, start, new Date()), null, 2) + "\n",
+      );
     const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
     const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
     if (g.blocking.length) {
       return StageResult.of({
-        stage: "scan", status: "failed", message: `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`,
-        command: tool, exitCode: 1, output: log, reports: withDecisions, findings: g.blocking.map(vulnerabilityFinding),
+        stage: "scan",
+        status: "failed",
+        message: `scan: failed, ${counts}: ${g.blocking.map(describe).join("; ")}${expiredNote}`,
+        command: tool,
+        exitCode: 1,
+        output: log,
+        reports: withDecisions,
+        findings: g.blocking.map(vulnerabilityFinding),
       });
     }
-    return StageResult.of({ stage: "scan", status: "passed", message: `scan: passed (${counts}, ${tool})${expiredNote}`, command: tool, output: log, reports: withDecisions });
+    return StageResult.of({
+      stage: "scan",
+      status: "passed",
+      message: `scan: passed (${counts}, ${tool})${expiredNote}`,
+      command: tool,
+      output: log,
+      reports: withDecisions,
+    });
   }
 
   /** Trivy on the image (OS and installed language packages) and on the source (lockfiles): JSON, then SARIF. */
-  private async trivy(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
+  private async trivy(
+    target: Container,
+    source: Directory,
+    vulnDb?: Directory,
+  ): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
     const cache = "/trivy-cache";
-    let base = dag.container().from(this.trivyImage)
+    let base = dag
+      .container()
+      .from(this.trivyImage)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory());
     base = vulnDb
       ? base.withMountedDirectory(cache, vulnDb)
       : base.withMountedCache(cache, dag.cacheVolume("slipway-trivy-db"), { sharing: CacheSharingMode.Locked });
-    const common = ["--scanners", "vuln", "--cache-dir", cache, "--skip-version-check", "--disable-telemetry", "--quiet",
-      ...(vulnDb ? ["--skip-db-update", "--skip-java-db-update", "--offline-scan"] : [])];
-    const runs: [string, string[]][] = [["image", ["image", "--input", "/in/image.tar"]], ["source", ["fs", "/src"]]];
+    const common = [
+      "--scanners",
+      "vuln",
+      "--cache-dir",
+      cache,
+      "--skip-version-check",
+      "--disable-telemetry",
+      "--quiet",
+      ...(vulnDb ? ["--skip-db-update", "--skip-java-db-update", "--offline-scan"] : []),
+    ];
+    const runs: [string, string[]][] = [
+      ["image", ["image", "--input", "/in/image.tar"]],
+      ["source", ["fs", "/src"]],
+    ];
     let out = base;
     const findings: Vulnerability[] = [];
     for (const [name, args] of runs) {
@@ -137,7 +217,9 @@ export class Scan {
       if (code !== 0) {
         const stderr = await out.stderr();
         if (/trivy-db|DB error|download.*(database|DB)/i.test(stderr)) {
-          throw new Error(`trivy cannot get its vulnerability database: pass an offline one (--vuln-db DIR, or SLIPWAY_VULN_DB): ${lastErrors(stderr)}`);
+          throw new Error(
+            `trivy cannot get its vulnerability database: pass an offline one (--vuln-db DIR, or SLIPWAY_VULN_DB): ${lastErrors(stderr)}`,
+          );
         }
         throw new Error(`trivy ${args[0]} failed (exit ${code}): ${lastErrors(stderr)}`);
       }
@@ -148,19 +230,31 @@ export class Scan {
   }
 
   /** OSV-Scanner on the image archive and on the source's lockfiles, JSON and SARIF each. */
-  private async osvScanner(target: Container, source: Directory, vulnDb?: Directory): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
-    let base = dag.container().from(this.osvScannerImage)
+  private async osvScanner(
+    target: Container,
+    source: Directory,
+    vulnDb?: Directory,
+  ): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
+    let base = dag
+      .container()
+      .from(this.osvScannerImage)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory());
     const offline = vulnDb ? ["--offline", "--local-db-path", DB] : [];
     if (vulnDb) base = base.withMountedDirectory(DB, vulnDb);
-    const runs: [string, string[]][] = [["image", ["scan", "image", "--archive", "/in/image.tar"]], ["source", ["scan", "source", "-r", "/src"]]];
+    const runs: [string, string[]][] = [
+      ["image", ["scan", "image", "--archive", "/in/image.tar"]],
+      ["source", ["scan", "source", "-r", "/src"]],
+    ];
     let out = base;
     const logs: string[] = [];
     for (const [name, args] of runs) {
       for (const format of ["json", "sarif"]) {
-        out = out.withExec([...args, ...offline, "--format", format, "--output", `/out/osv-${name}.${format}`], { useEntrypoint: true, expect: ReturnType.Any });
+        out = out.withExec([...args, ...offline, "--format", format, "--output", `/out/osv-${name}.${format}`], {
+          useEntrypoint: true,
+          expect: ReturnType.Any,
+        });
         const code = await out.exitCode();
         // 0: nothing found, 1: vulnerabilities found, 128: no packages found; anything else is the scanner failing
         if (![0, 1, 128].includes(code)) {
@@ -184,20 +278,49 @@ export class Scan {
   /** Secrets in the source by gitleaks; the report is redacted: no secret value appears in any output. */
   @func()
   async secrets(source: Directory): Promise<StageResult> {
-    const run = dag.container().from(this.gitleaksImage)
+    const run = dag
+      .container()
+      .from(this.gitleaksImage)
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory())
-      .withExec(["dir", "/src", "--redact=100", "--no-banner", "--exit-code", "1",
-        "--report-format", "sarif", "--report-path", "/out/gitleaks.sarif"], { useEntrypoint: true, expect: ReturnType.Any });
+      .withExec(
+        [
+          "dir",
+          "/src",
+          "--redact=100",
+          "--no-banner",
+          "--exit-code",
+          "1",
+          "--report-format",
+          "sarif",
+          "--report-path",
+          "/out/gitleaks.sarif",
+        ],
+        { useEntrypoint: true, expect: ReturnType.Any },
+      );
     const code = await run.exitCode();
     const reports = run.directory("/out");
     if (code > 1) throw new Error(`gitleaks failed (exit ${code}): ${(await run.stderr()).trim().split("\n").slice(-2).join(" | ")}`);
     const leaks = gitleaksFindings(await reports.file("gitleaks.sarif").contents());
     if (code === 1) {
       const message = `secrets: failed, ${leaks.length} secret(s) found: ${leaks.map(leakText).join("; ")} (values redacted; remove them from the source and rotate them)`;
-      return StageResult.of({ stage: "secrets", status: "failed", message, command: "gitleaks dir", exitCode: 1, reports, findings: leaks });
+      return StageResult.of({
+        stage: "secrets",
+        status: "failed",
+        message,
+        command: "gitleaks dir",
+        exitCode: 1,
+        reports,
+        findings: leaks,
+      });
     }
-    return StageResult.of({ stage: "secrets", status: "passed", message: "secrets: passed (no secrets found)", command: "gitleaks dir", reports });
+    return StageResult.of({
+      stage: "secrets",
+      status: "passed",
+      message: "secrets: passed (no secrets found)",
+      command: "gitleaks dir",
+      reports,
+    });
   }
 }
 

@@ -29,7 +29,8 @@ export interface AllowEntry {
 
 export function parseSeverity(value: string, where: string): Severity {
   const s = value.toLowerCase() as Severity;
-  if (!SEVERITIES.includes(s) || s === "unknown") throw new Error(`${where}: unknown severity "${value}": use low, medium, high or critical`);
+  if (!SEVERITIES.includes(s) || s === "unknown")
+    throw new Error(`${where}: unknown severity "${value}": use low, medium, high or critical`);
   return s;
 }
 
@@ -70,11 +71,19 @@ export function osvFindings(json: string, target: string): Vulnerability[] {
         const group = p.groups?.find((g) => g.ids.includes(v.id));
         const fixed = (v.affected ?? [])
           .filter((a) => a.package?.name === p.package.name)
-          .flatMap((a) => a.ranges ?? []).flatMap((r) => r.events ?? [])
-          .map((e) => e.fixed).filter(Boolean);
+          .flatMap((a) => a.ranges ?? [])
+          .flatMap((r) => r.events ?? [])
+          .map((e) => e.fixed)
+          .filter(Boolean);
         out.push({
-          id: v.id, aliases: v.aliases ?? [], package: p.package.name, version: p.package.version, ecosystem: p.package.ecosystem,
-          severity: severityOf(v, group?.max_severity), fixed: fixed[0] ?? "", summary: v.summary ?? "",
+          id: v.id,
+          aliases: v.aliases ?? [],
+          package: p.package.name,
+          version: p.package.version,
+          ecosystem: p.package.ecosystem,
+          severity: severityOf(v, group?.max_severity),
+          fixed: fixed[0] ?? "",
+          summary: v.summary ?? "",
           target: target === "source" ? (result.source?.path ?? target) : target,
         });
       }
@@ -106,18 +115,24 @@ interface TrivyOutput {
  */
 export function trivyFindings(json: string, target?: string): Vulnerability[] {
   const doc = JSON.parse(json || "{}") as TrivyOutput;
-  return (doc.Results ?? []).flatMap((result) => (result.Vulnerabilities ?? []).map((v) => {
-    const severity = (v.Severity ?? "unknown").toLowerCase();
-    const ecosystem = /^pkg:([^/]+)\//.exec(v.PkgIdentifier?.PURL ?? "")?.[1] ?? "";
-    return {
-      id: v.VulnerabilityID, aliases: (v.VendorIDs ?? []).filter((id) => id !== v.VulnerabilityID),
-      package: v.PkgName, version: v.InstalledVersion, ecosystem,
-      severity: (SEVERITIES as readonly string[]).includes(severity) ? (severity as Severity) : "unknown",
-      // Trivy lists every fixed release line ("4.17.21, 5.0.1"); the first is the nearest
-      fixed: (v.FixedVersion ?? "").split(",")[0].trim(), summary: v.Title ?? "",
-      target: target ?? result.Target,
-    };
-  }));
+  return (doc.Results ?? []).flatMap((result) =>
+    (result.Vulnerabilities ?? []).map((v) => {
+      const severity = (v.Severity ?? "unknown").toLowerCase();
+      const ecosystem = /^pkg:([^/]+)\//.exec(v.PkgIdentifier?.PURL ?? "")?.[1] ?? "";
+      return {
+        id: v.VulnerabilityID,
+        aliases: (v.VendorIDs ?? []).filter((id) => id !== v.VulnerabilityID),
+        package: v.PkgName,
+        version: v.InstalledVersion,
+        ecosystem,
+        severity: (SEVERITIES as readonly string[]).includes(severity) ? (severity as Severity) : "unknown",
+        // Trivy lists every fixed release line ("4.17.21, 5.0.1"); the first is the nearest
+        fixed: (v.FixedVersion ?? "").split(",")[0].trim(),
+        summary: v.Title ?? "",
+        target: target ?? result.Target,
+      };
+    }),
+  );
 }
 
 /** Reads and checks an allowlist (JSON array); errors name the entry and the fix. */
@@ -132,7 +147,8 @@ export function parseAllowlist(text: string, where: string): AllowEntry[] {
   return entries.map((e, i) => {
     const at = `${where} entry ${i + 1}`;
     if (!e || typeof e.id !== "string" || !e.id) throw new Error(`${at}: "id" (the advisory ID, e.g. GHSA-xxxx-xxxx-xxxx) is missing`);
-    if (typeof e.reason !== "string" || !e.reason.trim()) throw new Error(`${at} (${e.id}): "reason" is missing: say why the risk is accepted`);
+    if (typeof e.reason !== "string" || !e.reason.trim())
+      throw new Error(`${at} (${e.id}): "reason" is missing: say why the risk is accepted`);
     if (typeof e.expires !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(e.expires) || Number.isNaN(Date.parse(e.expires))) {
       throw new Error(`${at} (${e.id}): "expires" must be a date YYYY-MM-DD: every exception ends`);
     }
@@ -179,7 +195,14 @@ export function describe(f: Vulnerability): string {
  * for a package of the image (the message then says so); rule the advisory id; the message names the package, its
  * version and the fixed version.
  */
-export function vulnerabilityFinding(f: Vulnerability): { file: string; line: number; column: number; rule: string; severity: string; message: string } {
+export function vulnerabilityFinding(f: Vulnerability): {
+  file: string;
+  line: number;
+  column: number;
+  rule: string;
+  severity: string;
+  message: string;
+} {
   const file = f.target === "image" ? "" : f.target.replace(/^\/src\//, "");
   return { file, line: 0, column: 0, rule: f.id, severity: f.severity, message: file ? summarize(f) : `${summarize(f)}, in the image` };
 }
@@ -188,25 +211,56 @@ export function vulnerabilityFinding(f: Vulnerability): { file: string; line: nu
  * GitLab's container scanning report (security report schema 15): the image's findings, so merge requests show
  * them in GitLab's security widget. Times are the scan's start and end, as GitLab's schema writes them.
  */
-export function gitlabContainerScanning(findings: Vulnerability[], image: string, scanner: { id: string; name: string; version: string; vendor: string }, start: Date, end: Date): string {
+export function gitlabContainerScanning(
+  findings: Vulnerability[],
+  image: string,
+  scanner: { id: string; name: string; version: string; vendor: string },
+  start: Date,
+  end: Date,
+): string {
   const time = (d: Date) => d.toISOString().slice(0, 19);
   const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   const tool = { id: scanner.id, name: scanner.name, version: scanner.version, vendor: { name: scanner.vendor } };
-  const vulnerabilities = findings.filter((f) => f.target === "image").map((f) => {
-    const ids = [f.id, ...f.aliases];
-    return {
-      id: createHash("sha256").update(`${image}|${f.package}|${f.version}|${f.id}`).digest("hex"),
-      name: f.id, description: f.summary || f.id, severity: cap(f.severity),
-      solution: f.fixed ? `Upgrade ${f.package} to ${f.fixed}` : "No fixed version yet",
-      location: { dependency: { package: { name: f.package }, version: f.version }, operating_system: "unknown", image },
-      identifiers: ids.map((id) => id.startsWith("CVE-")
-        ? { type: "cve", name: id, value: id, url: `https://nvd.nist.gov/vuln/detail/${id}` }
-        : { type: id.split("-")[0].toLowerCase(), name: id, value: id, url: id.startsWith("GHSA-") ? `https://github.com/advisories/${id}` : `https://osv.dev/vulnerability/${id}` }),
-    };
-  });
-  return JSON.stringify({
-    version: "15.0.7",
-    scan: { type: "container_scanning", status: "success", start_time: time(start), end_time: time(end), scanner: tool, analyzer: tool },
-    vulnerabilities, remediations: [],
-  }, null, 2) + "\n";
+  const vulnerabilities = findings
+    .filter((f) => f.target === "image")
+    .map((f) => {
+      const ids = [f.id, ...f.aliases];
+      return {
+        id: createHash("sha256").update(`${image}|${f.package}|${f.version}|${f.id}`).digest("hex"),
+        name: f.id,
+        description: f.summary || f.id,
+        severity: cap(f.severity),
+        solution: f.fixed ? `Upgrade ${f.package} to ${f.fixed}` : "No fixed version yet",
+        location: { dependency: { package: { name: f.package }, version: f.version }, operating_system: "unknown", image },
+        identifiers: ids.map((id) =>
+          id.startsWith("CVE-")
+            ? { type: "cve", name: id, value: id, url: `https://nvd.nist.gov/vuln/detail/${id}` }
+            : {
+                type: id.split("-")[0].toLowerCase(),
+                name: id,
+                value: id,
+                url: id.startsWith("GHSA-") ? `https://github.com/advisories/${id}` : `https://osv.dev/vulnerability/${id}`,
+              },
+        ),
+      };
+    });
+  return (
+    JSON.stringify(
+      {
+        version: "15.0.7",
+        scan: {
+          type: "container_scanning",
+          status: "success",
+          start_time: time(start),
+          end_time: time(end),
+          scanner: tool,
+          analyzer: tool,
+        },
+        vulnerabilities,
+        remediations: [],
+      },
+      null,
+      2,
+    ) + "\n"
+  );
 }

@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import { StageResult } from "./result.ts";
 import { signatureState } from "./registry.ts";
 
-
 /** cosign, by its upstream image name (served by the mirror offline). */
 export const COSIGN_IMAGE = "gcr.io/projectsigstore/cosign:v2.6.5";
 const REGISTRY_ALIAS = "registry";
@@ -32,10 +31,23 @@ export class Sign {
    * localhost or 127.0.0.1 go through it.
    */
   @func({ cache: "never" })
-  async sign(ref: string, key: Secret, password: Secret, sbom?: File, provenance?: File, registry?: Service, tlog = false, scan?: File): Promise<string> {
-    if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
+  async sign(
+    ref: string,
+    key: Secret,
+    password: Secret,
+    sbom?: File,
+    provenance?: File,
+    registry?: Service,
+    tlog = false,
+    scan?: File,
+  ): Promise<string> {
+    if (!/@sha256:[0-9a-f]{64}$/.test(ref))
+      throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
     const wanted = (["sbom", "provenance", "scan"] as const).filter((t) => ({ sbom, provenance, scan })[t]);
-    const attested = wanted.map((t) => ({ sbom: "SBOM", provenance: "provenance", scan: "scan" })[t]).map((w) => `, ${w} attested`).join("");
+    const attested = wanted
+      .map((t) => ({ sbom: "SBOM", provenance: "provenance", scan: "scan" })[t])
+      .map((w) => `, ${w} attested`)
+      .join("");
     const state = tlog ? undefined : await signatureState(ref);
     if (state && !state.startsWith("|")) {
       const existing = await this.check(ref, await this.publicKey(key, password), registry, tlog, wanted, state);
@@ -45,7 +57,11 @@ export class Sign {
     let ctr = base.withMountedSecret("/keys/cosign.key", key).withSecretVariable("COSIGN_PASSWORD", password);
     const common = ["--key", "/keys/cosign.key", "--yes", "--allow-http-registry", `--tlog-upload=${tlog}`];
     const steps: string[][] = [["sign", ...common, target]];
-    const predicates = { sbom: ["/in/sbom.cdx.json", sbom], provenance: ["/in/provenance.json", provenance], scan: ["/in/vuln.json", scan] } as const;
+    const predicates = {
+      sbom: ["/in/sbom.cdx.json", sbom],
+      provenance: ["/in/provenance.json", provenance],
+      scan: ["/in/vuln.json", scan],
+    } as const;
     for (const t of wanted) {
       const [path, file] = predicates[t];
       ctr = ctr.withMountedFile(path, file!);
@@ -54,7 +70,9 @@ export class Sign {
     for (const args of steps) {
       ctr = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
       if ((await ctr.exitCode()) !== 0) {
-        throw new Error(`cosign ${args[0]} ${ref} failed: ${lastLines(await ctr.stderr())}: check the key, its password and that the registry accepts pushes`);
+        throw new Error(
+          `cosign ${args[0]} ${ref} failed: ${lastLines(await ctr.stderr())}: check the key, its password and that the registry accepts pushes`,
+        );
       }
     }
     return `signed ${ref}${attested}`;
@@ -78,37 +96,78 @@ export class Sign {
    * The signature and the given attestation types of ref, checked with cosign in parallel. state: what the
    * registry holds for ref (see signatureState), the cache key; undefined: checked live, never from cache.
    */
-  private async check(ref: string, publicKey: File, registry: Service | undefined, tlog: boolean, types: readonly (keyof typeof ATTESTATIONS)[],
-    state: string | undefined): Promise<StageResult> {
+  private async check(
+    ref: string,
+    publicKey: File,
+    registry: Service | undefined,
+    tlog: boolean,
+    types: readonly (keyof typeof ATTESTATIONS)[],
+    state: string | undefined,
+  ): Promise<StageResult> {
     const { ctr: base, target } = await this.cosign(ref, registry, state);
     const ctr = base.withMountedFile("/keys/cosign.pub", publicKey);
-    const common = ["--key", "/keys/cosign.pub", "--allow-http-registry", "--allow-insecure-registry", `--insecure-ignore-tlog=${!tlog}`, "--output", "json"];
-    const what = { sbom: "SBOM attestation", provenance: "provenance attestation", scan: "vulnerability scan attestation (was it scanned?)" };
+    const common = [
+      "--key",
+      "/keys/cosign.pub",
+      "--allow-http-registry",
+      "--allow-insecure-registry",
+      `--insecure-ignore-tlog=${!tlog}`,
+      "--output",
+      "json",
+    ];
+    const what = {
+      sbom: "SBOM attestation",
+      provenance: "provenance attestation",
+      scan: "vulnerability scan attestation (was it scanned?)",
+    };
     const checks: [string, string[]][] = [
       ["signature", ["verify", ...common, target]],
       ...types.map((t): [string, string[]] => [what[t], ["verify-attestation", ...common, "--type", ATTESTATIONS[t], target]]),
     ];
-    const runs = await Promise.all(checks.map(async ([what, args]) => {
-      const run = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
-      const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
-      return { what, args, code, stdout, stderr };
-    }));
+    const runs = await Promise.all(
+      checks.map(async ([what, args]) => {
+        const run = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
+        const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
+        return { what, args, code, stdout, stderr };
+      }),
+    );
     let reports = dag.directory();
-    for (const r of runs) reports = reports.withNewFile(`cosign-${r.args[0]}${r.args.includes("--type") ? `-${r.args[r.args.indexOf("--type") + 1]}` : ""}.json`, r.stdout);
+    for (const r of runs)
+      reports = reports.withNewFile(
+        `cosign-${r.args[0]}${r.args.includes("--type") ? `-${r.args[r.args.indexOf("--type") + 1]}` : ""}.json`,
+        r.stdout,
+      );
     const failed = runs.find((r) => r.code !== 0);
     if (failed) {
-      return StageResult.of({ stage: "verify", status: "failed", message: `verify: failed, no valid ${failed.what} for ${ref} with this key: ${lastLines(failed.stderr, 1)}`,
-        command: failed.args.join(" "), exitCode: failed.code, output: failed.stderr, reports });
+      return StageResult.of({
+        stage: "verify",
+        status: "failed",
+        message: `verify: failed, no valid ${failed.what} for ${ref} with this key: ${lastLines(failed.stderr, 1)}`,
+        command: failed.args.join(" "),
+        exitCode: failed.code,
+        output: failed.stderr,
+        reports,
+      });
     }
-    return StageResult.of({ stage: "verify", status: "passed", message: `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`, command: "cosign verify", reports });
+    return StageResult.of({
+      stage: "verify",
+      status: "passed",
+      message: `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`,
+      command: "cosign verify",
+      reports,
+    });
   }
 
   /** The public key of a private key (cosign public-key), to verify what was just signed. */
   @func()
   async publicKey(key: Secret, password: Secret): Promise<File> {
     // the engine keys a cached exec on secret names, not values: the key's own digest tells keys apart
-    const id = createHash("sha256").update(await key.plaintext()).digest("hex");
-    return dag.container().from(this.image)
+    const id = createHash("sha256")
+      .update(await key.plaintext())
+      .digest("hex");
+    return dag
+      .container()
+      .from(this.image)
       .withEnvVariable("SLIPWAY_KEY", id)
       .withMountedSecret("/keys/cosign.key", key)
       .withSecretVariable("COSIGN_PASSWORD", password)
@@ -119,7 +178,9 @@ export class Sign {
   /** A key pair: cosign.key (encrypted with password) and cosign.pub. */
   @func({ cache: "never" })
   generateKeyPair(password: Secret): Container {
-    return dag.container().from(this.image)
+    return dag
+      .container()
+      .from(this.image)
       .withWorkdir("/keys")
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`) // a fresh key every time, never a cached one
       .withSecretVariable("COSIGN_PASSWORD", password)
@@ -131,12 +192,16 @@ export class Sign {
    * verifying reads the registry's current state: served from cache only when keyed on that state.
    */
   private async cosign(ref: string, registry?: Service, state?: string): Promise<{ ctr: Container; target: string }> {
-    let ctr = dag.container().from(this.image).withEnvVariable("HOME", "/tmp")
+    let ctr = dag
+      .container()
+      .from(this.image)
+      .withEnvVariable("HOME", "/tmp")
       .withEnvVariable(state ? "SLIPWAY_SIGNATURES" : "SLIPWAY_RUN", state ?? `${Date.now()}-${Math.random()}`);
     let target = ref;
     const m = /^(localhost|127\.0\.0\.1)(:\d+)?\//.exec(ref);
     if (m) {
-      if (!registry) throw new Error(`${ref} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
+      if (!registry)
+        throw new Error(`${ref} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
       ctr = ctr.withServiceBinding(REGISTRY_ALIAS, registry);
       target = `${REGISTRY_ALIAS}${m[2] ?? ""}/${ref.slice(m[0].length)}`;
     }

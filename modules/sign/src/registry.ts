@@ -37,7 +37,11 @@ const isLoopback = (host: string) => /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(ho
 export async function tagDigest(host: string, path: string, tag: string, timeoutMs = 3000): Promise<string | undefined> {
   const url = `${isLoopback(host) ? "http" : "https"}://${host}/v2/${path}/manifests/${tag}`;
   const head = (auth?: string) =>
-    fetch(url, { method: "HEAD", headers: { accept: MANIFEST_TYPES, ...(auth ? { authorization: auth } : {}) }, signal: AbortSignal.timeout(timeoutMs) });
+    fetch(url, {
+      method: "HEAD",
+      headers: { accept: MANIFEST_TYPES, ...(auth ? { authorization: auth } : {}) },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   try {
     let res = await head();
     if (res.status === 401) {
@@ -46,7 +50,7 @@ export async function tagDigest(host: string, path: string, tag: string, timeout
       res = await head(`Bearer ${token}`);
     }
     if (res.status === 404) return "";
-    return res.ok ? res.headers.get("docker-content-digest") ?? undefined : undefined;
+    return res.ok ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
   } catch {
     return undefined;
   }

@@ -31,19 +31,32 @@ export function parseChecks(text: string, where: string): Check[] {
   try {
     list = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${where} is not JSON (${(err as Error).message}): write [{"name": "health", "path": "/health", "status": 200}]`, { cause: err });
+    throw new Error(`${where} is not JSON (${(err as Error).message}): write [{"name": "health", "path": "/health", "status": 200}]`, {
+      cause: err,
+    });
   }
-  if (!Array.isArray(list) || list.length === 0) throw new Error(`${where} must be a non-empty JSON array of checks: [{"name": "health", "path": "/health"}]`);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new Error(`${where} must be a non-empty JSON array of checks: [{"name": "health", "path": "/health"}]`);
   return list.map((c, i) => {
     const at = `${where} entry ${i + 1}`;
     if (typeof c !== "object" || c === null) throw new Error(`${at} is not an object`);
     const { name, path, method, status, body, maxMs } = c as Record<string, unknown>;
     if (typeof name !== "string" || !name) throw new Error(`${at} needs a "name"`);
     if (typeof path !== "string" || !path.startsWith("/")) throw new Error(`${at} ("${name}") needs a "path" starting with /`);
-    if (status !== undefined && (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599)) throw new Error(`${at} ("${name}"): "status" must be an HTTP status code`);
-    if (maxMs !== undefined && !(typeof maxMs === "number" && maxMs > 0)) throw new Error(`${at} ("${name}"): "maxMs" must be a positive number of milliseconds`);
-    if (body !== undefined && typeof body !== "string") throw new Error(`${at} ("${name}"): "body" must be a string to find in the response`);
-    return { name, path, method: typeof method === "string" ? method.toUpperCase() : "GET", status: (status as number) ?? 200, body: body as string | undefined, maxMs: (maxMs as number) ?? 1000 };
+    if (status !== undefined && (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599))
+      throw new Error(`${at} ("${name}"): "status" must be an HTTP status code`);
+    if (maxMs !== undefined && !(typeof maxMs === "number" && maxMs > 0))
+      throw new Error(`${at} ("${name}"): "maxMs" must be a positive number of milliseconds`);
+    if (body !== undefined && typeof body !== "string")
+      throw new Error(`${at} ("${name}"): "body" must be a string to find in the response`);
+    return {
+      name,
+      path,
+      method: typeof method === "string" ? method.toUpperCase() : "GET",
+      status: (status as number) ?? 200,
+      body: body as string | undefined,
+      maxMs: (maxMs as number) ?? 1000,
+    };
   });
 }
 
@@ -62,7 +75,9 @@ export function junit(suite: string, results: CheckResult[], seconds: number): s
   const failures = results.filter((r) => !r.passed).length;
   const cases = results.map((r) => {
     const head = `    <testcase classname="${esc(suite)}" name="${esc(r.name)}" time="${(r.ms / 1000).toFixed(3)}"`;
-    return r.passed ? `${head}/>` : `${head}>\n      <failure message="${esc(r.failure)}">${esc(`${r.failure} after ${r.attempts} attempt(s)`)}</failure>\n    </testcase>`;
+    return r.passed
+      ? `${head}/>`
+      : `${head}>\n      <failure message="${esc(r.failure)}">${esc(`${r.failure} after ${r.attempts} attempt(s)`)}</failure>\n    </testcase>`;
   });
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

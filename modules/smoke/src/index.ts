@@ -27,7 +27,9 @@ export class Smoke {
   @func({ cache: "never" })
   async run(url: string, checks: string, deadlineSeconds = 30, target?: Service): Promise<StageResult> {
     const parsed = parseChecks(checks, "checks");
-    let ctr = dag.container().from(this.image)
+    let ctr = dag
+      .container()
+      .from(this.image)
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`)
       .withDirectory(RUNNER_DIR, runnerSource());
     let reach = url;
@@ -43,14 +45,38 @@ export class Smoke {
       .withExec(["node", "--disable-warning=ExperimentalWarning", `${RUNNER_DIR}/container/runner.ts`], { expect: ReturnType.Any });
     const [code, out] = await Promise.all([run.exitCode(), run.stdout()]);
     const reports = run.directory("/out");
-    const failed = out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.slice(5));
-    const message = code === 0
-      ? `smoke: passed, ${parsed.length} check(s) against ${url}`
-      : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
+    const failed = out
+      .split("\n")
+      .filter((l) => l.startsWith("FAIL"))
+      .map((l) => l.slice(5));
+    const message =
+      code === 0
+        ? `smoke: passed, ${parsed.length} check(s) against ${url}`
+        : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
     // the runner's smoke.json has one result per check, in the checks' order
-    const results = code === 0 ? [] : await reports.file("smoke.json").contents().then((t) => (JSON.parse(t) as { results: CheckResult[] }).results, () => []);
-    const findings = results.flatMap((r, i) => r.passed ? [] : [{ rule: r.name, message: `${parsed[i].method} ${parsed[i].path}: ${r.failure}` }]);
-    return StageResult.of({ stage: "smoke", status: code === 0 ? "passed" : "failed", message, command: "runner.ts", exitCode: code, output: out, reports, findings });
+    const results =
+      code === 0
+        ? []
+        : await reports
+            .file("smoke.json")
+            .contents()
+            .then(
+              (t) => (JSON.parse(t) as { results: CheckResult[] }).results,
+              () => [],
+            );
+    const findings = results.flatMap((r, i) =>
+      r.passed ? [] : [{ rule: r.name, message: `${parsed[i].method} ${parsed[i].path}: ${r.failure}` }],
+    );
+    return StageResult.of({
+      stage: "smoke",
+      status: code === 0 ? "passed" : "failed",
+      message,
+      command: "runner.ts",
+      exitCode: code,
+      output: out,
+      reports,
+      findings,
+    });
   }
 }
 
@@ -60,5 +86,8 @@ export class Smoke {
  */
 function runnerSource(): Directory {
   const read = (f: string) => readFileSync(new URL(`../${f}`, import.meta.url), "utf8");
-  return dag.directory().withNewFile("container/runner.ts", read("container/runner.ts")).withNewFile("src/checks.ts", read("src/checks.ts"));
+  return dag
+    .directory()
+    .withNewFile("container/runner.ts", read("container/runner.ts"))
+    .withNewFile("src/checks.ts", read("src/checks.ts"));
 }

@@ -53,7 +53,9 @@ async function waitForEngine(timeoutMs = 60_000) {
   for (;;) {
     try {
       if ((await fetch(`${base}/_ping`)).ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`the Docker engine at ${engine} did not answer within ${timeoutMs / 1000}s`);
     await sleep(500);
   }
@@ -87,7 +89,11 @@ function follow(id, name, image, followed) {
         pending = pending.subarray(8 + size);
       }
     }
-  })().catch(() => { /* the container went away: what was read is kept */ }).finally(() => new Promise((r) => out.end(r)));
+  })()
+    .catch(() => {
+      /* the container went away: what was read is kept */
+    })
+    .finally(() => new Promise((r) => out.end(r)));
   followed.set(id, { name, image, log: file, done });
 }
 
@@ -114,7 +120,9 @@ const watcher = (async () => {
   for await (const e of lines(r.body)) {
     if (!followed.has(e.id)) follow(e.id, e.Actor.Attributes.name, e.Actor.Attributes.image, followed);
   }
-})().catch(() => { /* aborted at the end */ });
+})().catch(() => {
+  /* aborted at the end */
+});
 
 const exitCode = await run(command);
 
@@ -130,7 +138,12 @@ for await (const e of lines(r.body)) pulled.push(e.Actor.ID);
 const leftovers = (await json("/containers/json?all=1")).length;
 
 const containers = [...followed.values()].map(({ name, image, log }) => ({ name, image, log }));
-writeFileSync(join(reports, "docker.json"), JSON.stringify({ engine, exitCode, stale, containers, removed, pulled, leftovers }, null, 2) + "\n");
-console.error(`testcontainers: ${containers.length} container(s) started, ${removed} removed after the tests, ` +
-  `${leftovers} left; pulled: ${pulled.join(", ") || "nothing"}`);
+writeFileSync(
+  join(reports, "docker.json"),
+  JSON.stringify({ engine, exitCode, stale, containers, removed, pulled, leftovers }, null, 2) + "\n",
+);
+console.error(
+  `testcontainers: ${containers.length} container(s) started, ${removed} removed after the tests, ` +
+    `${leftovers} left; pulled: ${pulled.join(", ") || "nothing"}`,
+);
 process.exit(exitCode);

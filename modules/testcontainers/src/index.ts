@@ -30,7 +30,9 @@ export class Testcontainers {
    */
   @func()
   async engine(registryMirror?: Service): Promise<Service> {
-    let ctr = dag.container().from(this.image)
+    let ctr = dag
+      .container()
+      .from(this.image)
       // one engine at a time per image store: a second run waits for the first
       .withMountedCache("/var/lib/docker", dag.cacheVolume(IMAGE_STORE), { sharing: CacheSharingMode.Locked })
       .withExposedPort(PORT);
@@ -61,7 +63,10 @@ export class Testcontainers {
   /** The harness script (node HARNESS REPORTS -- COMMAND...): see harness.mjs. */
   @func()
   harness(): File {
-    return dag.directory().withNewFile("harness.mjs", readFileSync(new URL("./harness.mjs", import.meta.url), "utf8")).file("harness.mjs");
+    return dag
+      .directory()
+      .withNewFile("harness.mjs", readFileSync(new URL("./harness.mjs", import.meta.url), "utf8"))
+      .file("harness.mjs");
   }
 
   /** The command that runs `command` under the harness in a container from bind, with its results in `reports`. */

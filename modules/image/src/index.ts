@@ -3,9 +3,10 @@
  * under the commit's SHA and returned by digest, so every later stage and environment uses the very same bytes.
  *
  * Reproducible: the same commit gives the same digest, also on another engine or after its cache is emptied.
- * Dagger stamps the image config's `created` and `history` with the time its cache made each layer and the layer
- * files with the time the build wrote them; `publish` sets all of them to the commit time with regctl
- * (`regctl image mod --config-time --layer-time`) and pushes what regctl wrote, byte for byte.
+ * Dagger stamps the image config's `created` and `history` with the time its cache made each layer, describes
+ * each layer by the step that first made it, and the layer files carry the time the build (or an earlier build
+ * the cache kept) wrote them; `publish` sets every time to the commit's with regctl (`regctl image mod
+ * --config-time --layer-time`), leaves the descriptions out, and pushes those bytes with regctl.
  */
 import { Container, dag, Directory, field, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { baseImages, buildTime, type BuildTime, checkRepository, type Commit, finalBaseImage, ociLabels, pushError, tagsFor, withoutCacheHistory } from "./meta.ts";
@@ -92,9 +93,10 @@ export class Image {
    * no commit is refused unless allowNoCommit (the image is then tagged "no-commit-<content digest>").
    *
    * Reproducible: created (the commit time, RFC 3339) becomes the image's time: the config's `created` and every
-   * `history[].created` are set to it, and every file in the image's layers dated after it is dated at it. So the
-   * same commit gives the same digest on any engine, cold or warm, as long as the Dockerfile's RUN steps write the
-   * same bytes. With no commit (created empty) that time is 1970-01-01T00:00:00Z (SOURCE_DATE_EPOCH=0).
+   * `history[].created` are set to it, and so is the date of every file in the layers the Dockerfile adds (the
+   * base image's layers stay as pulled). So the same commit gives the same digest on any engine, cold or warm, as
+   * long as the Dockerfile's RUN steps write the same bytes. With no commit (created empty) that time is
+   * 1970-01-01T00:00:00Z (SOURCE_DATE_EPOCH=0).
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); repositories
    * naming localhost or 127.0.0.1 are pushed through it.
    */

@@ -95,7 +95,10 @@ async function publish(source: string, repository: string, runnerHost?: string):
 async function image(
   repository: string,
   tag: string,
-): Promise<{ manifest: { layers: { digest: string }[] }; config: Record<string, any> }> {
+): Promise<{
+  manifest: { layers: { digest: string }[] };
+  config: { created: string; history: { created: string }[]; config: { Labels: Record<string, string> } };
+}> {
   const path = repository.slice(repository.indexOf("/") + 1);
   const manifest = await (await fetch(`http://${REGISTRY}/v2/${path}/manifests/${tag}`, { headers: { Accept: MANIFEST_TYPES } })).json();
   const config = await (await fetch(`http://${REGISTRY}/v2/${path}/blobs/${manifest.config.digest}`)).json();

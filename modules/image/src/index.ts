@@ -9,7 +9,18 @@
  * --config-time --layer-time`), leaves the descriptions out, and pushes those bytes with regctl.
  */
 import { Container, dag, Directory, field, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
-import { baseImages, buildTime, type BuildTime, checkRepository, type Commit, finalBaseImage, ociLabels, pushError, tagsFor, withoutCacheHistory } from "./meta.ts";
+import { tagDigest } from "./registry.ts";
+import {
+  baseImages,
+  buildTime,
+  type BuildTime,
+  checkRepository,
+  finalBaseImage,
+  ociLabels,
+  pushError,
+  tagsFor,
+  withoutCacheHistory,
+} from "./meta.ts";
 
 export { baseImages, buildTime, type Commit } from "./meta.ts";
 
@@ -75,16 +86,24 @@ export class Image {
   }
 
   /** The build itself, once the Dockerfile is known to exist. */
-  private async labelledBuild(source: Directory, revision: string, created: string, sourceUrl: string, title: string, time: BuildTime): Promise<Container> {
+  private async labelledBuild(
+    source: Directory,
+    revision: string,
+    created: string,
+    sourceUrl: string,
+    title: string,
+    time: BuildTime,
+  ): Promise<Container> {
     // the context's files dated at the commit time: COPY keeps their dates, which a checkout sets to its own time
-    let ctr = source.withTimestamps(time.epoch)
+    let ctr = source
+      .withTimestamps(time.epoch)
       .dockerBuild({ dockerfile: this.dockerfile, buildArgs: [{ name: "SOURCE_DATE_EPOCH", value: String(time.epoch) }] });
     const labels = ociLabels({ revision, created, source: sourceUrl, dirty: false }, title);
     for (const [k, v] of Object.entries(labels)) if (v) ctr = ctr.withLabel(k, v);
     try {
       return await ctr.sync();
     } catch (err) {
-      throw new Error(buildError(err, this.dockerfile));
+      throw new Error(buildError(err, this.dockerfile), { cause: err });
     }
   }
 
@@ -97,6 +116,7 @@ export class Image {
    * base image's layers stay as pulled). So the same commit gives the same digest on any engine, cold or warm, as
    * long as the Dockerfile's RUN steps write the same bytes. With no commit (created empty) that time is
    * 1970-01-01T00:00:00Z (SOURCE_DATE_EPOCH=0).
+   * A commit published before (every tag already at the digest built, read from the registry) is not pushed again.
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); repositories
    * naming localhost or 127.0.0.1 are pushed through it.
    */
@@ -128,6 +148,19 @@ export class Image {
     const built = await this.labelledBuild(source, revision, created, sourceUrl, repository.split("/").pop()!, time);
     const { layout, digest } = await this.reproducible(built, time, finalBaseImage(dockerfile));
 
+    const published = async () => {
+      const bases = await Promise.all(baseImages(dockerfile).map((ref) => dag.container().from(ref).imageRef()));
+      return new Published(
+        `${repository}@${digest}`,
+        digest,
+        tags.map((t) => `${repository}:${t}`),
+        bases,
+      );
+    };
+    // every tag already at this digest (the same commit published before): nothing to push
+    const current = await Promise.all(tags.map((tag) => tagDigest(repository, tag)));
+    if (current.every((d) => d === digest)) return published();
+
     const refs = tags.map((tag) => `${target}:${tag}`);
     let push = this.regctl()
       .withMountedDirectory(LAYOUT, layout)
@@ -136,7 +169,10 @@ export class Image {
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
     if (target !== repository) push = push.withServiceBinding(REGISTRY_ALIAS, registry!).withEnvVariable("PLAIN_HTTP", host);
     if (password) {
-      push = push.withEnvVariable("LOGIN_HOST", host).withEnvVariable("LOGIN_USER", username).withSecretVariable("REGISTRY_PASSWORD", password);
+      push = push
+        .withEnvVariable("LOGIN_HOST", host)
+        .withEnvVariable("LOGIN_USER", username)
+        .withSecretVariable("REGISTRY_PASSWORD", password);
     }
     const pushed = push.withExec(["sh", "-c", PUSH, "push", ...refs], { expect: ReturnType.Any });
     const [code, stdout, stderr] = await Promise.all([pushed.exitCode(), pushed.stdout(), pushed.stderr()]).catch((err) => {
@@ -146,11 +182,12 @@ export class Image {
     const digests = stdout.trim().split("\n");
     tags.forEach((tag, i) => {
       if (digests[i] !== digest) {
-        throw new Error(`${repository}:${tag} points to ${digests[i]} after the push, not to the pushed ${digest}: another push to the same tag raced this one; publish again`);
+        throw new Error(
+          `${repository}:${tag} points to ${digests[i]} after the push, not to the pushed ${digest}: another push to the same tag raced this one; publish again`,
+        );
       }
     });
-    const bases = await Promise.all(baseImages(dockerfile).map((ref) => dag.container().from(ref).imageRef()));
-    return new Published(`${repository}@${digest}`, digest, tags.map((t) => `${repository}:${t}`), bases);
+    return published();
   }
 
   /**
@@ -169,15 +206,22 @@ export class Image {
       .withExec(["regctl", "image", "import", BUILT, "/tmp/in/image.tar"]);
     let layerTime = `set=${t}`;
     if (base && base !== "scratch") {
-      ctr = ctr.withMountedFile("/tmp/in/base.tar", dag.container().from(base).asTarball())
+      ctr = ctr
+        .withMountedFile("/tmp/in/base.tar", dag.container().from(base).asTarball())
         .withExec(["regctl", "image", "import", BASE, "/tmp/in/base.tar"]);
       layerTime += `,base-ref=${BASE}`;
     }
-    const modded = await run(ctr, ["regctl", "image", "mod", BUILT, "--create", "reproducible", "--config-time", `set=${t}`, "--layer-time", layerTime],
-      "regctl could not set the image's timestamps to the commit time", `check that ${REGCTL_IMAGE} is served (slipway engine up)`);
+    const modded = await run(
+      ctr,
+      ["regctl", "image", "mod", BUILT, "--create", "reproducible", "--config-time", `set=${t}`, "--layer-time", layerTime],
+      "regctl could not set the image's timestamps to the commit time",
+      `check that ${REGCTL_IMAGE} is served (slipway engine up)`,
+    );
     const layout = modded.directory(LAYOUT);
     const blob = (digest: string) => `blobs/${digest.replace(":", "/")}`;
-    const manifest = await layout.file(blob((await modded.withExec(["regctl", "image", "digest", REPRODUCIBLE]).stdout()).trim())).contents();
+    const manifest = await layout
+      .file(blob((await modded.withExec(["regctl", "image", "digest", REPRODUCIBLE]).stdout()).trim()))
+      .contents();
     const image = withoutCacheHistory(manifest, await layout.file(blob(JSON.parse(manifest).config.digest)).contents());
     return {
       layout: layout.withNewFile(blob(image.configDigest), image.config).withNewFile(blob(image.digest), image.manifest),
@@ -207,7 +251,8 @@ function pushTarget(repository: string, registry?: Service): { host: string; tar
   const host = repository.includes("/") && /[.:]|^localhost$/.test(first) ? first : "docker.io";
   const m = /^(localhost|127\.0\.0\.1)(:\d+)?\//.exec(repository);
   if (!m) return { host, target: repository };
-  if (!registry) throw new Error(`${repository} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
+  if (!registry)
+    throw new Error(`${repository} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
   return { host: `${REGISTRY_ALIAS}${m[2] ?? ""}`, target: `${REGISTRY_ALIAS}${m[2] ?? ""}/${repository.slice(m[0].length)}` };
 }
 
@@ -217,8 +262,9 @@ async function run(ctr: Container, args: string[], what: string, fix = "see the 
   let code: number;
   try {
     code = await next.exitCode();
-  } catch (err) { // a step before this one failed (or the image could not be pulled)
-    throw new Error(`${what}: ${firstLine(err)}: ${fix}`);
+  } catch (err) {
+    // a step before this one failed (or the image could not be pulled)
+    throw new Error(`${what}: ${firstLine(err)}: ${fix}`, { cause: err });
   }
   if (code !== 0) throw new Error(`${what}: ${lastLine(await next.stderr())}: ${fix}`);
   return next;

@@ -14,6 +14,7 @@ import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.t
 import { Sign } from "../../modules/sign/src/index.ts";
 import { DAGGER_VERSION } from "../platform/versions.ts";
 import { useEngine } from "../platform/connection.ts";
+import { HEARTBEAT_SECONDS } from "../platform/steps.ts";
 import { stageTools, waitForTools } from "../platform/tools.ts";
 import { ensureDir, paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
@@ -33,6 +34,7 @@ import {
   select,
   type StageDef,
   type StageRun,
+  stillRunning,
 } from "../src/dag.ts";
 import { type Environment, loadEnvironment } from "./environments.ts";
 
@@ -158,7 +160,21 @@ export async function runStages(
   let runs: StageRun[] = [];
   let image: string | undefined;
   const commit = await commitOf(o.source);
-  const waiting = (line: string) => process.stderr.write(`  ${line}\n`);
+  // a line at least every HEARTBEAT_SECONDS: a stage's result, a tool being waited for, or what is still running
+  const active = new Map<string, number>();
+  let said = Date.now();
+  const waiting = (line: string) => {
+    said = Date.now();
+    process.stderr.write(`  ${line}\n`);
+  };
+  const heartbeat = setInterval(() => {
+    if (active.size && Date.now() - said >= HEARTBEAT_SECONDS * 1000 - 500) waiting(stillRunning(active, Date.now()));
+  }, 1000);
+  heartbeat.unref();
+  const done = (r: StageRun) => {
+    said = Date.now();
+    print(r);
+  };
   await connection(async () => {
     // the key is read (or, the first time, made with cosign) when a stage needs it: the code stages need no tool
     let key: Promise<{ key: Secret; password: Secret }> | undefined;
@@ -189,13 +205,19 @@ export async function runStages(
         await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
         if (stage === "sign" || stage === "verify") Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv)));
         const t0 = Date.now();
-        const r = await runners[stage]();
-        return { ...r, seconds: (Date.now() - t0) / 1000 };
+        active.set(stage, t0);
+        try {
+          const r = await runners[stage]();
+          return { ...r, seconds: (Date.now() - t0) / 1000 };
+        } finally {
+          active.delete(stage);
+        }
       },
-      print,
+      done,
     );
     image = ctx.published?.ref;
   });
+  clearInterval(heartbeat);
   return { runs, commit, image };
 }
 

@@ -196,6 +196,15 @@ export function report(source: string, revision: string, started: Date, runs: St
 const ICON: Record<Outcome, string> = { passed: "✅", failed: "❌", skipped: "⏭️", "not-configured": "➖" };
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
+/** The progress line for stages still running (name -> start, ms): "still running: scan 1m 10s, sbom 50s". */
+export function stillRunning(active: Map<string, number>, now: number): string {
+  const since = (t0: number) => {
+    const s = Math.round((now - t0) / 1000);
+    return s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
+  };
+  return `still running: ${[...active].map(([stage, t0]) => `${stage} ${since(t0)}`).join(", ")}`;
+}
+
 /** Markdown for a CI summary ($GITHUB_STEP_SUMMARY, a merge request note). */
 export function markdown(r: RunReport): string {
   const head = r.status === "passed" ? "✅ passed" : `❌ failed at **${r.failure!.stage}**`;

@@ -1,6 +1,6 @@
 /** The pipeline DAG's pure logic: selection, ordering, gates and the report formats. */
 import { describe, expect, it } from "vitest";
-import { type Finding, markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "../src/dag.ts";
+import { type Finding, markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun, stillRunning } from "../src/dag.ts";
 
 const ok = (stage: string): StageRun => ({ stage, status: "passed", message: `${stage}: passed`, seconds: 1, cached: false });
 
@@ -151,4 +151,17 @@ describe("GitHub annotations", () => {
     expect(annotations({ ...verify, findings: [] })).toHaveLength(1);
     expect(annotations({ ...verify, status: "passed", findings: [finding({ message: "x" })] })).toEqual([]);
   });
+});
+
+it("names the stages still running and for how long", () => {
+  const now = 1_000_000;
+  expect(
+    stillRunning(
+      new Map([
+        ["scan", now - 70_000],
+        ["sbom", now - 50_400],
+      ]),
+      now,
+    ),
+  ).toBe("still running: scan 1m 10s, sbom 50s");
 });

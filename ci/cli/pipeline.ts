@@ -101,6 +101,16 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
   };
 }
 
+/** --key FILE's password from --password-env VAR, or the error naming what is missing (checked before anything runs). */
+function keyPassword(keyPath: string, passwordEnv: string | undefined): string {
+  if (!existsSync(keyPath))
+    throw new Error(`--key ${keyPath} does not exist: make a key pair with \`slipway keys --out DIR --password-env VAR\``);
+  if (!passwordEnv) throw new Error("--password-env VAR is required with --key: the environment variable holding the key's password");
+  const password = process.env[passwordEnv] ?? "";
+  if (!password) throw new Error(`--password-env ${passwordEnv}: that environment variable is not set or empty: export it`);
+  return password;
+}
+
 /**
  * The signing key: --key FILE with --password-env VAR, or the machine's default key pair in
  * /var/cache/slipway/keys (made on first use, password beside it, root only), so the pipeline runs with no setup.
@@ -111,11 +121,7 @@ async function signingKey(
 ): Promise<{ key: Secret; password: Secret; note: string }> {
   let password: string;
   if (keyPath) {
-    if (!existsSync(keyPath))
-      throw new Error(`--key ${keyPath} does not exist: make a key pair with \`slipway keys --out DIR --password-env VAR\``);
-    if (!passwordEnv) throw new Error("--password-env VAR is required with --key: the environment variable holding the key's password");
-    password = process.env[passwordEnv] ?? "";
-    if (!password) throw new Error(`--password-env ${passwordEnv}: that environment variable is not set or empty: export it`);
+    password = keyPassword(keyPath, passwordEnv);
   } else {
     const dir = ensureDir(join(paths.cache, "keys"));
     keyPath = join(dir, "cosign.key");
@@ -156,6 +162,7 @@ export async function runStages(
   print: (r: StageRun) => void,
 ): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
   const chosen = select(PIPELINE, o.until, o.skip, o.only);
+  if (o.key) keyPassword(o.key, o.passwordEnv); // bad key options fail now, not when sign comes
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   let image: string | undefined;

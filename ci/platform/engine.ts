@@ -27,7 +27,10 @@ export function engineConfig(): object {
   const registries: Record<string, object> = Object.fromEntries(MIRRORED_REGISTRIES.map((r) => [r, { mirrors: [mirror] }]));
   if (!EXTERNAL_MIRROR || process.env.SLIPWAY_REGISTRY_MIRROR_HTTP === "1") registries[mirror] = { http: true };
   if (EXTERNAL_MIRROR) registries[REGISTRY] = { http: true };
-  return { logLevel: "info", registries };
+  // the build cache is bounded: the disk may be shared and its free space vary (a full disk fails every build);
+  // the collector keeps the cache under SLIPWAY_ENGINE_CACHE_MAX and prunes to leave 10GB free, keeping at least 5GB
+  const gc = { maxUsedSpace: process.env.SLIPWAY_ENGINE_CACHE_MAX ?? "30GB", minFreeSpace: "10GB", reservedSpace: "5GB" };
+  return { logLevel: "info", registries, gc };
 }
 
 /** Settings for the Dagger SDK and CLI; `connection.ts` loads them for slipway and the tests. */

@@ -43,9 +43,7 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
   for (const [name, secret] of environmentSecrets(env)) d = d.withSecretVariable(name, secret);
   if (registry) d = d.withRegistry(registry);
   if (env.target === "gitops") {
-    const git = /^(git|https?):\/\/(127\.0\.0\.1|localhost)[:/]/.test(env.gitops.remote)
-      ? loopback(env.gitops.remote.replace(/^git:/, "http:"))
-      : undefined;
+    const git = loopback(env.gitops.remote.replace(/^git:/, "http:")); // undefined unless the remote is on loopback
     const token = process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined;
     return d.withGitops(env.gitops.remote, env.gitops.path, env.gitops.branch, git, token);
   }

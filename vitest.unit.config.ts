@@ -8,6 +8,7 @@ export const UNIT_TESTS = [
   "modules/*/test/**/*.test.ts",
   "ci/test/bundle.test.ts",
   "ci/test/dag.test.ts",
+  "ci/test/engine-state.test.ts",
   "ci/test/environments.test.ts",
   "ci/test/layers.test.ts",
   "ci/test/module-boundaries.test.ts",
@@ -15,6 +16,7 @@ export const UNIT_TESTS = [
   "ci/test/provenance.test.ts",
   "ci/test/steps.test.ts",
   "ci/test/tools-plan.test.ts",
+  "ci/test/trust.test.ts",
 ];
 
 // the introspector builds a TypeScript program per module: seconds each on a busy 2-core machine

@@ -1,11 +1,12 @@
 /**
- * Affected-only runs in a workspace (npm or yarn "workspaces"): the packages whose files changed since a git ref,
+ * Affected-only runs in a workspace (npm or yarn "workspaces", pnpm-workspace.yaml): the packages whose files changed since a git ref,
  * plus every package that depends on one of them, directly or not. A change outside every package (the root
  * manifest, the lockfile, shared configuration) affects them all.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
+import { pnpmPackages, workspacePatterns } from "../../modules/node/src/workspace.ts";
 
 export interface WorkspacePackage {
   /** directory relative to the workspace root, e.g. packages/api */
@@ -15,19 +16,27 @@ export interface WorkspacePackage {
   deps: string[];
 }
 
-/** The workspace's packages, from the root package.json's "workspaces" globs (dir/* and plain dirs). */
+/**
+ * The workspace's packages: the member globs of the root package.json's "workspaces" (npm, yarn) or of
+ * pnpm-workspace.yaml (pnpm), as "dir", "dir/*" or "dir/**"; pnpm's exclusions ("!dir/x") drop members.
+ */
 export function workspacePackages(root: string): WorkspacePackage[] {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { workspaces?: string[] | { packages?: string[] } };
-  const patterns = Array.isArray(pkg.workspaces) ? pkg.workspaces : (pkg.workspaces?.packages ?? []);
-  if (!patterns.length) throw new Error(`--affected-since needs a workspace: ${join(root, "package.json")} declares no "workspaces"`);
-  const dirs = patterns
-    .flatMap((p) => {
-      const clean = p.replace(/\/$/, "");
-      if (!clean.endsWith("/*")) return [clean];
-      const parent = clean.slice(0, -2);
-      return existsSync(join(root, parent)) ? readdirSync(join(root, parent)).map((d) => `${parent}/${d}`) : [];
-    })
-    .filter((d) => existsSync(join(root, d, "package.json")))
+  const pnpmFile = join(root, "pnpm-workspace.yaml");
+  const pnpm = existsSync(pnpmFile) ? readFileSync(pnpmFile, "utf8") : undefined;
+  const patterns = workspacePatterns(readFileSync(join(root, "package.json"), "utf8"), pnpm);
+  if (!patterns.length) {
+    throw new Error(
+      `--affected-since needs a workspace: ${pnpm === undefined ? `${join(root, "package.json")} declares no "workspaces"` : `${pnpmFile} lists no packages`}`,
+    );
+  }
+  const excluded =
+    pnpm === undefined
+      ? []
+      : pnpmPackages(pnpm)
+          .filter((p) => p.startsWith("!"))
+          .map((p) => p.slice(1).replace(/\/$/, ""));
+  const dirs = [...new Set(patterns.flatMap((p) => expand(root, p.replace(/\/$/, ""))))]
+    .filter((d) => existsSync(join(root, d, "package.json")) && !excluded.some((x) => matches(d, x)))
     .sort();
   const raw = dirs.map((dir) => ({
     dir,
@@ -85,4 +94,30 @@ export async function changedSince(root: string, ref: string): Promise<string[]>
     git`git ls-files --others --exclude-standard -- .`,
   ]);
   return [...new Set([...diff.stdout.split("\n"), ...untracked.stdout.split("\n")].filter(Boolean))].sort();
+}
+
+/** The directories a member glob names: "dir", "dir/*" (its subdirectories) or "dir/**" (at any depth). */
+function expand(root: string, pattern: string): string[] {
+  const star = pattern.indexOf("*");
+  if (star < 0) return [pattern];
+  const parent = pattern.slice(0, star).replace(/\/$/, "");
+  if (!existsSync(join(root, parent))) return [];
+  const deep = pattern.slice(star).startsWith("**");
+  const below = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== "node_modules" && !e.name.startsWith("."))
+      .flatMap((e) => {
+        const d = `${dir}/${e.name}`;
+        return deep ? [d, ...below(d)] : [d];
+      });
+  return below(parent).filter((d) => matches(d, pattern));
+}
+
+/** Whether a directory matches a member glob ("*" one path segment, "**" any number). */
+function matches(dir: string, pattern: string): boolean {
+  const re = pattern
+    .split("/")
+    .map((part) => (part === "**" ? "(?:.+)" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")))
+    .join("/");
+  return new RegExp(`^${re}$`).test(dir);
 }

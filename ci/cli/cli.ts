@@ -1,12 +1,13 @@
 #!/usr/bin/env -S npx tsx
 /** The `slipway` command line: client mode, driving the same stage code as `dagger call`. */
 import { StepError } from "../platform/steps.ts";
+import { BASE_IMAGES } from "../platform/versions.ts";
 
 const usage = `Usage: slipway <command> [options]
 
 Commands:
   pipeline         every stage, lint to production smoke, as a DAG; a run report
-  lint             lint with the project's "lint" script, else ESLint when configured
+  lint             lint with the project's lint script ("lint", "test:lint", "test:code", ...), else ESLint
   typecheck        type-check with the "typecheck" script, else tsc --noEmit
   test             unit tests with the "test:unit" or "test" script; JUnit report exported to --reports
   integration      the "test:integration" script against a Docker engine for Testcontainers
@@ -19,6 +20,7 @@ Commands:
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
+  trust            which keys and sources each environment accepts, and what it requires (list|add|remove|require)
   engine up        bring up the Dagger engine, its builtin SDKs, the local registry mirror and every image, the
                    supply-chain tool images included, in the foreground (idempotent; what \`dagger call\` needs)
   engine tools     build the missing tool images (cosign, syft, trivy, ...) now; other commands start this in the
@@ -28,9 +30,10 @@ Commands:
 
 Every command: --source DIR (the project, default the current directory; \`npm run pipeline\` passes
                examples/node-api), --reports DIR (default reports)
-Stage options: --image REF (default node:22-bookworm-slim)
+Stage options: --image REF (default ${BASE_IMAGES.node}); lint: --lint-script NAME; typecheck: --typecheck-script NAME
+               (default: found by name, see docs/stages.md); test: the integration options when its tests need Docker
 Integration:   --registry-mirror HOST:PORT (default: the engine's docker.io mirror), --docker-image REF
-               (default docker:dind), --no-cache (run even if the same source passed before)
+               (default ${BASE_IMAGES.docker}), --no-cache (run even if the same source passed before)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -61,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "deploy" || cmd === "rollback" || cmd === "smoke") {
     const d = await import("./deploy.ts");
     return { deploy: d.runDeploy, rollback: d.runRollback, smoke: d.runSmoke }[cmd](argv.slice(1));
+  }
+  if (cmd === "trust") {
+    const { runTrust } = await import("./trust.ts");
+    return runTrust(argv.slice(1));
   }
   if (cmd === "targets") {
     const { targetsCommand } = await import("../platform/targets.ts");

@@ -2,17 +2,20 @@
  * An environment's deploy, rollback and smoke as the deploy and smoke modules run them: the one path behind
  * `slipway deploy|rollback|smoke` and the pipeline's deploy and smoke stages. The environment, validated once
  * from its dotenv files (environments.ts), becomes the deploy module's DeployEnvironment (a typed value built with
- * withX()); its secrets become Dagger Secrets; endpoints on this host's loopback become tunnels.
+ * withX()); its secrets become Dagger Secrets; the target's Docker API socket becomes a Dagger Socket; endpoints
+ * on this host's loopback become tunnels.
  */
-import { dag, type File, type Secret, type Service } from "@dagger.io/dagger";
+import { connection, dag, type Secret, type Service } from "@dagger.io/dagger";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import { Deploy, type DeployEnvironment } from "../../modules/deploy/src/index.ts";
 import type { StageResult } from "../../modules/node/src/index.ts";
 import { parseChecks, Smoke } from "../../modules/smoke/src/index.ts";
 import { type Environment, secretValue } from "./environments.ts";
 import { hostTunnel } from "./stages.ts";
+import { trustFor } from "./trust.ts";
 
 /** A host-side endpoint on loopback, tunnelled for the containers that reach it. */
 export function loopback(url: string): Service | undefined {
@@ -47,31 +50,129 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
     const token = process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined;
     return d.withGitops(env.gitops.remote, env.gitops.path, env.gitops.branch, git, token);
   }
-  const docker = loopback(env.dockerHost);
-  if (!docker) {
+  const path = env.dockerHost.replace(/^unix:\/\//, "");
+  if (!existsSync(path)) {
     throw new Error(
-      `SLIPWAY_DOCKER_HOST=${env.dockerHost} (${env.files.join(", ")}): only engines on this host's loopback are reachable from here (tcp://127.0.0.1:PORT)`,
+      `SLIPWAY_DOCKER_HOST=${env.dockerHost} (${env.files.join(", ")}): no such socket on this host: start the target's Docker engine (local targets: npx slipway targets up)`,
     );
   }
-  return d.withDockerHost(docker, hostTunnel("127.0.0.1", s.adminPort), s.listen, s.adminPort, s.appPort);
+  return d.withDockerHost(dag.host().unixSocket(path), s.listen, s.appPort);
 }
 
 /** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
 async function ensureLocalTargets(env: Environment): Promise<void> {
-  const { LOCAL_TARGETS, targetsUp } = await import("../platform/targets.ts");
-  if (Object.values(LOCAL_TARGETS).some((t) => env.dockerHost === `tcp://127.0.0.1:${t.dockerPort}`)) await targetsUp(true);
+  const { LOCAL_TARGETS, targetSocket, targetsUp } = await import("../platform/targets.ts");
+  const local = (Object.keys(LOCAL_TARGETS) as (keyof typeof LOCAL_TARGETS)[]).map((t) => `unix://${targetSocket(t)}`);
+  if (local.includes(env.dockerHost)) await targetsUp(true);
 }
 
-/** Verifies image against publicKey and deploys it to the environment; registry: the image's registry, tunnelled. */
-export async function deployTo(env: Environment, image: string, publicKey: File, revision: string): Promise<StageResult> {
+/**
+ * The environment's trust (trust.ts), on its deploy value: the keys it accepts, each for its sources, and what it
+ * requires. publicKey (PEM): only that key, which the environment must trust.
+ */
+function withTrust(d: DeployEnvironment, env: Environment, publicKey?: string): DeployEnvironment {
+  const { keys, requires } = trustFor(env.name, publicKey);
+  for (const k of keys) d = d.withTrustedKey(dag.directory().withNewFile("cosign.pub", k.publicKey).file("cosign.pub"), k.sources);
+  return d.withRequirements(requires);
+}
+
+/**
+ * This process's run, as the target's lock names it: SLIPWAY_RUN_ID, else the CI job (GitHub Actions, GitLab CI),
+ * else user@host:pid.
+ */
+export function runId(env: NodeJS.ProcessEnv = process.env, pid = process.pid): string {
+  const clean = (s: string) => s.replace(/[^A-Za-z0-9._@:+-]/g, "-").slice(0, 100);
+  if (env.SLIPWAY_RUN_ID) return clean(env.SLIPWAY_RUN_ID);
+  if (env.GITHUB_RUN_ID) return clean(`github:${env.GITHUB_REPOSITORY ?? ""}:${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? "1"}`);
+  if (env.CI_JOB_ID) return clean(`gitlab:${env.CI_PROJECT_PATH ?? ""}:${env.CI_JOB_ID}`);
+  let user = "user";
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry for this uid
+  }
+  return clean(`${user}@${hostname()}:${pid}`);
+}
+
+const RUN = runId();
+
+/**
+ * Runs a deploy or rollback so that SIGINT/SIGTERM does not leave it half done: on a signal the run's recovery
+ * (DeployEnvironment.recover) takes over its lock, returns the traffic to the stable version and removes the
+ * half-started replicas, on this engine session or, when the signal ended that too (Ctrl-C reaches the whole process
+ * group), on a new one; then the process exits 130 (SIGINT) or 143 (SIGTERM) with one line saying what it restored.
+ * A second signal during the recovery exits at once, leaving it to the next run.
+ */
+async function interruptible(env: Environment, d: DeployEnvironment, work: () => Promise<StageResult>): Promise<StageResult> {
+  if (env.target !== "docker-host") return work();
+  let signalled: (sig: NodeJS.Signals) => void = () => undefined;
+  const signal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+  process.once("SIGINT", signalled);
+  process.once("SIGTERM", signalled);
+  const job = work();
+  job.catch(() => undefined); // after a signal its outcome no longer matters (the session may end under it)
+  let first: { result: StageResult } | { sig: NodeJS.Signals };
+  // a Ctrl-C to the process group ends the engine session too: the job can fail a moment before node handles the
+  // signal, so a failure waits briefly for one before it counts as the deploy's own
+  const settled = job.then(
+    (result) => ({ result }),
+    async (err: unknown) => {
+      const sig = await Promise.race([signal, new Promise<undefined>((r) => setTimeout(r, 2000))]);
+      if (sig) return { sig };
+      throw err;
+    },
+  );
+  try {
+    first = await Promise.race([settled, signal.then((sig) => ({ sig }))]);
+  } finally {
+    process.off("SIGINT", signalled);
+    process.off("SIGTERM", signalled);
+  }
+  if ("result" in first) return first.result;
+  const code = first.sig === "SIGINT" ? 130 : 143;
+  const again = () => {
+    process.stdout.write(
+      `deploy ${env.name}: interrupted again during the recovery: the next deploy or rollback restores the stable version\n`,
+    );
+    process.exit(code);
+  };
+  process.once("SIGINT", again);
+  process.once("SIGTERM", again);
+  let line: string;
+  try {
+    line = (await d.recover()).message;
+  } catch {
+    // the signal ended this engine session too: recover on a new one (the lock names this run, not the session)
+    line = await new Promise<string>((resolve, reject) => {
+      connection(async () => resolve((await deployEnvironment(env).withRun(RUN).recover()).message)).catch(reject);
+    }).catch(
+      (err: Error) =>
+        `deploy ${env.name}: interrupted, and the recovery failed (${err.message.split("\n")[0]}): the next deploy or rollback restores the stable version`,
+    );
+  }
+  process.stdout.write(`${line.replace(/^deploy (\S+): /, `deploy $1: interrupted (${first.sig}); `)}\n`);
+  process.exit(code);
+}
+
+/**
+ * Verifies image against the environment's trust and deploys it; publicKey (PEM): the key it was signed with,
+ * which the environment must trust. The image's registry is tunnelled when it is on this host's loopback. On
+ * SIGINT/SIGTERM mid-rollout the traffic goes back to the stable version before the process exits (interruptible).
+ */
+export async function deployTo(env: Environment, image: string, publicKey: string | undefined, revision: string): Promise<StageResult> {
   await ensureLocalTargets(env);
-  return deployEnvironment(env, loopback(`http://${image.split("/")[0]}`)).deploy(image, publicKey, revision);
+  const d = withTrust(deployEnvironment(env, loopback(`http://${image.split("/")[0]}`)), env, publicKey);
+  const run = env.target === "docker-host" ? d.withRun(RUN) : d;
+  return interruptible(env, run, () => run.deploy(image, undefined, revision));
 }
 
-/** Puts the environment's last good version back. */
+/** Puts the environment's last good version back, verified against its trust first; interruptible as deployTo. */
 export async function rollbackOf(env: Environment): Promise<StageResult> {
   await ensureLocalTargets(env);
-  return deployEnvironment(env).rollback();
+  const registry = env.target === "docker-host" ? loopback(`http://${process.env.SLIPWAY_REGISTRY ?? ""}`) : undefined;
+  const d = withTrust(deployEnvironment(env, registry), env);
+  const run = env.target === "docker-host" ? d.withRun(RUN) : d;
+  return interruptible(env, run, () => run.rollback());
 }
 
 export interface SmokeOptions {

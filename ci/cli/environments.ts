@@ -8,6 +8,8 @@ import dotenvFlow from "dotenv-flow";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { type DeploySettings, parseDuration, parseSteps, STRATEGIES, type Strategy } from "../../modules/deploy/src/plan.ts";
+import { appName, gitBranch, gitRemote, healthPath, repoPath, serviceUrl, variableName, variableValue } from "./inputs.ts";
+import { checkSecretSource, secretSourceRules } from "./secret-sources.ts";
 
 export interface Environment {
   name: string;
@@ -45,7 +47,12 @@ export function loadEnvironment(source: string, name: string): Environment {
   }
   files.forEach(checkSyntax);
   const vars = dotenvFlow.parse(files) as Record<string, string>;
-  const where = (key: string) => `${key} (from ${files.map((f) => basename(f)).join(", ")})`;
+  // a setting is named with the file it comes from (the last that sets it: later files win), else all of them
+  const perFile = files.map((f) => dotenvFlow.parse([f]) as Record<string, string>);
+  const where = (key: string) => {
+    const from = files.filter((_, i) => key in perFile[i]).slice(-1);
+    return `${key} (from ${(from.length ? from : files).map((f) => basename(f)).join(", ")})`;
+  };
   const need = (key: string) => {
     const v = vars[key];
     if (!v) throw new Error(`${where(key)} is not set: add it to .env.${name}`);
@@ -65,42 +72,49 @@ export function loadEnvironment(source: string, name: string): Environment {
   if (!STRATEGIES.includes(strategy))
     throw new Error(`${where("SLIPWAY_STRATEGY")}="${strategy}" is not a strategy: use ${STRATEGIES.join(", ")}`);
 
+  // values that reach container names and Docker API URLs, HAProxy's configuration, git's command line: checked here
+  // to name the key and its file (the deploy module checks them again)
+  const app =
+    vars.SLIPWAY_APP !== undefined
+      ? appName(vars.SLIPWAY_APP, where("SLIPWAY_APP"))
+      : appName(basename(source), `SLIPWAY_APP (not set in ${files.map((f) => basename(f)).join(", ")}; the directory's name)`);
+  const health = healthPath(vars.SLIPWAY_HEALTH_PATH ?? "/health", where("SLIPWAY_HEALTH_PATH"));
   const env: Record<string, string> = {};
   const secrets: Record<string, string> = {};
+  let allowed: ReturnType<typeof secretSourceRules> | undefined;
   for (const [k, v] of Object.entries(vars)) {
-    if (k.startsWith("SLIPWAY_APP_ENV_")) env[k.slice("SLIPWAY_APP_ENV_".length)] = v;
+    if (k.startsWith("SLIPWAY_APP_ENV_")) env[variableName(k.slice("SLIPWAY_APP_ENV_".length), where(k))] = variableValue(v, where(k));
     if (k.startsWith("SLIPWAY_APP_SECRET_")) {
+      const secret = variableName(k.slice("SLIPWAY_APP_SECRET_".length), where(k));
       if (!/^(env|file):./.test(v))
         throw new Error(`${where(k)} must say where the secret is (env:VAR or file:PATH), never the value itself`);
-      secrets[k.slice("SLIPWAY_APP_SECRET_".length)] = v;
+      // the host's files and variables a project may name are the operator's to say (secret-sources.ts)
+      checkSecretSource(v, where(k), (allowed ??= secretSourceRules()));
+      secrets[secret] = v;
     }
   }
   const url = target === "docker-host" ? need("SLIPWAY_URL") : (vars.SLIPWAY_URL ?? "");
-  let listen = "";
-  if (url) {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      throw new Error(`${where("SLIPWAY_URL")}="${url}" is not a URL: write e.g. http://127.0.0.1:18081`);
-    }
-    listen = `${u.hostname}:${u.port || 80}`;
-  }
+  const listen = url ? serviceUrl(url, where("SLIPWAY_URL")) : "";
+  const gitops = {
+    remote: target === "gitops" ? gitRemote(need("SLIPWAY_GITOPS_REMOTE"), where("SLIPWAY_GITOPS_REMOTE")) : "",
+    path: repoPath(vars.SLIPWAY_GITOPS_PATH ?? ".", where("SLIPWAY_GITOPS_PATH")),
+    branch: gitBranch(vars.SLIPWAY_GITOPS_BRANCH ?? "main", where("SLIPWAY_GITOPS_BRANCH")),
+    name: app,
+  };
   return {
     name,
     files,
     target,
     url,
-    dockerHost: target === "docker-host" ? need("SLIPWAY_DOCKER_HOST") : "",
+    dockerHost: target === "docker-host" ? dockerHost(need("SLIPWAY_DOCKER_HOST"), where("SLIPWAY_DOCKER_HOST")) : "",
     settings: {
-      app: vars.SLIPWAY_APP ?? basename(source),
+      app,
       environment: name,
       strategy,
       replicas: num("SLIPWAY_REPLICAS", "2", (n) => Number.isInteger(n) && n >= 1 && n <= 20, "a replica count (1-20)"),
       listen,
-      adminPort: target === "docker-host" ? port("SLIPWAY_PROXY_ADMIN_PORT") : 0,
       appPort: target === "docker-host" ? port("SLIPWAY_APP_PORT") : 0,
-      healthPath: vars.SLIPWAY_HEALTH_PATH ?? "/health",
+      healthPath: health,
       healthTimeoutSeconds: parseDuration(vars.SLIPWAY_HEALTH_TIMEOUT ?? "60s", where("SLIPWAY_HEALTH_TIMEOUT")),
       windowSeconds: parseDuration(vars.SLIPWAY_GATE_WINDOW ?? "10s", where("SLIPWAY_GATE_WINDOW")),
       maxErrorRate: num("SLIPWAY_MAX_ERROR_RATE", "0.01", (n) => n >= 0 && n <= 1, "a rate between 0 and 1 (0.01 = 1%)"),
@@ -110,17 +124,29 @@ export function loadEnvironment(source: string, name: string): Environment {
     },
     secrets,
     smokeChecks: resolve(source, vars.SLIPWAY_SMOKE_CHECKS ?? "smoke.json"),
-    gitops: {
-      remote: target === "gitops" ? need("SLIPWAY_GITOPS_REMOTE") : "",
-      path: vars.SLIPWAY_GITOPS_PATH ?? ".",
-      branch: vars.SLIPWAY_GITOPS_BRANCH ?? "main",
-      name: vars.SLIPWAY_APP ?? basename(source),
-    },
+    gitops,
   };
 }
 
-/** The value of a secret reference (env:VAR or file:PATH), read on the host. */
+/**
+ * The target's Docker API: a unix socket (unix:///PATH). An unauthenticated TCP Docker API is root on the target
+ * for anyone who reaches it, so tcp:// is refused.
+ */
+function dockerHost(value: string, where: string): string {
+  if (/^unix:\/\/\/\S+$/.test(value)) return value;
+  if (/^tcp:/.test(value))
+    throw new Error(
+      `${where}="${value}": an unauthenticated TCP Docker API is refused: use the target's unix socket, unix:///var/run/docker.sock (ssh comes later)`,
+    );
+  throw new Error(`${where}="${value}" is not a Docker socket: write unix:///PATH, e.g. unix:///var/run/docker.sock`);
+}
+
+/**
+ * The value of a secret reference (env:VAR or file:PATH), read on the host; only a source the operator allows
+ * (checked again here: loadEnvironment checked it with the key's name and file).
+ */
 export function secretValue(name: string, ref: string): string {
+  checkSecretSource(ref, `secret ${name}`);
   const [kind, rest] = [ref.slice(0, ref.indexOf(":")), ref.slice(ref.indexOf(":") + 1)];
   if (kind === "env") {
     const v = process.env[rest];

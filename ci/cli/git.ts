@@ -1,9 +1,20 @@
 /** The commit a source directory comes from, read on the host (the source sent to the engine has no .git). */
 import { $ } from "zx";
 import type { Commit } from "../../modules/image/src/index.ts";
+import { publicUrl } from "../src/provenance.ts";
 
-/** The commit of `dir`, or undefined when it is not inside a git work tree with at least one commit. */
-export async function commitOf(dir: string): Promise<Commit | undefined> {
+/** A commit as read from a work tree: also how many files differ from it (0 when clean). */
+export interface WorkTreeCommit extends Commit {
+  /** files with uncommitted changes (modified, added, deleted or untracked, not ignored) under the source */
+  changes: number;
+}
+
+/**
+ * The commit of `dir`, or undefined when it is not inside a git work tree with at least one commit. The source URL
+ * is origin's without credentials (a remote https://user:TOKEN@host/r.git is published as https://host/r.git): it
+ * goes into image labels, the signed provenance and reports.
+ */
+export async function commitOf(dir: string): Promise<WorkTreeCommit | undefined> {
   const git = $({ cwd: dir, nothrow: true, quiet: true });
   const head = await git`git rev-parse HEAD`;
   if (head.exitCode !== 0) return undefined;
@@ -13,10 +24,12 @@ export async function commitOf(dir: string): Promise<Commit | undefined> {
     git`git rev-parse --show-toplevel`,
     git`git status --porcelain --untracked-files=normal -- .`,
   ]);
+  const changes = status.stdout.split("\n").filter((l) => l.trim() !== "").length;
   return {
     revision: head.stdout.trim(),
     created: created.stdout.trim(),
-    source: remote.stdout.trim() || `file://${top.stdout.trim()}`,
-    dirty: status.stdout.trim() !== "",
+    source: publicUrl(remote.stdout.trim()) || `file://${top.stdout.trim()}`,
+    dirty: changes > 0,
+    changes,
   };
 }

@@ -5,24 +5,26 @@
  */
 import { connection, dag, type Directory, type Secret } from "@dagger.io/dagger";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Commit } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
-import { DAGGER_VERSION } from "../platform/versions.ts";
 import { useEngine } from "../platform/connection.ts";
 import { HEARTBEAT_SECONDS } from "../platform/steps.ts";
 import { stageTools, waitForTools } from "../platform/tools.ts";
-import { ensureDir, paths } from "../platform/host.ts";
+import { paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
-import { localRepository } from "./publish.ts";
+import { localRepository, pushCredentials } from "./publish.ts";
 import { mirrorService, runNodeStage, type StageName } from "./stages.ts";
 import { deployTo, loopback, smokeOf } from "./deployments.ts";
-import { clientObject } from "../src/deps.ts";
-import { outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
+import { clientObject, deps } from "../src/deps.ts";
+import { normalSource } from "../../modules/sign/src/policy.ts";
+import { parseChecks } from "../../modules/smoke/src/index.ts";
+import { trustKey } from "./trust.ts";
+import { dirtyRefusal, outcome, requireOutput, type StageContext, type StageOutput, stageRunners } from "../src/stages.ts";
 import {
   annotations,
   markdown,
@@ -53,7 +55,7 @@ export interface RunContext extends StageContext {
  * osv-scalibr/<ecosystem>/all.zip), or a directory of OSV advisories per ecosystem (npm/GHSA-....json), which
  * Scan.database builds one from with the scanner's own tooling.
  */
-export function vulnDatabase(path: string, scanner: Scanner): Directory {
+export async function vulnDatabase(path: string, scanner: Scanner): Promise<Directory> {
   if (!existsSync(path))
     throw new Error(`--vuln-db ${path} does not exist: pass a ${scanner} database or a directory of OSV advisories per ecosystem`);
   const dir = dag.host().directory(path);
@@ -76,7 +78,7 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
   const engineSide = stageRunners(ctx);
   const environment = (name: string) => (ctx.environments[name] ??= loadEnvironment(ctx.source, name));
   const deploy = (name: string) => async () => {
-    const key = requireOutput(ctx.publicKey, "the public key");
+    const key = await requireOutput(ctx.publicKey, "the public key").contents();
     const image = requireOutput(ctx.published, "the image").ref;
     const r = clientObject(() => deployTo(environment(name), image, key, ctx.commit?.revision ?? ""));
     return exported(await outcome(r, `deploy-${name}`), ctx.reports);
@@ -90,7 +92,23 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
         message: `smoke-${name}: not configured (no SLIPWAY_URL in .env.${name})`,
         cached: null,
       };
-    return exported(await outcome(clientObject(smokeOf(ctx.source, env)), `smoke-${name}`), ctx.reports);
+    const out = await outcome(clientObject(smokeOf(ctx.source, env)), `smoke-${name}`);
+    // this digest passed this environment's smoke checks: attested, so that an environment requiring it can tell
+    if (out.status === "passed" && ctx.published && ctx.key && ctx.password) {
+      const checks = parseChecks(readFileSync(env.smokeChecks, "utf8"), env.smokeChecks).map((c) => c.name);
+      const predicate = { environment: name, url: env.url, checks, result: "passed" };
+      const file = dag
+        .directory()
+        .withNewFile("smoke.json", JSON.stringify(predicate, null, 2) + "\n")
+        .file("smoke.json");
+      const attested = await deps.sign().attest(ctx.published.ref, ctx.key, ctx.password, "smoke", file, {
+        registry: loopback(`http://${ctx.published.ref.split("/")[0]}`),
+        registryUsername: ctx.registryAuth?.username,
+        registryPassword: ctx.registryAuth?.password,
+      });
+      out.message += attested.startsWith("already") ? "; already attested" : "; attested for this digest";
+    }
+    return exported(out, ctx.reports);
   };
   return {
     ...Object.fromEntries(Object.entries(engineSide).map(([stage, run]) => [stage, async () => exported(await run(), ctx.reports)])),
@@ -111,28 +129,75 @@ function keyPassword(keyPath: string, passwordEnv: string | undefined): string {
   return password;
 }
 
+/** A project's default key directory: one per source repository (never one key for every project on the machine). */
+export function projectKeyDir(project: string): string {
+  const name = (project.replace(/\/+$/, "").split("/").pop() ?? "project").replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40) || "project";
+  return join(paths.cache, "keys", `${name}-${createHash("sha256").update(project).digest("hex").slice(0, 12)}`);
+}
+
+/** What a keys directory holds: the key pair and, for the default key, its password. */
+const KEY_FILES = ["cosign.key", "cosign.pub", "password"];
+
+/**
+ * A directory for key material, mode 0700: made so, or an existing one set so (keys directories made before were
+ * 0755). A directory that holds anything besides keys and is open to others is refused, not changed: --out may
+ * name a project or /tmp. `what`: how the user named it (e.g. "--out").
+ */
+export function keyDir(dir: string, what: string): string {
+  if (existsSync(dir)) {
+    const others = readdirSync(dir).filter((f) => !KEY_FILES.includes(f));
+    if (others.length && statSync(dir).mode & 0o077)
+      throw new Error(
+        `${what} ${dir} holds other files (${others[0]}${others.length > 1 ? ", ..." : ""}) and is open to other users: pass a directory for the keys alone (slipway makes it mode 700)`,
+      );
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+/** A private key (or its password) readable by its owner alone; a public key readable by all. */
+export function keyFileModes(dir: string): void {
+  for (const f of KEY_FILES) {
+    const path = join(dir, f);
+    if (existsSync(path)) chmodSync(path, f.endsWith(".pub") ? 0o644 : 0o600);
+  }
+}
+
 /**
  * The signing key: --key FILE with --password-env VAR, or the machine's default key pair in
- * /var/cache/slipway/keys (made on first use, password beside it, root only), so the pipeline runs with no setup.
+ * /var/cache/slipway/keys (made on first use, password beside it; the directory 0700, key and password 0600,
+ * modes fixed on every use), so the pipeline runs with no setup.
  */
 async function signingKey(
   keyPath: string | undefined,
   passwordEnv: string | undefined,
+  project: string,
+  say: (line: string) => void,
 ): Promise<{ key: Secret; password: Secret; note: string }> {
   let password: string;
   if (keyPath) {
     password = keyPassword(keyPath, passwordEnv);
   } else {
-    const dir = ensureDir(join(paths.cache, "keys"));
+    keyDir(join(paths.cache, "keys"), "the default keys directory");
+    const dir = keyDir(projectKeyDir(project), "the project's keys directory");
     keyPath = join(dir, "cosign.key");
     const pwFile = join(dir, "password");
     if (!existsSync(pwFile)) writeFileSync(pwFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
     password = readFileSync(pwFile, "utf8");
     if (!existsSync(keyPath)) {
-      const ctr = new Sign().generateKeyPair(dag.setSecret("default-key-password", password));
+      const ctr = await new Sign().generateKeyPair(dag.setSecret("default-key-password", password));
       await ctr.file("/keys/cosign.key").export(keyPath);
       await ctr.file("/keys/cosign.pub").export(join(dir, "cosign.pub"));
+      // a key made here, for this project, is trusted by this machine's own targets for this project's source
+      const { LOCAL_TARGETS } = await import("../platform/targets.ts");
+      const pub = readFileSync(join(dir, "cosign.pub"), "utf8");
+      for (const env of Object.keys(LOCAL_TARGETS)) trustKey(env, pub, [project], `${project}'s default key on this machine`);
+      say(
+        `made ${project}'s signing key in ${dir}; the local targets (${Object.keys(LOCAL_TARGETS).join(", ")}) trust it for this source (slipway trust list)`,
+      );
     }
+    keyFileModes(dir);
   }
   const keyText = readFileSync(keyPath, "utf8");
   const id = createHash("sha256").update(keyText).digest("hex").slice(0, 16);
@@ -150,10 +215,15 @@ export interface DagOptions {
   publicKey?: string;
   repository?: string;
   allowNoCommit: boolean;
+  /** sign a source with uncommitted changes (refused without it when sign is among the stages) */
+  allowDirty?: boolean;
   scanner: Scanner;
   vulnDb?: string;
   failOn: string;
   allowlist?: string;
+  /** the project's lint / typecheck script by name; unset: found by name */
+  lintScript?: string;
+  typecheckScript?: string;
 }
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
@@ -163,10 +233,12 @@ export async function runStages(
 ): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
   const chosen = select(PIPELINE, o.until, o.skip, o.only);
   if (o.key) keyPassword(o.key, o.passwordEnv); // bad key options fail now, not when sign comes
+  const commit = await commitOf(o.source);
+  // a dirty tree is refused before anything runs: its image would be signed as a commit that does not hold it
+  if (chosen.has("sign") && commit?.dirty && !o.allowDirty) throw new Error(dirtyRefusal(commit.changes));
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   let image: string | undefined;
-  const commit = await commitOf(o.source);
   // a line at least every HEARTBEAT_SECONDS: a stage's result, a tool being waited for, or what is still running
   const active = new Map<string, number>();
   let said = Date.now();
@@ -185,23 +257,36 @@ export async function runStages(
   await connection(async () => {
     // the key is read (or, the first time, made with cosign) when a stage needs it: the code stages need no tool
     let key: Promise<{ key: Secret; password: Secret }> | undefined;
+    const repository = o.repository ?? localRepository(o.source);
+    // the project: its repository as the provenance names it (file://<dir> when it has no commit or remote)
+    const project = normalSource(commit?.source ?? `file://${resolve(o.source)}`);
     const ctx: RunContext = {
       source: o.source,
       reports: o.reports,
       dir: dag.host().directory(o.source, { exclude: EXCLUDE }),
       commit,
-      repository: o.repository ?? localRepository(o.source),
+      repository,
       allowNoCommit: o.allowNoCommit,
+      allowDirty: o.allowDirty,
       scanner: o.scanner,
-      vulnDb: chosen.has("scan") && o.vulnDb ? vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
+      vulnDb: chosen.has("scan") && o.vulnDb ? await vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
       failOn: o.failOn,
       started: new Date().toISOString(),
       environments: {},
       publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
       allowlist: o.allowlist ? dag.host().file(resolve(o.allowlist)) : undefined,
       registryMirror: mirrorService(undefined),
+      lintScript: o.lintScript,
+      typecheckScript: o.typecheckScript,
       registry: (host) => loopback(`http://${host}`),
-      builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
+      // pushes (build, sign) need the registry's credentials; only those stages ask for them
+      registryAuth:
+        repository && [...chosen].some((s) => s === "build" || s === "sign" || s.startsWith("smoke-"))
+          ? pushCredentials(repository)
+          : undefined,
+      sourceUrl: `file://${resolve(o.source)}`,
+      // the engine that builds: its own version, as it reports it (what the root module writes too)
+      builder: `https://slipway.dev/builder/dagger@${await dag.version()}`,
     };
     if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
     const runners = hostStageRunners(ctx);
@@ -210,7 +295,9 @@ export async function runStages(
       chosen,
       async (stage) => {
         await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
-        if (stage === "sign" || stage === "verify") Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv)));
+        // the key is read when a stage signs or attests: sign, verify and the smoke stages (a passed smoke is attested)
+        if (stage === "sign" || stage === "verify" || stage.startsWith("smoke-"))
+          Object.assign(ctx, await (key ??= signingKey(o.key, o.passwordEnv, project, waiting)));
         const t0 = Date.now();
         active.set(stage, t0);
         try {
@@ -232,7 +319,13 @@ export async function runStages(
  * --affected-since REF in a workspace: lint, typecheck and test for each package changed since REF and each
  * package depending on one, in parallel; the others reported as not affected.
  */
-async function runAffected(source: string, reports: string, since: string, print: (r: StageRun) => void) {
+async function runAffected(
+  source: string,
+  reports: string,
+  since: string,
+  print: (r: StageRun) => void,
+  scripts: { lintScript?: string; typecheckScript?: string } = {},
+) {
   const { affectedPackages, changedSince, workspacePackages } = await import("./affected.ts");
   const packages = workspacePackages(source);
   const changed = await changedSince(source, since);
@@ -253,7 +346,7 @@ async function runAffected(source: string, reports: string, since: string, print
         const t0 = Date.now();
         const line = await exported(
           await outcome(
-            clientObject(() => runNodeStage(stage, dir, { workspace })),
+            clientObject(() => runNodeStage(stage, dir, { workspace, ...scripts })),
             stage,
             join(workspace, stage),
           ),
@@ -272,14 +365,16 @@ async function runAffected(source: string, reports: string, since: string, print
 
 export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]] [--only STAGE[,STAGE]]
                         [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
-                        [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH]
+                        [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH] [--allow-dirty]
        slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
 
 Runs every stage on the source (default: the current directory; \`npm run pipeline\` passes examples/node-api), independent ones in parallel; a failing stage
 stops everything after it. Reports: <reports>/pipeline.md (for a CI summary), pipeline.json, junit.xml (merged),
 and each stage's own under <reports>/<stage>/. With no --key, signs with the machine's default key pair
 (${join(paths.cache, "keys")}); with no --vuln-db, scans against $SLIPWAY_VULN_DB or the bundled advisories.
---affected-since: in an npm/yarn workspace, lint, typecheck and test only the packages changed since GIT_REF and
+A source with uncommitted changes is not signed: commit them, or pass --allow-dirty (the provenance then says so).
+--lint-script NAME, --typecheck-script NAME: the project's script for lint / typecheck (default: found by name).
+--affected-since: in an npm/yarn/pnpm workspace, lint, typecheck and test only the packages changed since GIT_REF and
 the packages depending on them.
 
 Stages:
@@ -303,7 +398,10 @@ export async function runPipeline(argv: string[]): Promise<number> {
       "fail-on": { type: "string", default: "high" },
       allowlist: { type: "string" },
       "allow-no-commit": { type: "boolean", default: false },
+      "allow-dirty": { type: "boolean", default: false },
       "affected-since": { type: "string" },
+      "lint-script": { type: "string" },
+      "typecheck-script": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -318,7 +416,10 @@ export async function runPipeline(argv: string[]): Promise<number> {
     if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(r)) process.stdout.write(`${a}\n`);
   };
   if (values["affected-since"]) {
-    const { runs, affected } = await runAffected(source, reports, values["affected-since"], line);
+    const { runs, affected } = await runAffected(source, reports, values["affected-since"], line, {
+      lintScript: values["lint-script"],
+      typecheckScript: values["typecheck-script"],
+    });
     const rep = { ...report(source, (await commitOf(source))?.revision ?? "", started, runs), affected };
     return writeReport(rep, runs, reports);
   }
@@ -333,10 +434,13 @@ export async function runPipeline(argv: string[]): Promise<number> {
       passwordEnv: values["password-env"],
       repository: values.repository,
       allowNoCommit: values["allow-no-commit"]!,
+      allowDirty: values["allow-dirty"]!,
       scanner: parseScanner(values.scanner!, "--scanner"),
       vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES,
       failOn: values["fail-on"]!,
       allowlist: values.allowlist,
+      lintScript: values["lint-script"],
+      typecheckScript: values["typecheck-script"],
     },
     line,
   );

@@ -1,10 +1,12 @@
 /** `slipway publish`: build the image once from the source's Dockerfile, push it tagged by commit SHA, print the digest. */
 import { connection, dag, type Secret } from "@dagger.io/dagger";
+import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Commit, Image, type Published } from "../../modules/image/src/index.ts";
 import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
+import { localRegistryCredentials, onLocalRegistry, REGISTRY_CREDENTIALS, REGISTRY_PRIVATE } from "../platform/registry.ts";
 import { waitForTools } from "../platform/tools.ts";
 import { commitOf } from "./git.ts";
 import { NO_REPOSITORY } from "../src/stages.ts";
@@ -39,29 +41,41 @@ export function secretFromEnv(name: string | undefined, option: string): Secret 
   return dag.setSecret(`env-${name}`, value);
 }
 
+/**
+ * Credentials for pushes to repository: --username with --password-env when given; for the local registry, the
+ * credentials `engine up` wrote (root only); none otherwise (a registry that takes anonymous pushes).
+ */
+export function pushCredentials(
+  repository: string,
+  username?: string,
+  passwordEnv?: string,
+): { username: string; password: Secret } | undefined {
+  if (passwordEnv) return { username: username ?? "", password: secretFromEnv(passwordEnv, "--password-env") };
+  if (!onLocalRegistry(repository) || !existsSync(REGISTRY_PRIVATE)) return undefined;
+  const local = localRegistryCredentials();
+  if (!local) {
+    throw new Error(
+      `pushing to ${repository} needs the local registry's credentials (${REGISTRY_CREDENTIALS}), which only root reads: run as root, or pass --username USER --password-env VAR`,
+    );
+  }
+  return { username: local.username, password: dag.setSecret("local-registry-password", local.password) };
+}
+
 export async function publishSource(
   source: string,
   opts: { repository?: string; dockerfile?: string; username?: string; passwordEnv?: string; allowNoCommit?: boolean; commit?: Commit },
 ): Promise<Published> {
   const commit = opts.commit ?? (await commitOf(source));
   const repository = opts.repository ?? defaultRepository(source);
-  const password = opts.passwordEnv ? secretFromEnv(opts.passwordEnv, "--password-env") : undefined;
+  const credentials = pushCredentials(repository, opts.username, opts.passwordEnv);
   const dir = dag.host().directory(source, { exclude: EXCLUDE });
   // a registry on this host's loopback, tunnelled for the container that pushes
   const loopback = /^(localhost|127\.0\.0\.1)(?::(\d+))?\//.exec(repository);
   const registry = loopback ? hostTunnel(loopback[1], Number(loopback[2] ?? 80)) : undefined;
-  return new Image(opts.dockerfile).publish(
-    dir,
-    repository,
-    commit?.revision ?? "",
-    commit?.created ?? "",
-    commit?.source ?? "",
-    commit?.dirty ?? false,
-    opts.allowNoCommit ?? false,
-    opts.username ?? "",
-    password,
-    registry,
-  );
+  let image = new Image(opts.dockerfile);
+  if (commit) image = image.withCommit(commit.revision, commit.created, commit.source, commit.dirty);
+  if (credentials) image = image.withPushCredentials(credentials.username, credentials.password);
+  return image.publish(dir, repository, opts.allowNoCommit ?? false, registry);
 }
 
 export async function runPublish(argv: string[]): Promise<number> {

@@ -11,13 +11,13 @@ import { parseScanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
 import { waitForTools } from "../platform/tools.ts";
-import { runStages } from "./pipeline.ts";
+import { keyDir, keyFileModes, runStages } from "./pipeline.ts";
 import { loopback } from "./deployments.ts";
 import { secretFromEnv } from "./publish.ts";
 
 export const RELEASE_HELP = `Usage: slipway release [--source DIR] --key FILE --password-env VAR [--repository REGISTRY/PATH]
                        [--scanner trivy|osv-scanner] [--vuln-db DIR] [--fail-on SEVERITY] [--allowlist FILE]
-                       [--reports DIR]
+                       [--reports DIR] [--allow-dirty]
        slipway verify REF --public-key FILE
        slipway keys --out DIR --password-env VAR
 
@@ -27,6 +27,8 @@ directory holding db/trivy.db; OSV-Scanner: osv-scalibr/<ecosystem>/all.zip) or 
 ecosystem (npm/GHSA-....json) to build one from; default $SLIPWAY_VULN_DB. Without one the scanner downloads its
 own. --fail-on: low, medium, high (default) or critical.
 --allowlist: JSON [{"id", "package"?, "reason", "expires": "YYYY-MM-DD"}].
+A source with uncommitted changes is not signed: commit them, or pass --allow-dirty (the provenance then says so).
+keys: cosign.key (mode 600, encrypted with the password) and cosign.pub in DIR (mode 700).
 `;
 
 function hostFile(path: string, what: string) {
@@ -56,6 +58,7 @@ export async function runRelease(argv: string[]): Promise<number> {
       allowlist: { type: "string" },
       reports: { type: "string", default: "reports" },
       "allow-no-commit": { type: "boolean", default: false },
+      "allow-dirty": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -77,6 +80,7 @@ export async function runRelease(argv: string[]): Promise<number> {
       passwordEnv: values["password-env"],
       repository: values.repository,
       allowNoCommit: values["allow-no-commit"]!,
+      allowDirty: values["allow-dirty"]!,
       scanner,
       vulnDb,
       failOn: values["fail-on"]!,
@@ -123,14 +127,15 @@ export async function runVerify(argv: string[]): Promise<number> {
 export async function runKeys(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, "password-env": { type: "string" } } });
   if (!values.out) throw new Error("--out DIR is required: where cosign.key and cosign.pub go");
+  const out = keyDir(resolve(values.out), "--out"); // 0700 before a key is in it
   await useEngine({ quiet: true, check: false });
   await waitForTools(["cosign"]);
-  const out = resolve(values.out);
   await connection(async () => {
-    const ctr = new Sign().generateKeyPair(secretFromEnv(values["password-env"], "--password-env"));
+    const ctr = await new Sign().generateKeyPair(secretFromEnv(values["password-env"], "--password-env"));
     await ctr.file("/keys/cosign.key").export(resolve(out, "cosign.key"));
     await ctr.file("/keys/cosign.pub").export(resolve(out, "cosign.pub"));
   });
+  keyFileModes(out);
   process.stdout.write(`keys: ${out}/cosign.key (encrypted with the password) and ${out}/cosign.pub\n`);
   return 0;
 }

@@ -22,6 +22,9 @@ export interface StageOptions {
   noCache?: boolean;
   /** a package directory of a workspace (lint, typecheck, test) */
   workspace?: string;
+  /** the project's script for lint / typecheck (--lint-script, --typecheck-script); default: found by name */
+  lintScript?: string;
+  typecheckScript?: string;
 }
 
 /** The docker.io mirror the integration stage's Docker engine pulls through, tunnelled from this host. */
@@ -42,7 +45,9 @@ export function hostTunnel(host: string, port: number): Service {
 export function runNodeStage(stage: StageName, dir: Directory, opts: StageOptions): Promise<StageResult> {
   const node = new Node(opts.image);
   if (stage === "integration") return node.integration(dir, mirrorService(opts.registryMirror), opts.dockerImage, opts.noCache ?? false);
-  return node[stage](dir, opts.workspace ?? "");
+  if (stage === "test") return node.test(dir, opts.workspace ?? "", mirrorService(opts.registryMirror), opts.dockerImage);
+  if (stage === "lint") return node.lint(dir, opts.workspace ?? "", opts.lintScript ?? "");
+  return node.typecheck(dir, opts.workspace ?? "", opts.typecheckScript ?? "");
 }
 
 /** Writes a stage's reports to <dir>/<name, default the stage>/ on the host (a not-configured stage has none). */
@@ -63,11 +68,18 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
       "registry-mirror": { type: "string" },
       "docker-image": { type: "string" },
       "no-cache": { type: "boolean", default: false },
+      "lint-script": { type: "string" },
+      "typecheck-script": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    const extra = stage === "integration" ? " [--registry-mirror HOST:PORT] [--docker-image REF] [--no-cache]" : "";
+    const extra =
+      stage === "integration"
+        ? " [--registry-mirror HOST:PORT] [--docker-image REF] [--no-cache]"
+        : stage === "test"
+          ? " [--registry-mirror HOST:PORT] [--docker-image REF] (used when the tests need Docker)"
+          : ` [--${stage}-script NAME]`;
     process.stdout.write(`Usage: slipway ${stage} [--source DIR] [--reports DIR] [--image REF]${extra}\n\n${STAGES[stage]}\n`);
     return 0;
   }
@@ -82,6 +94,8 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
       registryMirror: values["registry-mirror"],
       dockerImage: values["docker-image"],
       noCache: values["no-cache"],
+      lintScript: values["lint-script"],
+      typecheckScript: values["typecheck-script"],
     });
     await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");

@@ -42,19 +42,21 @@ async function down(): Promise<number> {
   const state = readState();
   const stopped: string[] = [];
   if (state.engine && (await dockerAnswers())) {
-    await $`docker stop ${state.engine}`.nothrow();
+    // the engine gets time to close its databases: a kill mid-write can leave a cache it cannot load (engine.ts)
+    await $`docker stop --time 60 ${state.engine}`.nothrow();
     stopped.push(`engine ${state.engine} (volume ${ENGINE_VOLUME} kept)`);
   }
-  for (const [name, pid] of [
-    ["docker-registry", state.registry],
-    ["dockerd", state.dockerd],
+  for (const [name, pid, command] of [
+    ["registry front", state.registryFront, "node"],
+    ["docker-registry", state.registry, "docker-registry"],
+    ["dockerd", state.dockerd, "dockerd"],
   ] as const) {
-    if (!pidRuns(pid, name)) continue;
+    if (!pidRuns(pid, command)) continue;
     process.kill(pid!, "SIGTERM");
-    for (let i = 0; i < 120 && pidRuns(pid, name); i++) await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 120 && pidRuns(pid, command); i++) await new Promise((r) => setTimeout(r, 250));
     stopped.push(`${name} (pid ${pid})`);
   }
-  writeState({ engine: undefined, registry: undefined, dockerd: undefined });
+  writeState({ engine: undefined, registry: undefined, registryFront: undefined, dockerd: undefined });
   process.stdout.write(
     stopped.length ? `stopped: ${stopped.join(", ")}; caches in ${paths.cache} kept\n` : "nothing started by slipway is running\n",
   );

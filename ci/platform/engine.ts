@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { DAGGER_CLI } from "./dagger.ts";
-import { ensureDir, paths, readState, waitFor, writeState } from "./host.ts";
+import { ensureDir, paths, readState, writeState } from "./host.ts";
 import { REGISTRY } from "./registry.ts";
 import { StepError, type Step } from "./steps.ts";
 import { BUILTIN_SDKS, DAGGER_VERSION, ENGINE_IMAGE, MIRRORED_REGISTRIES } from "./versions.ts";
@@ -54,8 +54,8 @@ export async function engineContainerRunning(): Promise<boolean> {
 }
 
 /** One `dagger core version` round trip through the engine: proves the engine answers sessions. */
-export async function engineAnswers(): Promise<string | undefined> {
-  const r = await $({ env: { ...process.env, ...connectionEnv() } })`${DAGGER_CLI} core version`.nothrow().timeout("60s");
+export async function engineAnswers(timeout: `${number}s` = "60s"): Promise<string | undefined> {
+  const r = await $({ env: { ...process.env, ...connectionEnv() } })`${DAGGER_CLI} core version`.nothrow().timeout(timeout);
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -98,56 +98,112 @@ export const engineStep: Step = {
   async run(progress) {
     const { file, hash } = configFile();
     const info = await containerInfo();
+    let started: Started;
     if (info && info.image === (await engineImageId()) && info.config === hash) {
       progress(`starting the stopped ${ENGINE_CONTAINER} (volume ${ENGINE_VOLUME})`);
       await $`docker start ${ENGINE_CONTAINER}`;
       writeState({ engine: ENGINE_CONTAINER });
-      return waitUntilAnswering("started again");
+      started = await waitUntilAnswering("started again");
+    } else {
+      if (info) {
+        progress(`replacing ${ENGINE_CONTAINER} (image or configuration changed); volume ${ENGINE_VOLUME} stays`);
+        await $`docker rm -f ${ENGINE_CONTAINER}`;
+      }
+      started = await runEngine(file, hash, progress);
     }
-    if (info) {
-      progress(`replacing ${ENGINE_CONTAINER} (image or configuration changed); volume ${ENGINE_VOLUME} stays`);
-      await $`docker rm -f ${ENGINE_CONTAINER}`;
-    }
-    const certs = "/usr/local/share/ca-certificates";
-    progress(`docker run ${ENGINE_CONTAINER} (cache volume ${ENGINE_VOLUME}, mirror ${EXTERNAL_MIRROR ?? REGISTRY})`);
-    // Host networking: the engine reaches the mirror, the npm registry and anything published to 127.0.0.1:5000
-    // exactly as the host does; its containers still get their own network (CNI bridge inside the engine).
-    const args = [
-      "--name",
-      ENGINE_CONTAINER,
-      "--privileged",
-      "--network",
-      "host",
-      "--label",
-      `org.slipway.config=${hash}`,
-      "--label",
-      "org.slipway.managed=true",
-      "-v",
-      `${ENGINE_VOLUME}:/var/lib/dagger`,
-      "-v",
-      `${file}:/etc/dagger/engine.json:ro`,
-      "-v",
-      `${certs}:${certs}:ro`,
-      "-v",
-      `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`,
-      ...sdkEnv().flatMap((e) => ["-e", e]),
-    ];
-    const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
-    if (r.exitCode !== 0) {
-      throw new StepError(TITLE, `docker run failed: ${r.stderr.trim().split("\n").pop()}`, "see `docker logs " + ENGINE_CONTAINER + "`");
-    }
-    writeState({ engine: ENGINE_CONTAINER });
-    return waitUntilAnswering("started");
+    if (typeof started === "string") return started;
+    // BuildKit keeps its cache records and its snapshots in two databases: a kill at the wrong moment (the engine's
+    // or dockerd's SIGKILL, a power cut) can leave them disagreeing, and then the engine exits at every start. The
+    // volume holds only a cache, so it is started over rather than leaving the machine without an engine.
+    const broken = unusableState(started.logs);
+    if (!broken) throw notAnswering(started);
+    progress(`the engine's cache in volume ${ENGINE_VOLUME} is unusable (${broken}): removing it and starting with an empty cache`);
+    await $`docker rm -f ${ENGINE_CONTAINER}`;
+    await $`docker volume rm ${ENGINE_VOLUME}`;
+    const again = await runEngine(file, hash, progress);
+    if (typeof again === "string") return `${again}, with an empty cache: the next runs rebuild what they need`;
+    throw notAnswering(again);
   },
 };
 
-async function waitUntilAnswering(what: string): Promise<string> {
-  let version: string | undefined;
-  if (!(await waitFor(async () => (version = await engineAnswers()) !== undefined, 90))) {
-    const logs = (await $`docker logs --tail 5 ${ENGINE_CONTAINER}`.nothrow()).stderr.trim().split("\n").join(" | ");
-    throw new StepError(TITLE, `the engine did not answer within 90s: ${logs}`, `read \`docker logs ${ENGINE_CONTAINER}\``);
+async function runEngine(file: string, hash: string, progress: (line: string) => void): Promise<Started> {
+  const certs = "/usr/local/share/ca-certificates";
+  progress(`docker run ${ENGINE_CONTAINER} (cache volume ${ENGINE_VOLUME}, mirror ${EXTERNAL_MIRROR ?? REGISTRY})`);
+  // Host networking: the engine reaches the mirror, the npm registry and anything published to 127.0.0.1:5000
+  // exactly as the host does; its containers still get their own network (CNI bridge inside the engine).
+  const args = [
+    "--name",
+    ENGINE_CONTAINER,
+    "--privileged",
+    "--network",
+    "host",
+    "--label",
+    `org.slipway.config=${hash}`,
+    "--label",
+    "org.slipway.managed=true",
+    "-v",
+    `${ENGINE_VOLUME}:/var/lib/dagger`,
+    "-v",
+    `${file}:/etc/dagger/engine.json:ro`,
+    "-v",
+    `${certs}:${certs}:ro`,
+    "-v",
+    `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`,
+    ...sdkEnv().flatMap((e) => ["-e", e]),
+  ];
+  const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
+  if (r.exitCode !== 0) {
+    throw new StepError(TITLE, `docker run failed: ${r.stderr.trim().split("\n").pop()}`, "see `docker logs " + ENGINE_CONTAINER + "`");
   }
-  return `${ENGINE_CONTAINER} ${what} (${version})`;
+  writeState({ engine: ENGINE_CONTAINER });
+  return waitUntilAnswering("started");
+}
+
+/** What a start gave: the line for the step, or why the engine does not answer. */
+type Started = string | { exited: boolean; logs: string[] };
+
+/**
+ * The cause when the engine's log says its state cannot be loaded (it exits at start with "failed to create base
+ * worker: ..."), undefined for any other failure.
+ */
+export function unusableState(logs: string[]): string | undefined {
+  for (const line of [...logs].reverse()) {
+    const m = /failed to create base worker: (.+)$/.exec(line.trim());
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** Waits for the engine to answer; stops waiting as soon as its container has exited (it will not answer then). */
+async function waitUntilAnswering(what: string): Promise<Started> {
+  let version: string | undefined;
+  let exited = false;
+  let waiting = true;
+  // the CLI keeps retrying against an engine that has exited: a watch on the container ends the wait instead
+  const watch = (async () => {
+    while (waiting && !exited) {
+      await new Promise((r) => setTimeout(r, 1000));
+      // a moment after `docker start` the container may not run yet: only two looks in a row count
+      if (!(await engineContainerRunning()) && !(await engineContainerRunning())) exited = true;
+    }
+  })();
+  const deadline = Date.now() + 90_000;
+  while (!exited && version === undefined && Date.now() < deadline) {
+    const tried = await Promise.race([engineAnswers(), watch.then(() => undefined)]);
+    if (tried !== undefined) version = tried;
+    else if (!exited) await new Promise((r) => setTimeout(r, 250));
+  }
+  waiting = false;
+  await watch;
+  if (version !== undefined) return `${ENGINE_CONTAINER} ${what} (${version})`;
+  exited = exited || !(await engineContainerRunning());
+  const logs = (await $`docker logs --tail 5 ${ENGINE_CONTAINER}`.nothrow()).stderr.trim().split("\n");
+  return { exited, logs };
+}
+
+function notAnswering(s: Exclude<Started, string>): StepError {
+  const how = s.exited ? "the engine exited at start" : "the engine did not answer within 90s";
+  return new StepError(TITLE, `${how}: ${s.logs.join(" | ")}`, `read \`docker logs ${ENGINE_CONTAINER}\``);
 }
 
 export function startedByUs(): boolean {

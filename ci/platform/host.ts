@@ -29,6 +29,8 @@ export function ensureDir(dir: string): string {
 export interface StartedState {
   dockerd?: number;
   registry?: number;
+  /** the registry's front (files/registry-front.mjs) */
+  registryFront?: number;
   engine?: string;
 }
 

@@ -1,25 +1,29 @@
 /**
  * `slipway targets up|status|down`: the local deploy targets, one Docker engine per environment (staging,
- * production) beside the main one, each with its own PostgreSQL for the example. Their containers share the host's
+ * production) beside the main one, each with its own PostgreSQL for the example. Each engine listens on its unix
+ * socket only, /var/cache/slipway/targets/<environment>/docker.sock, mode 0660 and group root (root-only; no TCP:
+ * an unauthenticated Docker API is root on the target for anyone who reaches it). Their containers share the host's
  * network (each engine has an idle bridge of its own and no iptables rules), pull through the local registry mirror, and keep their data in
  * /var/cache/slipway/targets/<environment>. The database URL is written to a file only root reads; environments
  * name it as a secret (SLIPWAY_APP_SECRET_DATABASE_URL=file:...).
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { ensureDir, paths, pidRuns, startDaemon, tail, waitFor } from "./host.ts";
 import { runSteps, type Step, StepError } from "./steps.ts";
 
 export const LOCAL_TARGETS = {
-  staging: { dockerPort: 2381, dbPort: 5441, bridge: "sw-staging", subnet: "172.31.241.1/24" },
-  production: { dockerPort: 2382, dbPort: 5442, bridge: "sw-production", subnet: "172.31.242.1/24" },
+  staging: { dbPort: 5441, bridge: "sw-staging", subnet: "172.31.241.1/24" },
+  production: { dbPort: 5442, bridge: "sw-production", subnet: "172.31.242.1/24" },
 } as const;
 type Name = keyof typeof LOCAL_TARGETS;
 
 const dir = (env: Name) => join(paths.cache, "targets", env);
-const dockerHost = (env: Name) => `tcp://127.0.0.1:${LOCAL_TARGETS[env].dockerPort}`;
+/** The target's Docker API: its unix socket, the only address its engine listens on. */
+export const targetSocket = (env: Name) => join(dir(env), "docker.sock");
+const dockerHost = (env: Name) => `unix://${targetSocket(env)}`;
 const docker = (env: Name) => $({ env: { ...process.env, DOCKER_HOST: dockerHost(env) }, quiet: true, nothrow: true });
 const pidOf = (env: Name) => {
   const f = join(dir(env), "dockerd.pid");
@@ -27,33 +31,55 @@ const pidOf = (env: Name) => {
 };
 const answers = async (env: Name) => (await docker(env)`docker version --format {{.Server.Version}}`).exitCode === 0;
 
+/** The engine's configuration: data under the target's directory, the unix socket its only listener, group root. */
+function engineConfig(env: Name): string {
+  const d = dir(env);
+  const { bridge } = LOCAL_TARGETS[env];
+  const config = {
+    "storage-driver": "overlay2",
+    bridge,
+    iptables: false,
+    "ip-masq": false,
+    "registry-mirrors": ["http://127.0.0.1:5000"],
+    hosts: [dockerHost(env)],
+    // dockerd would hand the socket to a "docker" group when one exists (Debian's docker.io creates it)
+    group: "root",
+    "data-root": join(d, "docker"),
+    "exec-root": `/run/slipway-${env}`,
+    pidfile: join(d, "dockerd.pid"),
+    "cgroup-parent": `slipway-${env}`,
+  };
+  return JSON.stringify(config, null, 2) + "\n";
+}
+const configFile = (env: Name) => join(dir(env), "dockerd.json");
+const configCurrent = (env: Name) => existsSync(configFile(env)) && readFileSync(configFile(env), "utf8") === engineConfig(env);
+
+async function stopEngine(env: Name): Promise<number | undefined> {
+  const pid = pidOf(env);
+  if (!pidRuns(pid, "dockerd")) return undefined;
+  process.kill(pid!, "SIGTERM");
+  for (let i = 0; i < 120 && pidRuns(pid, "dockerd"); i++) await new Promise((r) => setTimeout(r, 250));
+  return pid;
+}
+
 function engineStep(env: Name): Step {
   const title = `${env} Docker engine (${dockerHost(env)})`;
   return {
     title,
     async done() {
-      return (await answers(env)) ? "answers" : undefined;
+      return configCurrent(env) && (await answers(env)) ? "answers" : undefined;
     },
     async run(progress) {
       const d = ensureDir(dir(env));
+      chmodSync(d, 0o700); // the socket, the database URL and the engine's data: root's only
+      if (!configCurrent(env) && (await stopEngine(env))) progress(`restarted ${env}'s dockerd with its new configuration`);
       // its own bridge: a second dockerd started with bridge "none" deletes the main one's docker0
       const { bridge, subnet } = LOCAL_TARGETS[env];
       if ((await $({ nothrow: true, quiet: true })`ip link show ${bridge}`).exitCode !== 0) {
         await $({ quiet: true })`ip link add ${bridge} type bridge && ip addr add ${subnet} dev ${bridge} && ip link set ${bridge} up`;
       }
-      const config = {
-        "storage-driver": "overlay2",
-        bridge,
-        iptables: false,
-        "ip-masq": false,
-        "registry-mirrors": ["http://127.0.0.1:5000"],
-        hosts: [`unix://${join(d, "docker.sock")}`, dockerHost(env)],
-        "data-root": join(d, "docker"),
-        "exec-root": `/run/slipway-${env}`,
-        pidfile: join(d, "dockerd.pid"),
-        "cgroup-parent": `slipway-${env}`,
-      };
-      writeFileSync(join(d, "dockerd.json"), JSON.stringify(config, null, 2) + "\n");
+      writeFileSync(configFile(env), engineConfig(env));
+      if (!pidRuns(pidOf(env), "dockerd")) rmSync(targetSocket(env), { force: true }); // left by a killed dockerd
       progress(`starting dockerd for ${env} (log: ${join(paths.logs, `dockerd-${env}.log`)})`);
       startDaemon(`dockerd-${env}`, "dockerd", ["--config-file", join(d, "dockerd.json")]);
       if (!(await waitFor(() => answers(env), 60))) {
@@ -126,7 +152,7 @@ export async function targetsCommand(sub: string | undefined): Promise<number> {
       for (const e of envs) {
         const up = await answers(e);
         const apps = up
-          ? (await docker(e)`docker ps --format {{.Names}}:{{.Label "slipway.image"}}`).stdout.trim().split("\n").filter(Boolean)
+          ? (await docker(e)`docker ps --format ${'{{.Names}}:{{.Label "slipway.image"}}'}`).stdout.trim().split("\n").filter(Boolean)
           : [];
         process.stdout.write(
           `${e.padEnd(11)} ${up ? `${dockerHost(e)} answers; ${apps.map((a) => a.replace(/:$/, "")).join(", ") || "no containers"}` : "not running"}\n`,
@@ -136,11 +162,8 @@ export async function targetsCommand(sub: string | undefined): Promise<number> {
     case "down": {
       const stopped: string[] = [];
       for (const e of envs) {
-        const pid = pidOf(e);
-        if (!pidRuns(pid, "dockerd")) continue;
-        process.kill(pid!, "SIGTERM");
-        for (let i = 0; i < 120 && pidRuns(pid, "dockerd"); i++) await new Promise((r) => setTimeout(r, 250));
-        stopped.push(`${e} (pid ${pid})`);
+        const pid = await stopEngine(e);
+        if (pid) stopped.push(`${e} (pid ${pid})`);
       }
       process.stdout.write(
         stopped.length ? `stopped: ${stopped.join(", ")}; data in ${join(paths.cache, "targets")} kept\n` : "no local target runs\n",

@@ -30,31 +30,27 @@ export interface FindingObject {
   message: string | (() => Promise<string>);
 }
 
+/** modules/image's Image as a client calls it: the commit and the credentials set by builders, then publish. */
+export interface ImageObject {
+  dockerfile(): Promise<string>;
+  withCommit(revision: string, opts?: { created?: string; sourceUrl?: string; dirty?: boolean }): ImageObject;
+  withPushCredentials(username: string, password: Secret): ImageObject;
+  publish(
+    source: Directory,
+    repository: string,
+    opts?: { allowNoCommit?: boolean; registry?: Service },
+  ): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
+}
+
 export interface Dependencies {
   /** source has a defaultPath (the caller's own directory), which makes it optional: always pass it */
   node(opts?: { image?: string }): {
-    lint(opts?: { source?: Directory; workspace?: string }): StageResultObject;
-    typecheck(opts?: { source?: Directory; workspace?: string }): StageResultObject;
-    test(opts?: { source?: Directory; workspace?: string }): StageResultObject;
+    lint(opts?: { source?: Directory; workspace?: string; script?: string }): StageResultObject;
+    typecheck(opts?: { source?: Directory; workspace?: string; script?: string }): StageResultObject;
+    test(opts?: { source?: Directory; workspace?: string; registryMirror?: Service; dockerImage?: string }): StageResultObject;
     integration(opts?: { source?: Directory; registryMirror?: Service; dockerImage?: string; noCache?: boolean }): StageResultObject;
   };
-  image(opts?: { dockerfile?: string }): {
-    dockerfile(): Promise<string>;
-    publish(
-      source: Directory,
-      repository: string,
-      opts?: {
-        revision?: string;
-        created?: string;
-        sourceUrl?: string;
-        dirty?: boolean;
-        allowNoCommit?: boolean;
-        username?: string;
-        password?: Secret;
-        registry?: Service;
-      },
-    ): { ref(): Promise<string>; digest(): Promise<string>; tags(): Promise<string[]>; baseImages(): Promise<string[]> };
-  };
+  image(opts?: { dockerfile?: string }): ImageObject;
   sbom(opts?: { image?: string }): {
     generate(target: Container, opts?: { name?: string }): Directory | Promise<Directory>;
   };
@@ -77,9 +73,29 @@ export interface Dependencies {
       ref: string,
       key: Secret,
       password: Secret,
-      opts?: { sbom?: File; provenance?: File; registry?: Service; tlog?: boolean; scan?: File },
+      opts?: {
+        sbom?: File;
+        provenance?: File;
+        registry?: Service;
+        tlog?: boolean;
+        scan?: File;
+        registryUsername?: string;
+        registryPassword?: Secret;
+      },
     ): Promise<string>;
-    verify(ref: string, publicKey: File, opts?: { registry?: Service; tlog?: boolean }): StageResultObject;
+    attest(
+      ref: string,
+      key: Secret,
+      password: Secret,
+      kind: "gates" | "smoke",
+      predicate: File,
+      opts?: { registry?: Service; registryUsername?: string; registryPassword?: Secret },
+    ): Promise<string>;
+    verify(
+      ref: string,
+      publicKey: File,
+      opts?: { registry?: Service; tlog?: boolean; requires?: string[]; sources?: string[] },
+    ): StageResultObject;
     publicKey(key: Secret, password: Secret): File | Promise<File>;
   };
 }

@@ -5,10 +5,10 @@
  * the very same classes and stage code (stages.ts) in client mode.
  */
 import { argument, check, dag, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
-import { DAGGER_VERSION } from "../platform/versions.ts";
 import { markdown, mergedJunit, PIPELINE, report, runDag, select, type StageRun } from "./dag.ts";
 import { deps, type StageResultObject } from "./deps.ts";
-import { stageRunners, type StageContext } from "./stages.ts";
+import { publicUrl } from "./provenance.ts";
+import { dirtyRefusal, stageRunners, type StageContext } from "./stages.ts";
 
 /** The stages module mode runs: deploys need the host's targets and keys, so `slipway pipeline` runs those. */
 const THROUGH_VERIFY = PIPELINE.slice(0, PIPELINE.findIndex((s) => s.name === "verify") + 1);
@@ -18,11 +18,14 @@ export class Slipway {
   repository = "";
   registry?: Service;
   registryMirror?: Service;
+  registryUsername = "";
+  registryPassword?: Secret;
   key?: Secret;
   password?: Secret;
   revision = "";
   created = "";
   sourceUrl = "";
+  dirty = false;
   scanner = "trivy";
   failOn = "high";
   vulnDb?: Directory;
@@ -69,10 +72,15 @@ export class Slipway {
     return verdict(deps.node().integration({ source, registryMirror, noCache }));
   }
 
-  /** Where the image is pushed (REGISTRY/PATH); registry: that registry as the containers reach it (e.g. tcp://localhost:5000 for a local one); registryMirror: a docker.io mirror for the integration stage's Docker engine. */
+  /**
+   * Where the image is pushed (REGISTRY/PATH); registry: that registry as the containers reach it (e.g.
+   * tcp://localhost:5000 for a local one); registryMirror: a docker.io mirror for the integration stage's Docker
+   * engine; username and password: for a registry that takes pushes only with credentials (Slipway's local
+   * registry: slipway and the password in /var/cache/slipway/registry-private/credentials.json).
+   */
   @func()
-  withRegistry(repository: string, registry?: Service, registryMirror?: Service): Slipway {
-    return this.with({ repository, registry, registryMirror });
+  withRegistry(repository: string, registry?: Service, registryMirror?: Service, username = "", password?: Secret): Slipway {
+    return this.with({ repository, registry, registryMirror, registryUsername: username, registryPassword: password });
   }
 
   /** The cosign key the image is signed with, and its password. */
@@ -81,12 +89,17 @@ export class Slipway {
     return this.with({ key, password });
   }
 
-  /** The commit the source is (the image's labels and tags, the provenance): its SHA, time (RFC 3339) and URL. */
+  /**
+   * The commit the source is (the image's labels and tags, the provenance): its SHA, time (RFC 3339) and URL (kept
+   * without credentials: https://user:TOKEN@host/r.git becomes https://host/r.git). dirty: the source has changes
+   * the commit does not hold (the module sees no .git: pass true when `git status --porcelain` prints anything);
+   * such a source is signed only with pipeline --allow-dirty, and its provenance says so.
+   */
   @func()
-  withCommit(revision: string, created = "", sourceUrl = ""): Slipway {
+  withCommit(revision: string, created = "", sourceUrl = "", dirty = false): Slipway {
     if (!/^[0-9a-f]{7,64}$/.test(revision))
       throw new Error(`revision ${JSON.stringify(revision)} is not a commit SHA: pass \`git rev-parse HEAD\``);
-    return this.with({ revision, created, sourceUrl });
+    return this.with({ revision, created, sourceUrl: publicUrl(sourceUrl), dirty });
   }
 
   /**
@@ -104,7 +117,8 @@ export class Slipway {
    * secrets, sign and verify; independent stages in parallel, a failure skipping what comes after it. Returns the
    * reports (pipeline.md, pipeline.json, junit.xml and each stage's own directory); fails naming the stage and the
    * reason unless allowFailure, then pipeline.json says how it went. until/skip: run a part; allowNoCommit: build
-   * a source with no commit (tagged by its content digest).
+   * a source with no commit (tagged by its content digest); allowDirty: sign a source withCommit marked dirty (refused
+   * otherwise).
    */
   @func({ cache: "never" })
   async pipeline(
@@ -113,6 +127,7 @@ export class Slipway {
     skip: string[] = [],
     allowNoCommit = false,
     allowFailure = false,
+    allowDirty = false,
   ): Promise<Directory> {
     const chosen = select(THROUGH_VERIFY, until, skip);
     if (["build", "sbom", "scan", "sign", "verify"].some((s) => chosen.has(s)) && !this.repository) {
@@ -125,13 +140,15 @@ export class Slipway {
         "the pipeline signs the image: call with-signing-key --key=file:cosign.key --password=env:VAR first (or pass --until scan)",
       );
     }
+    if (chosen.has("sign") && this.dirty && !allowDirty) throw new Error(dirtyRefusal());
     const started = new Date();
     const registry = this.registry;
     const ctx: StageContext = {
       dir: source,
-      commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: false } : undefined,
+      commit: this.revision ? { revision: this.revision, created: this.created, source: this.sourceUrl, dirty: this.dirty } : undefined,
       repository: this.repository,
       allowNoCommit,
+      allowDirty,
       key: this.key,
       password: this.password,
       scanner: this.scanner,
@@ -140,7 +157,9 @@ export class Slipway {
       allowlist: this.allowlist,
       registryMirror: this.registryMirror,
       registry: () => registry,
-      builder: `https://slipway.dev/builder/dagger@${DAGGER_VERSION}`,
+      registryAuth: this.registryPassword ? { username: this.registryUsername, password: this.registryPassword } : undefined,
+      // the engine that builds: its own version, as it reports it
+      builder: `https://slipway.dev/builder/dagger@${await dag.version()}`,
       started: started.toISOString(),
     };
     const runners = stageRunners(ctx);

@@ -5,7 +5,7 @@
  * `pipeline` function gathers them into the Directory it returns.
  */
 import { dag, type Container, type Directory, type File, type Secret, type Service } from "@dagger.io/dagger";
-import type { Finding, StageRun } from "./dag.ts";
+import { type Finding, PIPELINE, type StageRun } from "./dag.ts";
 import { deps, type FindingObject, type StageResultObject } from "./deps.ts";
 import { provenance } from "./provenance.ts";
 
@@ -14,7 +14,16 @@ export interface Commit {
   revision: string;
   created: string;
   source: string;
+  /** the source has changes the commit does not hold: signed only with allowDirty, and the provenance says so */
   dirty: boolean;
+  /** how many files differ from the commit, when known */
+  changes?: number;
+}
+
+/** The refusal to sign a source with uncommitted changes, as one line. */
+export function dirtyRefusal(changes?: number): string {
+  const n = changes ? ` (${changes} file${changes === 1 ? "" : "s"})` : "";
+  return `the source has uncommitted changes${n}: commit them, or pass --allow-dirty to sign it anyway`;
 }
 
 /** The image the build published, by digest. */
@@ -34,6 +43,8 @@ export interface StageContext {
   /** where the image is pushed (REGISTRY/PATH); unset: the build fails naming --repository */
   repository?: string;
   allowNoCommit: boolean;
+  /** sign a source with uncommitted changes (commit.dirty); without it the sign stage refuses one */
+  allowDirty?: boolean;
   /** the signing key and its password (needed by sign, and by verify without publicKey) */
   key?: Secret;
   password?: Secret;
@@ -44,10 +55,17 @@ export interface StageContext {
   vulnDb?: Directory;
   failOn: string;
   allowlist?: File;
-  /** the docker.io mirror the integration stage's Docker engine pulls through */
+  /** the docker.io mirror the Docker engine of integration (and of test, when its tests need one) pulls through */
   registryMirror?: Service;
+  /** the project's lint / typecheck script by name (--lint-script, --typecheck-script); unset: found by name */
+  lintScript?: string;
+  typecheckScript?: string;
   /** the registry as the signing containers reach it, given the image's registry host */
   registry: (host: string) => Service | undefined;
+  /** credentials for pushes to the image's registry (publish, sign) */
+  registryAuth?: { username: string; password: Secret };
+  /** where the source comes from when no commit says (client mode: file://<the source directory>), for the provenance */
+  sourceUrl?: string;
   /** the builder id in the provenance */
   builder: string;
   started: string;
@@ -56,6 +74,16 @@ export interface StageContext {
   sbom?: Directory;
   /** the passed scan's attestation predicate; unset when the scan did not run (verify then refuses the image) */
   scanned?: File;
+  /** how each stage run so far ended (the gates attestation says which gates passed) */
+  outcomes?: Record<string, string>;
+}
+
+/** The stages that gate signing (the sign stage's `after`): the gates attestation records how each ended. */
+export const GATE_STAGES = PIPELINE.find((s) => s.name === "sign")!.after;
+
+/** The gates predicate: each gate stage with how it ended ("skipped" when it did not run). No times: a rerun of the same outcomes attests nothing new. */
+export function gatesPredicate(outcomes: Record<string, string> = {}): { gates: Record<string, string> } {
+  return { gates: Object.fromEntries(GATE_STAGES.map((g) => [g, outcomes[g] ?? "skipped"])) };
 }
 
 export const CODE_STAGES = ["lint", "typecheck", "test", "integration"] as const;
@@ -126,20 +154,34 @@ export const requireOutput = <T>(value: T | undefined, what: string): T => {
 
 /** The stages from lint to verify, on the modules' functions (`dagger call -m modules/<name>` runs the same). */
 export function stageRunners(ctx: StageContext): Record<string, () => Promise<StageOutput>> {
+  const runners = engineStages(ctx);
+  // each outcome recorded as it comes: the sign stage attests which gates passed
+  return Object.fromEntries(
+    Object.entries(runners).map(([stage, run]) => [
+      stage,
+      async () => {
+        const out = await run();
+        (ctx.outcomes ??= {})[stage] = out.status;
+        return out;
+      },
+    ]),
+  );
+}
+
+function engineStages(ctx: StageContext): Record<string, () => Promise<StageOutput>> {
   const node = deps.node();
   return {
-    lint: () => outcome(node.lint({ source: ctx.dir })),
-    typecheck: () => outcome(node.typecheck({ source: ctx.dir })),
-    test: () => outcome(node.test({ source: ctx.dir })),
+    lint: () => outcome(node.lint({ source: ctx.dir, script: ctx.lintScript })),
+    typecheck: () => outcome(node.typecheck({ source: ctx.dir, script: ctx.typecheckScript })),
+    test: () => outcome(node.test({ source: ctx.dir, registryMirror: ctx.registryMirror })),
     integration: () => outcome(node.integration({ source: ctx.dir, registryMirror: ctx.registryMirror })),
     async build() {
       if (!ctx.repository) throw new Error(NO_REPOSITORY);
       const c = ctx.commit;
-      const p = deps.image().publish(ctx.dir, ctx.repository, {
-        revision: c?.revision ?? "",
-        created: c?.created ?? "",
-        sourceUrl: c?.source ?? "",
-        dirty: c?.dirty ?? false,
+      let image = deps.image();
+      if (c) image = image.withCommit(c.revision, { created: c.created, sourceUrl: c.source, dirty: c.dirty });
+      if (ctx.registryAuth) image = image.withPushCredentials(ctx.registryAuth.username, ctx.registryAuth.password);
+      const p = image.publish(ctx.dir, ctx.repository, {
         allowNoCommit: ctx.allowNoCommit,
         registry: ctx.registry(ctx.repository.split("/")[0]),
       });
@@ -172,13 +214,15 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
     },
     secrets: () => outcome(deps.scan().secrets(ctx.dir), "secrets"),
     async sign() {
+      if (ctx.commit?.dirty && !ctx.allowDirty) throw new Error(dirtyRefusal(ctx.commit.changes));
       const published = requireOutput(ctx.published, "the image");
       const predicate =
         JSON.stringify(
           provenance({
             image: published.ref,
-            sourceUrl: ctx.commit?.source ?? "",
+            sourceUrl: ctx.commit?.source ?? ctx.sourceUrl ?? "",
             revision: ctx.commit?.revision ?? "",
+            dirty: ctx.commit?.dirty ?? false,
             dockerfile: await deps.image().dockerfile(),
             baseImages: published.baseImages,
             builder: ctx.builder,
@@ -197,8 +241,37 @@ export function stageRunners(ctx: StageContext): Record<string, () => Promise<St
           provenance: dir.file("provenance.json"),
           registry: imageRegistry(ctx),
           scan: ctx.scanned,
+          registryUsername: ctx.registryAuth?.username,
+          registryPassword: ctx.registryAuth?.password,
         });
-      return { stage: "sign", status: "passed", message: `sign: ${signed}`, cached: null, reports: { sign: dir } };
+      // which gates passed before it was signed: an environment may require some (production: test, scan, secrets)
+      const gates = gatesPredicate(ctx.outcomes);
+      const gatesFile = dag.directory().withNewFile("gates.json", JSON.stringify(gates, null, 2) + "\n");
+      const attested = await deps
+        .sign()
+        .attest(
+          published.ref,
+          requireOutput(ctx.key, "the signing key"),
+          requireOutput(ctx.password, "the key's password"),
+          "gates",
+          gatesFile.file("gates.json"),
+          {
+            registry: imageRegistry(ctx),
+            registryUsername: ctx.registryAuth?.username,
+            registryPassword: ctx.registryAuth?.password,
+          },
+        );
+      const passed = Object.entries(gates.gates)
+        .filter(([, o]) => o === "passed")
+        .map(([g]) => g);
+      const note = attested.startsWith("already") ? "gates already attested" : "gates attested";
+      return {
+        stage: "sign",
+        status: "passed",
+        message: `sign: ${signed}; ${note} (passed: ${passed.join(", ") || "none"})`,
+        cached: null,
+        reports: { sign: dir.withFile("gates.json", gatesFile.file("gates.json")) },
+      };
     },
     async verify() {
       const sign = deps.sign();

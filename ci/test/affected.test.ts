@@ -1,6 +1,7 @@
 /**
- * Affected-only runs on examples/monorepo (npm workspaces: api depends on core, util stands alone): the pure
- * package selection, then `slipway pipeline --affected-since` end to end, asserted from the run report.
+ * Affected-only runs on examples/monorepo (npm workspaces: api depends on core, util stands alone) and on the
+ * pnpm workspace fixture (the same shape, members in pnpm-workspace.yaml, api on core through workspace:*): the
+ * pure package selection, then `slipway pipeline --affected-since` end to end, asserted from the run report.
  */
 import { cpSync, readFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { affectedPackages, workspacePackages } from "../cli/affected.ts";
 import { ROOT, slipway, tempDir } from "./helpers.ts";
 
 const MONOREPO = join(ROOT, "examples/monorepo");
+const PNPM_WORKSPACE = join(ROOT, "ci/test/fixtures/pnpm-workspace");
 
 describe("affected packages", () => {
   const packages = workspacePackages(MONOREPO);
@@ -33,22 +35,31 @@ describe("affected packages", () => {
   });
 });
 
+interface AffectedReport {
+  affected: { packages: Record<string, string> };
+  stages: { stage: string; status: string }[];
+}
+
+/**
+ * A git copy of the workspace with one more commit appending a line to `changed`, then `slipway pipeline
+ * --affected-since HEAD~1` on it: the copy, the run and its report.
+ */
+async function runAfterChange(workspace: string, changed: string, line: string) {
+  const repo = tempDir("workspace");
+  cpSync(workspace, repo, { recursive: true, filter: (src) => !/node_modules|reports/.test(src.slice(workspace.length)) });
+  const git = $({ cwd: repo, quiet: true });
+  await git`git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm base`;
+  appendFileSync(join(repo, changed), `\n${line}\n`);
+  await git`git -c user.name=t -c user.email=t@t commit -qam change`;
+  const reports = tempDir("reports");
+  const r = await slipway("pipeline", "--source", repo, "--affected-since", "HEAD~1", "--reports", reports);
+  expect(r.code, r.out).toBe(0);
+  return { repo, reports, r, rep: JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as AffectedReport };
+}
+
 describe("slipway pipeline --affected-since", () => {
   it("runs only the changed package's and its dependents' stages", async () => {
-    const repo = tempDir("monorepo");
-    cpSync(MONOREPO, repo, { recursive: true, filter: (src) => !/node_modules|reports/.test(src.slice(MONOREPO.length)) });
-    const git = $({ cwd: repo, quiet: true });
-    await git`git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm base`;
-    appendFileSync(join(repo, "packages/core/src/index.ts"), '\nexport const CURRENCY = "USD";\n');
-    await git`git -c user.name=t -c user.email=t@t commit -qam core`;
-
-    const reports = tempDir("reports");
-    const r = await slipway("pipeline", "--source", repo, "--affected-since", "HEAD~1", "--reports", reports);
-    expect(r.code, r.out).toBe(0);
-    const rep = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as {
-      affected: { packages: Record<string, string> };
-      stages: { stage: string; status: string }[];
-    };
+    const { repo, reports, rep } = await runAfterChange(MONOREPO, "packages/core/src/index.ts", 'export const CURRENCY = "USD";');
     expect(rep.affected.packages).toEqual({
       "packages/core": "changed: packages/core/src/index.ts",
       "packages/api": "depends on @monorepo/core",
@@ -71,7 +82,7 @@ describe("slipway pipeline --affected-since", () => {
     appendFileSync(join(repo, "packages/util/src/index.ts"), "\nexport const MAX_CHUNK = 1000;\n");
     const only = await slipway("pipeline", "--source", repo, "--affected-since", "HEAD", "--reports", reports);
     expect(only.code, only.out).toBe(0);
-    const rep2 = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as typeof rep;
+    const rep2 = JSON.parse(readFileSync(join(reports, "pipeline.json"), "utf8")) as AffectedReport;
     expect(
       rep2.stages
         .filter((s) => s.status !== "skipped")
@@ -83,5 +94,25 @@ describe("slipway pipeline --affected-since", () => {
     expect(bad.out).toMatch(
       /^slipway: --affected-since no-such-ref: no such commit in .*: fetch it \(git fetch origin no-such-ref\) or pass a SHA$/m,
     );
+  });
+});
+
+describe("pnpm workspaces", () => {
+  it("reads the members from pnpm-workspace.yaml, exclusions dropped, workspace: dependencies followed", () => {
+    expect(workspacePackages(PNPM_WORKSPACE)).toEqual([
+      { dir: "packages/api", name: "@ws/api", deps: ["@ws/core"] },
+      { dir: "packages/core", name: "@ws/core", deps: [] },
+      { dir: "packages/util", name: "@ws/util", deps: [] },
+    ]);
+  });
+
+  it("slipway pipeline --affected-since tests the changed package and its dependents, installed with pnpm", async () => {
+    const { r, rep } = await runAfterChange(PNPM_WORKSPACE, "packages/core/index.js", 'export const CURRENCY = "USD";');
+    expect(rep.affected.packages).toEqual({ "packages/core": "changed: packages/core/index.js", "packages/api": "depends on @ws/core" });
+    const status = Object.fromEntries(rep.stages.map((s) => [s.stage, s.status]));
+    // the tests ran (api imports core through pnpm's workspace link); lint and typecheck are not configured here
+    expect(status["test:packages/api"], r.out).toBe("passed");
+    expect(status["test:packages/core"], r.out).toBe("passed");
+    expect(status["test:packages/util"]).toBe("skipped");
   });
 });

@@ -3,8 +3,6 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
-import { REGCTL_IMAGE } from "../../modules/image/src/index.ts";
-import { GO_TOOLS } from "../platform/versions.ts";
 import { copyExample, EXAMPLE, slipway, tempDir } from "./helpers.ts";
 
 const REGISTRY = "http://127.0.0.1:5000";
@@ -55,10 +53,6 @@ describe("slipway publish", () => {
     }
     const again = await slipway("publish", "--source", EXAMPLE);
     expect(again.out).toContain(`@${m![1]} `);
-  });
-
-  it("uses the regctl image the offline engine builds", () => {
-    expect(REGCTL_IMAGE).toBe(GO_TOOLS.regctl.image);
   });
 
   it("refuses a source with no commit unless told otherwise", async () => {

@@ -6,6 +6,8 @@ import { copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { pinnedImage, table } from "../../modules/pins/src/index.ts";
 import { GO_TOOLS } from "../platform/versions.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -98,17 +100,18 @@ describe("module contracts", () => {
     const fn = methods.pipeline;
     expect(fn.cache).toBe("never");
     expect(fn.isCheck).toBeFalsy();
-    expect(Object.keys(fn.arguments)).toEqual(["source", "until", "skip", "allowNoCommit", "allowFailure"]);
+    expect(Object.keys(fn.arguments)).toEqual(["source", "until", "skip", "allowNoCommit", "allowFailure", "allowDirty"]);
+    expect(fn.arguments.allowDirty.defaultValue).toBe(false); // a dirty source is not signed unless the caller says so
     expect(fn.arguments.source.defaultPath).toBe(sourceArg.defaultPath);
     expect(fn.arguments.source.ignore).toEqual(sourceArg.ignore);
     expect(fn.arguments.until.defaultValue).toBe("verify");
     expect(fn.arguments.allowFailure.defaultValue).toBe(false);
-    expect(Object.keys(methods.withRegistry.arguments)).toEqual(["repository", "registry", "registryMirror"]);
+    expect(Object.keys(methods.withRegistry.arguments)).toEqual(["repository", "registry", "registryMirror", "username", "password"]);
     expect(methods.withRegistry.arguments.registry.isOptional).toBe(true);
     expect(Object.keys(methods.withSigningKey.arguments)).toEqual(["key", "password"]);
     for (const secret of ["key", "password"])
       expect(JSON.stringify(methods.withSigningKey.arguments[secret].type), secret).toMatch(/Secret/);
-    expect(Object.keys(methods.withCommit.arguments)).toEqual(["revision", "created", "sourceUrl"]);
+    expect(Object.keys(methods.withCommit.arguments)).toEqual(["revision", "created", "sourceUrl", "dirty"]);
     expect(Object.keys(methods.withScanPolicy.arguments)).toEqual(["scanner", "failOn", "vulnDb", "allowlist"]);
     expect(methods.withScanPolicy.arguments.failOn.defaultValue).toBe("high");
   });
@@ -118,7 +121,13 @@ describe("module contracts", () => {
     const node = mod.objects["Node"];
     expect(Object.keys(node.methods).sort()).toEqual(["install", "integration", "lint", "test", "typecheck"]);
     expect(Object.keys(node.methods.integration.arguments)).toEqual(["source", "registryMirror", "dockerImage", "noCache"]);
-    expect(node._constructor.arguments.image.defaultValue).toBe("node:22-bookworm-slim");
+    // the test stage takes the integration stage's Docker options, used when the tests need Docker
+    expect(Object.keys(node.methods.test.arguments)).toEqual(["source", "workspace", "registryMirror", "dockerImage"]);
+    // lint and typecheck take the project's script by name (--lint-script, --typecheck-script)
+    expect(Object.keys(node.methods.lint.arguments)).toEqual(["source", "workspace", "script"]);
+    expect(Object.keys(node.methods.typecheck.arguments)).toEqual(["source", "workspace", "script"]);
+    expect(node.methods.test.arguments.registryMirror.isOptional).toBe(true);
+    expect(node._constructor.arguments.image.defaultValue).toBe(""); // the pinned image (see "one pin table")
     expectStageResult(mod.objects);
   });
 
@@ -127,50 +136,42 @@ describe("module contracts", () => {
     const tc = mod.objects["Testcontainers"];
     expect(Object.keys(tc.methods).sort()).toEqual(["bind", "engine", "harness", "underHarness"]);
     expect(Object.keys(tc.methods.underHarness.arguments)).toEqual(["reports", "command"]);
-    expect(tc._constructor.arguments.image.defaultValue).toBe("docker:dind");
+    expect(tc._constructor.arguments.image.defaultValue).toBe("");
     expect(Object.keys(tc.methods.bind.arguments)).toEqual(["ctr", "registryMirror"]);
     expect(tc.methods.engine.arguments.registryMirror.isOptional).toBe(true);
   });
 
-  it("modules image, sbom, scan and sign: functions and pinned tool images", async () => {
+  it("modules image, sbom, scan and sign: functions, and their images from the pin table", async () => {
     const image = (await scan(moduleFiles("image"), "image")).objects;
-    expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish"]);
-    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual([
-      "source",
-      "repository",
-      "revision",
-      "created",
-      "sourceUrl",
-      "dirty",
-      "allowNoCommit",
-      "username",
-      "password",
-      "registry",
-    ]);
+    // the commit and the credentials come from builders, publish takes only what it acts on
+    expect(Object.keys(image["Image"].methods).sort()).toEqual(["build", "publish", "withCommit", "withPushCredentials"]);
+    expect(Object.keys(image["Image"].methods.withCommit.arguments)).toEqual(["revision", "created", "sourceUrl", "dirty"]);
+    expect(Object.keys(image["Image"].methods.publish.arguments)).toEqual(["source", "repository", "allowNoCommit", "registry"]);
     expect(Object.keys(image["Published"].properties).sort()).toEqual(["baseImages", "digest", "ref", "tags"]);
     const sbom = (await scan(moduleFiles("sbom"), "sbom")).objects["Sbom"];
     expect(Object.keys(sbom.methods)).toEqual(["generate"]);
-    expect(sbom._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.syft.image);
+    expect(sbom._constructor.arguments.image.defaultValue).toBe("");
     const scanObjects = (await scan(moduleFiles("scan"), "scan")).objects;
     expectStageResult(scanObjects);
     const scanner = scanObjects["Scan"];
     expect(Object.keys(scanner.methods).sort()).toEqual(["database", "secrets", "vulnerabilities"]);
     expect(scanner.methods.vulnerabilities.arguments.failOn.defaultValue).toBe("high");
     expect(scanner.methods.vulnerabilities.arguments.scanner.defaultValue).toBe("trivy");
-    expect(scanner._constructor.arguments.trivyImage.defaultValue).toBe(GO_TOOLS.trivy.image);
-    expect(scanner._constructor.arguments.trivyDbImage.defaultValue).toBe(GO_TOOLS["trivy-db"].image);
-    expect(scanner._constructor.arguments.osvScannerImage.defaultValue).toBe(GO_TOOLS["osv-scanner"].image);
-    expect(scanner._constructor.arguments.gitleaksImage.defaultValue).toBe(GO_TOOLS.gitleaks.image);
+    for (const arg of ["trivyImage", "trivyDbImage", "osvScannerImage", "gitleaksImage"])
+      expect(scanner._constructor.arguments[arg].defaultValue, arg).toBe("");
     const signObjects = (await scan(moduleFiles("sign"), "sign")).objects;
     expectStageResult(signObjects);
     const sign = signObjects["Sign"];
-    expect(Object.keys(sign.methods).sort()).toEqual(["generateKeyPair", "publicKey", "sign", "verify"]);
-    expect(sign._constructor.arguments.image.defaultValue).toBe(GO_TOOLS.cosign.image);
+    expect(Object.keys(sign.methods).sort()).toEqual(["attest", "generateKeyPair", "publicKey", "sign", "verify"]);
+    expect(sign._constructor.arguments.image.defaultValue).toBe("");
     expect(sign.methods.sign.arguments.tlog.defaultValue).toBe(false);
+    expect(Object.keys(sign.methods.sign.arguments).slice(-2)).toEqual(["registryUsername", "registryPassword"]);
     // side effects (a push, a signature, a fresh key) and a verdict on the registry as it is now: never from cache,
     // also when another module calls them (the engine caches a dependency's function calls like any other)
     expect(image["Image"].methods.publish.cache).toBe("never");
-    for (const fn of ["sign", "verify", "generateKeyPair"]) expect(sign.methods[fn].cache, fn).toBe("never");
+    for (const fn of ["sign", "attest", "verify", "generateKeyPair"]) expect(sign.methods[fn].cache, fn).toBe("never");
+    // an environment's policy reaches verify: what it requires, the sources it accepts
+    expect(Object.keys(sign.methods.verify.arguments)).toEqual(["ref", "publicKey", "registry", "tlog", "requires", "sources"]);
     expect(sign.methods.publicKey.cache).toBeUndefined();
   });
 
@@ -192,11 +193,16 @@ describe("module contracts", () => {
       "withHealthCheck",
       "withRegistry",
       "withReplicas",
+      "withRequirements",
       "withSecretVariable",
       "withStrategy",
+      "withTrustedKey",
     ]);
     expect(Object.keys(env.methods.deploy.arguments)).toEqual(["image", "publicKey", "revision"]);
-    expect(Object.keys(env.methods.withDockerHost.arguments)).toEqual(["docker", "proxyAdmin", "listen", "adminPort", "appPort"]);
+    expect(env.methods.deploy.arguments.publicKey.isOptional).toBe(true);
+    expect(Object.keys(env.methods.withTrustedKey.arguments)).toEqual(["publicKey", "sources"]);
+    expect(Object.keys(env.methods.withDockerHost.arguments)).toEqual(["docker", "listen", "appPort"]);
+    expect(env.methods.withDockerHost.arguments.docker.type.name).toBe("Socket"); // a unix socket, never a TCP service
     for (const fn of ["deploy", "rollback"]) expect(env.methods[fn].cache, fn).toBe("never");
     expect(env.properties.maxErrorRate.type.kind).toBe("FLOAT_KIND");
     const smokeObjects = (await scan(moduleFiles("smoke"), "smoke")).objects;
@@ -205,5 +211,37 @@ describe("module contracts", () => {
     expect(Object.keys(smoke.methods)).toEqual(["run"]);
     expect(smoke.methods.run.cache).toBe("never");
     expect(smoke.methods.run.arguments.deadlineSeconds.defaultValue).toBe(30);
+  });
+
+  it("one pin table: each module runs the images modules/pins names, asks for them by a name the table has, and pins none itself", async () => {
+    const pins = (await scan(moduleFiles("pins"), "pins")).objects["Pins"];
+    expect(Object.keys(pins.methods).sort()).toEqual(["image", "names"]);
+    const names = new Set([...Object.keys(table.images), ...Object.keys(table.tools)]);
+    const pinned = [...Object.values(table.images), ...Object.values(table.tools)].map((p) => p.image);
+    const asked: Record<string, string[]> = {};
+    for (const module of readdirSync(join(ROOT, "modules")).filter((m) => m !== "pins")) {
+      const files = readdirSync(join(ROOT, "modules", module), { recursive: true, encoding: "utf8" })
+        .filter((f) => /\.(ts|mjs)$/.test(f) && !f.startsWith("node_modules") && !f.startsWith("test") && !f.startsWith("sdk"))
+        .map((f) => readFileSync(join(ROOT, "modules", module, f), "utf8"));
+      asked[module] = [...files.join("\n").matchAll(/(?:pinned|pins\(\)\.image)\("([^"]+)"\)/g)].map((m) => m[1]).sort();
+      for (const name of asked[module]) expect(names.has(name), `${module} asks for ${name}`).toBe(true);
+      for (const image of pinned) expect(files.join("\n").includes(`"${image}"`), `${module} names ${image} itself`).toBe(false);
+      if (asked[module].length) {
+        const deps = JSON.parse(readFileSync(join(ROOT, "modules", module, "dagger.json"), "utf8")).dependencies ?? [];
+        expect(deps, module).toContainEqual({ name: "pins", source: "../pins" });
+      }
+    }
+    expect(asked).toEqual({
+      deploy: ["haproxy", "node"],
+      image: ["regctl"],
+      node: ["node"],
+      sbom: ["syft"],
+      scan: ["gitleaks", "osv-scanner", "trivy", "trivy-db"],
+      sign: ["cosign"],
+      smoke: ["node"],
+      testcontainers: ["docker"],
+    });
+    expect(pinnedImage("cosign")).toBe(GO_TOOLS.cosign.image);
+    expect(() => pinnedImage("kubectl")).toThrow(/no image named "kubectl" in the pin table: one of .*cosign/);
   });
 });

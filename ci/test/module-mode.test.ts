@@ -10,11 +10,17 @@ import { join } from "node:path";
 import { $ } from "zx";
 import { describe, expect, it } from "vitest";
 import { DAGGER_CLI } from "../platform/dagger.ts";
+import { localRegistryCredentials } from "../platform/registry.ts";
 import { copyExample, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
 
 /** The Dagger CLI as a user runs it: stdout is the result, stderr the progress. */
 const dagger = (cwd: string, ...args: string[]) =>
-  run(DAGGER_CLI, args, { cwd, timeout: 1_200_000, env: { ...process.env, NO_COLOR: "1" } });
+  run(DAGGER_CLI, args, {
+    cwd,
+    timeout: 1_200_000,
+    // the local registry's push password, for with-registry --password=env:SLIPWAY_MODULE_REGISTRY_PASSWORD
+    env: { ...process.env, NO_COLOR: "1", SLIPWAY_MODULE_REGISTRY_PASSWORD: localRegistryCredentials()?.password ?? "" },
+  });
 
 /** A clean clone of this checkout (what `dagger -m <git checkout>` of someone else's machine sees). */
 async function cleanClone(): Promise<string> {
@@ -80,11 +86,12 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     expect(
       await call(
         "image",
-        "build",
-        `--source=${EXAMPLE}`,
+        "with-commit",
         "--revision=0123456789abcdef0123456789abcdef01234567",
         "--created=2026-11-01T00:00:00Z",
         "--source-url=https://example.com/node-api",
+        "build",
+        `--source=${EXAMPLE}`,
         "label",
         "--name=org.opencontainers.image.revision",
       ),
@@ -136,7 +143,7 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     } finally {
       app.close();
     }
-  });
+  }, 900_000); // every module loaded by the TypeScript runtime: minutes on a busy 2-core machine
 
   it("dagger -m <clean clone> call test --source=<a project outside the repository> passes", async () => {
     const clone = await cleanClone();
@@ -199,6 +206,8 @@ describe("module mode: dagger functions, call and check on the real engine", () 
       `--repository=${REGISTRY}/module-mode/node-api`,
       `--registry=${REGISTRY_SERVICE}`,
       `--registry-mirror=${REGISTRY_SERVICE}`,
+      "--username=slipway",
+      "--password=env:SLIPWAY_MODULE_REGISTRY_PASSWORD",
       "with-signing-key",
       `--key=file:${join(keys, "cosign.key")}`,
       "--password=env:SLIPWAY_MODULE_TEST_PASSWORD",
@@ -228,5 +237,5 @@ describe("module mode: dagger functions, call and check on the real engine", () 
         .filter(([s]) => !(s in stages))
         .every(([, status]) => status === "skipped"),
     ).toBe(true);
-  });
+  }, 900_000); // a module-mode and a client-mode pipeline through verify
 });

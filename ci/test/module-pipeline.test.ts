@@ -16,6 +16,7 @@ import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { BUNDLED_ADVISORIES, vulnDatabase } from "../cli/pipeline.ts";
 import { hostTunnel, mirrorService } from "../cli/stages.ts";
+import { localRegistryCredentials } from "../platform/registry.ts";
 import { bindModules } from "../cli/bindings.ts";
 import { copyWith, EXAMPLE, tempDir } from "./helpers.ts";
 
@@ -38,14 +39,20 @@ async function modulePipeline(
   let error: string | undefined;
   await connection(async () => {
     const password = dag.setSecret(`module-test-password-${Date.now()}`, "module-test");
-    const keys = new Sign().generateKeyPair(password);
+    const keys = await new Sign().generateKeyPair(password);
     const key = dag.setSecret(`module-test-key-${Date.now()}`, await keys.file("/keys/cosign.key").contents());
     let reports: Directory;
     try {
       let slipway = new Slipway()
-        .withRegistry(`${process.env.SLIPWAY_REGISTRY}/module-mode/node-api`, hostTunnel("127.0.0.1", 5000), mirrorService(undefined))
+        .withRegistry(
+          `${process.env.SLIPWAY_REGISTRY}/module-mode/node-api`,
+          hostTunnel("127.0.0.1", 5000),
+          mirrorService(undefined),
+          "slipway",
+          dag.setSecret("local-registry-password", localRegistryCredentials()!.password),
+        )
         .withSigningKey(key, password)
-        .withScanPolicy("trivy", "high", vulnDatabase(BUNDLED_ADVISORIES, "trivy"));
+        .withScanPolicy("trivy", "high", await vulnDatabase(BUNDLED_ADVISORIES, "trivy"));
       if (opts.revision) slipway = slipway.withCommit(opts.revision, opts.created ?? "", "https://example.com/slipway/node-api");
       reports = await slipway.pipeline(
         dag.host().directory(src, { exclude: EXCLUDE }),

@@ -4,6 +4,7 @@
  * is never emptied (other tests rely on it): the second engine runs from the same image with the same mounts and
  * settings, on its own fresh state volume, and is removed with its volume afterwards.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DAGGER_CLI } from "../platform/dagger.ts";
 import { engineConfig } from "../platform/engine.ts";
 import { CONTENT_DIR, contentDigest, ENGINE_CONTENT_DIR } from "../platform/images/content.ts";
-import { REGISTRY } from "../platform/registry.ts";
+import { REGISTRY, REGISTRY_FRONT_SOCKET, REGISTRY_PORT } from "../platform/registry.ts";
 import { BUILTIN_SDKS, ENGINE_IMAGE } from "../platform/versions.ts";
 import { copyExample, run, CLI, tempDir } from "./helpers.ts";
 
@@ -24,16 +25,15 @@ const docker = $({ quiet: true, nothrow: true });
 
 /**
  * Starts the second engine as `engine up` starts Slipway's (ci/platform/engine.ts: image, settings, CA
- * certificates, builtin SDKs), on an empty volume. One difference: Docker's bridge network instead of the host's.
- * An engine on the host's network runs a DNS server for its containers on port 53 of every address, which the
- * shared engine holds; on the bridge, the engine reaches the local registry (listening on every address) at the
- * bridge's gateway. What a build produces does not depend on how the engine reaches the registry.
+ * certificates, builtin SDKs), on an empty volume. One difference: a network namespace of its own (Docker's
+ * bridge) instead of the host's. An engine on the host's network runs a DNS server for its containers on port 53
+ * of every address, which the shared engine holds. The local registry answers on the host's loopback only, so a
+ * relay inside the second engine's namespace serves 127.0.0.1:PORT there from the registry front's unix socket:
+ * the same settings, the same registry. What a build produces does not depend on how the engine reaches it.
  */
 async function startEngine(): Promise<void> {
-  const gateway = (await docker`docker network inspect bridge --format ${"{{(index .IPAM.Config 0).Gateway}}"}`).stdout.trim();
-  expect(gateway, "docker's bridge network has no gateway").toMatch(/^\d+\.\d+\.\d+\.\d+$/);
   const config = join(tempDir("engine"), "engine.json");
-  writeFileSync(config, JSON.stringify(engineConfig(), null, 2).replaceAll(REGISTRY, `${gateway}:${REGISTRY.split(":")[1]}`) + "\n");
+  writeFileSync(config, JSON.stringify(engineConfig(), null, 2) + "\n");
   const certs = "/usr/local/share/ca-certificates";
   const sdks = Object.entries(BUILTIN_SDKS).flatMap(([env, image]) => {
     const digest = contentDigest(image);
@@ -58,6 +58,7 @@ async function startEngine(): Promise<void> {
   ];
   const r = await docker`docker run -d ${args} ${ENGINE_IMAGE}`;
   expect(r.exitCode, r.stderr).toBe(0);
+  relay = await startRelay();
   const deadline = Date.now() + 120_000;
   for (;;) {
     const v = await $({
@@ -75,7 +76,29 @@ async function startEngine(): Promise<void> {
   }
 }
 
+let relay: ChildProcess | undefined;
+
+/** 127.0.0.1:PORT in the second engine's network namespace, piped to the registry front's unix socket. */
+async function startRelay(): Promise<ChildProcess> {
+  const pid = (await docker`docker inspect --format {{.State.Pid}} ${NAME}`).stdout.trim();
+  const code = `const net = require("node:net");
+    net.createServer((c) => {
+      const u = net.connect(${JSON.stringify(REGISTRY_FRONT_SOCKET)});
+      c.pipe(u).pipe(c);
+      c.on("error", () => u.destroy());
+      u.on("error", () => c.destroy());
+    }).listen(${REGISTRY_PORT}, "127.0.0.1", () => console.log("relaying"));`;
+  const child = spawn("nsenter", ["-t", pid, "-n", process.execPath, "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", (c) => reject(new Error(`the registry relay in the second engine's namespace exited with ${c}`)));
+  });
+  return child;
+}
+
 async function removeEngine(): Promise<void> {
+  relay?.kill();
+  relay = undefined;
   await docker`docker rm -f ${NAME}`;
   await docker`docker volume rm -f ${NAME}`;
 }

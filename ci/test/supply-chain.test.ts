@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { $ } from "zx";
 import { beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../platform/host.ts";
+import { registryAuthorization } from "../platform/registry.ts";
 import { GO_TOOLS } from "../platform/versions.ts";
 import { copyExample, EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
 
@@ -177,7 +178,7 @@ describe("slipway release", () => {
     const again = await release(source, "--repository", repository, "--allow-no-commit");
     expect(again.code, again.out).toBe(0);
     expect(again.out).toContain(
-      `sign: already signed by this key: ${ref}, SBOM attested, provenance attested, scan attested (nothing pushed)`,
+      `sign: already signed by this key: ${ref}, SBOM attested, provenance attested, scan attested (nothing pushed); gates already attested (passed: scan, secrets)`,
     );
     expect(await manifestDigest(sigTag)).toBe(sigBefore);
     // another key is refused, whatever the cache holds for this one
@@ -213,7 +214,7 @@ describe("slipway release", () => {
   });
 });
 
-/** Puts the manifest of `from` (repo@digest) under `to` (repo:tag) in the local registry, as an attacker would. */
+/** Puts the manifest of `from` (repo@digest) under `to` (repo:tag) in the local registry, as an attacker holding its credentials would. */
 async function retag(from: string, to: string): Promise<void> {
   const [fromRepo, digest] = from.replace(/^127\.0\.0\.1:5000\//, "").split("@");
   const [toRepo, tag] = to.replace(/^127\.0\.0\.1:5000\//, "").split(":");
@@ -222,12 +223,15 @@ async function retag(from: string, to: string): Promise<void> {
   const body = Buffer.from(await manifest.arrayBuffer());
   const m = JSON.parse(body.toString());
   for (const blob of [m.config, ...m.layers]) {
-    const r = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`, { method: "POST" });
+    const r = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/blobs/uploads/?mount=${blob.digest}&from=${fromRepo}`, {
+      method: "POST",
+      headers: { Authorization: registryAuthorization() },
+    });
     expect([201, 202]).toContain(r.status);
   }
   const put = await fetch(`http://127.0.0.1:5000/v2/${toRepo}/manifests/${tag}`, {
     method: "PUT",
-    headers: { "Content-Type": manifest.headers.get("content-type")! },
+    headers: { "Content-Type": manifest.headers.get("content-type")!, Authorization: registryAuthorization() },
     body,
   });
   expect(put.status).toBe(201);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { catalog } from "../platform/images/catalog.ts";
-import { GO_TOOLS } from "../platform/versions.ts";
+import { BASE_IMAGES, GO_TOOLS } from "../platform/versions.ts";
 import { PIPELINE } from "../src/dag.ts";
 import {
   ago,
@@ -51,6 +51,12 @@ describe("tool images", () => {
     );
     expect(CORE_RECIPES.filter(isToolRecipe)).toEqual([]);
     expect(CORE_RECIPES.length + TOOL_IMAGES.length).toBe(catalog.length);
+  });
+
+  it("every image the pin table names is one the mirror serves (the modules run these by default)", () => {
+    const served = new Set(catalog.flatMap((r) => r.refs));
+    for (const [name, image] of Object.entries(BASE_IMAGES)) expect(served.has(image), `${name}: ${image}`).toBe(true);
+    for (const [name, tool] of Object.entries(GO_TOOLS)) expect(served.has(tool.image), `${name}: ${tool.image}`).toBe(true);
   });
 
   it("each stage needs the images its module runs, and only tools the catalog makes", () => {

@@ -13,7 +13,7 @@ import { engineAnswers } from "../platform/engine.ts";
 import { paths, waitFor } from "../platform/host.ts";
 import { imageReady, mirrorPath } from "../platform/images/build.ts";
 import { actionlint } from "../platform/images/catalog.ts";
-import { REGISTRY } from "../platform/registry.ts";
+import { REGISTRY, registryAuthorization } from "../platform/registry.ts";
 import { builderPid, readBuilderState, startToolBuilder, TOOLS_LOG, waitForTools } from "../platform/tools.ts";
 import { DAGGER_VERSION, GO_TOOLS } from "../platform/versions.ts";
 import { slipway } from "./helpers.ts";
@@ -27,7 +27,10 @@ async function deleteFromMirror(ref: string): Promise<void> {
   const head = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${tag}`, { method: "HEAD", headers: { Accept: MANIFESTS } });
   const digest = head.headers.get("docker-content-digest");
   expect(head.status, `${ref} in the mirror`).toBe(200);
-  const del = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${digest}`, { method: "DELETE" });
+  const del = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${digest}`, {
+    method: "DELETE",
+    headers: { Authorization: registryAuthorization() },
+  });
   expect(del.status, `DELETE ${repo}@${digest}`).toBe(202);
   expect(await imageReady(actionlint)).toBe(false);
 }

@@ -3,11 +3,11 @@
  * the host, `docker import` with the image config, then a push into the local mirror under the upstream name.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { aptInstall, ensureDir, paths } from "../host.ts";
-import { REGISTRY } from "../registry.ts";
+import { REGISTRY, registryAuthorization } from "../registry.ts";
 import { StepError } from "../steps.ts";
 import { DEBIAN_SUITE, MIRRORED_REGISTRIES } from "../versions.ts";
 import { contentDigest, writeContentImage } from "./content.ts";
@@ -65,25 +65,67 @@ function stampFile(recipe: ImageRecipe): string {
   return join(ensureDir(paths.images), `${recipe.refs[0].replace(/[/:]/g, "_")}-${recipeKey(recipe)}.done`);
 }
 
-async function registryHas(ref: string): Promise<boolean> {
+/** The manifest digest the mirror serves for ref, or undefined when it serves none. */
+async function mirrorDigest(ref: string): Promise<string | undefined> {
   const [repo, tag] = mirrorPath(ref).split(":");
   try {
     const r = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${tag}`, {
       method: "HEAD",
       headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
     });
-    return r.status === 200;
+    return r.status === 200 ? (r.headers.get("docker-content-digest") ?? undefined) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** True when the image is built from this exact recipe and present where it should be. */
+/**
+ * The pin table: every mirrored image by the manifest digest this machine built and pushed ("library/node:22" ->
+ * "sha256:..."). The images are assembled here (Debian packages, the Go proxy), so the digests are this machine's;
+ * root owns the file. `engine up` refuses a mirror whose tag points anywhere else.
+ */
+export const PINS = join(paths.images, "digests.json");
+
+export function readPins(): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(PINS, "utf8")) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+function writePins(update: Record<string, string>): void {
+  const next = { ...readPins(), ...update };
+  const tmp = `${PINS}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(next, Object.keys(next).sort(), 2) + "\n", { mode: 0o644 });
+  renameSync(tmp, PINS);
+}
+
+/**
+ * True when the image is built from this exact recipe and present where it should be. A mirrored tag that points
+ * at another digest than the one pinned (someone re-pushed it) is refused: an error naming the image and the fix.
+ */
 export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
   if (!existsSync(stampFile(recipe))) return false;
   if (recipe.content) return contentDigest(recipe.refs[0], recipeKey(recipe)) !== undefined;
   if (recipe.mirror) {
-    for (const ref of recipe.refs) if (!(await registryHas(ref))) return false;
+    const pins = readPins();
+    const unpinned: Record<string, string> = {};
+    for (const ref of recipe.refs) {
+      const digest = await mirrorDigest(ref);
+      if (!digest) return false;
+      const pinned = pins[mirrorPath(ref)];
+      if (pinned === undefined)
+        unpinned[mirrorPath(ref)] = digest; // built before the table existed: pinned now
+      else if (pinned !== digest) {
+        throw new StepError(
+          `image ${recipe.refs[0]}`,
+          `${REGISTRY}/${mirrorPath(ref)} is ${digest}, not the ${pinned} this machine built (pinned in ${PINS}): it was pushed over`,
+          `rebuild it from source: rm ${stampFile(recipe)} && npx slipway engine up`,
+        );
+      }
+    }
+    if (Object.keys(unpinned).length) writePins(unpinned);
     return true;
   }
   const label = await $`docker image inspect --format ${'{{index .Config.Labels "org.slipway.recipe"}}'} ${recipe.refs[0]}`.nothrow();
@@ -151,11 +193,28 @@ async function intoDocker(recipe: ImageRecipe, root: string, progress: (l: strin
   if (imp.exitCode !== 0) throw new StepError(step, `docker import failed: ${imp.stderr.trim()}`, "check `docker info`");
   for (const ref of recipe.refs.slice(1)) await $`docker tag ${recipe.refs[0]} ${ref}`;
   if (!recipe.mirror) return;
-  for (const ref of recipe.refs) {
-    const target = `${REGISTRY}/${mirrorPath(ref)}`;
-    progress(`push ${target}`);
-    await $`docker tag ${ref} ${target}`;
-    const push = await $`docker push ${target}`.nothrow();
-    if (push.exitCode !== 0) throw new StepError(step, `push to ${target} failed: ${push.stderr.trim()}`, "check the local registry step");
+  // the mirror takes pushes with its credentials only: a Docker config of this push alone, removed after it
+  const config = mkdtempSync(join(ensureDir(join(paths.cache, "tmp")), "docker-config-"));
+  try {
+    const auth = registryAuthorization().replace(/^Basic /, "");
+    writeFileSync(join(config, "config.json"), JSON.stringify({ auths: { [REGISTRY]: { auth } } }), { mode: 0o600 });
+    const pushed: Record<string, string> = {};
+    for (const ref of recipe.refs) {
+      const target = `${REGISTRY}/${mirrorPath(ref)}`;
+      progress(`push ${target}`);
+      await $`docker tag ${ref} ${target}`;
+      const push = await $`docker --config ${config} push ${target}`.nothrow();
+      if (push.exitCode !== 0)
+        throw new StepError(step, `push to ${target} failed: ${push.stderr.trim()}`, "check the local registry step");
+      const digest = await mirrorDigest(ref);
+      if (!digest) throw new StepError(step, `${target} is not served after its push`, "check the local registry step");
+      pushed[mirrorPath(ref)] = digest;
+    }
+    writePins(pushed);
+  } finally {
+    rmSync(config, { recursive: true, force: true });
   }
+  // the mirror serves it from now on: the host's Docker copies would only fill the disk, one more per rebuild
+  const tags = recipe.refs.flatMap((ref) => [ref, `${REGISTRY}/${mirrorPath(ref)}`]);
+  await $`docker rmi ${tags}`.nothrow();
 }

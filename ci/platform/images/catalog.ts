@@ -143,14 +143,15 @@ export const postgres: ImageRecipe = {
  */
 export const haproxy: ImageRecipe = {
   refs: ["haproxy:2.6", `haproxy:2.6-${DEBIAN_SUITE}`],
-  packages: ["haproxy", "ca-certificates"],
+  // socat: the deploy controller reaches the runtime API's unix socket by `docker exec` (no admin TCP port)
+  packages: ["haproxy", "ca-certificates", "socat"],
   config: {
     env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
     entrypoint: ["haproxy"],
     cmd: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
   },
   mirror: true,
-  revision: 1,
+  revision: 2,
 };
 
 /**

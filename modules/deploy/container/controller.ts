@@ -1,21 +1,44 @@
 /**
  * The rollout controller: runs under plain node in a container (`node controller.ts deploy|rollback`), talks to
- * the target's Docker engine (DOCKER_HOST=tcp://...) and to HAProxy's runtime API (SLIPWAY_PROXY_ADMIN=host:port).
- * Settings come as JSON in SLIPWAY_DEPLOY; the app's secrets as SLIPWAY_SECRET_<NAME> variables. Progress goes to
- * stdout, the report to /out/deploy.json. Exit 0: deployed (or already live); 1: refused or rolled back, with the
- * previous version serving; 2: an error before any traffic moved.
+ * the target's Docker engine over its unix socket (DOCKER_HOST=unix://..., mounted into this container) and, through
+ * it, to HAProxy's runtime API: a mode-600 unix socket inside the proxy container, reached by `docker exec` of
+ * socat (no TCP anywhere). Settings come as JSON in SLIPWAY_DEPLOY; the app's secrets as SLIPWAY_SECRET_<NAME>
+ * variables, which reach each replica as files /run/secrets/<NAME> (mode 0400, never in its environment).
+ * Progress goes to stdout, the report to /out/deploy.json. Exit 0: deployed (or already live), or recovered; 1:
+ * refused or rolled back, with the previous version serving; 2: an error; 3: another run took the lock over (this
+ * one stopped without touching traffic); 4: locked by another run (nothing changed).
+ *
+ * All or nothing: deploy, rollback and recover hold the app's lock on the target (a container named
+ * <app>-deploy-lock, created and never started: Docker refuses a second one with that name), beat on it every
+ * LOCK_BEAT_SECONDS and check it before each change; the rollout's progress (the stable slot, what is rolled out) is
+ * a file on the proxy's volume, written before traffic moves. A run that finds a half-done rollout (a stale lock's,
+ * or its own run's after Ctrl-C: `recover`) restores the stable version first, or finishes a rollout that had already
+ * taken all traffic.
  */
 import { request } from "node:http";
-import { connect } from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import {
+  ADMIN_SOCKET,
   gate,
   type GateResult,
   haproxyConfig,
+  LOCK_BEAT_SECONDS,
+  lockDecision,
+  lockedMessage,
+  lockName,
+  type LockRecord,
   other,
+  parseProgress,
   parseStats,
+  PROGRESS_FILE,
+  type Progress,
+  recoveryLine,
+  recoveryStep,
+  PROXY_CONFIG,
+  PROXY_DIR,
   type DeploySettings,
+  SERVER_STATE,
   servers,
   type ServerStat,
   type Slot,
@@ -25,11 +48,27 @@ import {
 
 const settings = JSON.parse(process.env.SLIPWAY_DEPLOY ?? "{}") as DeploySettings & { previous?: string };
 const action = process.argv[2] ?? "deploy";
-const dockerUrl = new URL((process.env.DOCKER_HOST ?? "").replace(/^tcp:/, "http:"));
-const [adminHost, adminPort] = (process.env.SLIPWAY_PROXY_ADMIN ?? "").split(":");
+const dockerSocket = (process.env.DOCKER_HOST ?? "").replace(/^unix:\/\//, "");
 const secrets: Record<string, string> = Object.fromEntries(settings.secretNames.map((n) => [n, process.env[`SLIPWAY_SECRET_${n}`] ?? ""]));
 const PROXY = `${settings.app}-proxy`;
 const started = Date.now();
+/** The run named in the lock (the CLI's), and this process's own token in it. */
+const runId = settings.run || `controller-${randomUUID().slice(0, 8)}`;
+const LOCK = lockName(settings.app);
+/** The pinned HAProxy image (the deploy module passes it): the proxy's, and the lock's idle container's. */
+const PROXY_IMAGE = process.env.SLIPWAY_PROXY_IMAGE ?? "";
+/** The lock container's image: the proxy's, which every target pulls anyway. */
+const LOCK_IMAGE = PROXY_IMAGE;
+const token = randomUUID();
+/** The lock container this run created ("" until it holds the lock); lost once another run replaced it. */
+let lockId = "";
+let lockLost = false;
+let beat: NodeJS.Timeout | undefined;
+
+/** Another run holds the lock: nothing was changed. */
+class Locked extends Error {}
+/** Another run took this one's lock over: this one stops without touching traffic. */
+class LockLost extends Error {}
 
 interface Step extends GateResult {
   traffic: number;
@@ -41,6 +80,9 @@ const report = {
   strategy: settings.strategy as string,
   image: settings.image,
   previous: "" as string,
+  run: runId,
+  /** what this run restored or finished of a half-done rollout before its own, if anything */
+  recovered: "",
   outcome: "",
   reason: "",
   steps: [] as Step[],
@@ -55,57 +97,326 @@ const redact = (text: string) =>
     .filter((v) => v.length >= 4)
     .reduce((t, v) => t.split(v).join("***"), text);
 
-/** One call to the Docker Engine API; rejects on HTTP errors with Docker's message. */
-function docker(method: string, path: string, body?: unknown): Promise<string> {
+/** One call to the Docker Engine API, body as JSON or a tar archive; rejects on HTTP errors with Docker's message. */
+function dockerCall(method: string, path: string, body?: unknown): Promise<Buffer> {
+  const tar = Buffer.isBuffer(body);
+  const data = body === undefined ? undefined : tar ? body : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: dockerUrl.hostname,
-        port: dockerUrl.port,
+        socketPath: dockerSocket,
         method,
         path: `/v1.41${path}`,
-        headers: body ? { "Content-Type": "application/json" } : {},
+        headers: data ? { "Content-Type": tar ? "application/x-tar" : "application/json", "Content-Length": data.length } : {},
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          if ((res.statusCode ?? 500) >= 400)
-            reject(
-              new Error(
-                `Docker ${method} ${path.split("?")[0]}: ${res.statusCode} ${(() => {
-                  try {
-                    return JSON.parse(text).message;
-                  } catch {
-                    return text.trim();
-                  }
-                })()}`,
-              ),
-            );
-          else resolve(text);
+          const out = Buffer.concat(chunks);
+          if ((res.statusCode ?? 500) < 400) return resolve(out);
+          let message = out.toString().trim();
+          try {
+            message = JSON.parse(message).message;
+          } catch {
+            // not JSON: Docker's plain-text error
+          }
+          reject(new Error(`Docker ${method} ${path.split("?")[0]}: ${res.statusCode} ${message}`));
         });
       },
     );
-    req.on("error", (err) => reject(new Error(`the Docker engine at ${process.env.DOCKER_HOST} does not answer (${err.message})`)));
-    req.end(body ? JSON.stringify(body) : undefined);
+    req.on("error", (err) =>
+      reject(new Error(`the Docker engine at ${process.env.DOCKER_HOST} does not answer (${err.message}): check SLIPWAY_DOCKER_HOST`)),
+    );
+    req.end(data);
   });
 }
 
-/** A command on HAProxy's runtime API. */
-function admin(cmd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(Number(adminPort), adminHost, () => sock.end(`${cmd}\n`));
-    const chunks: Buffer[] = [];
-    sock.on("data", (c: Buffer) => chunks.push(c));
-    sock.on("end", () => resolve(Buffer.concat(chunks).toString()));
-    sock.on("error", reject);
+const docker = async (method: string, path: string, body?: unknown): Promise<string> => (await dockerCall(method, path, body)).toString();
+
+const EXIT_MARK = "__slipway_exit";
+
+/**
+ * Runs cmd in a running container (Docker exec); returns its stdout, rejects with its stderr when it fails. The
+ * command prints its exit status after its output, and the stream is read until that line: whether the closing of
+ * Docker's hijacked connection reaches this side depends on what forwards the socket (a Dagger socket does not).
+ */
+async function exec(container: string, cmd: string[], timeoutSeconds = 30): Promise<string> {
+  const wrapped = ["sh", "-c", `"$@"; printf '\\n${EXIT_MARK} %s\\n' "$?"`, "exec", ...cmd];
+  const { Id } = JSON.parse(
+    await docker("POST", `/containers/${encodeURIComponent(container)}/exec`, { Cmd: wrapped, AttachStdout: true, AttachStderr: true }),
+  ) as { Id: string };
+  const { out, err } = await new Promise<{ out: string; err: string }>((resolve, reject) => {
+    const body = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
+    const req = request(
+      {
+        socketPath: dockerSocket,
+        method: "POST",
+        path: `/v1.41/exec/${Id}/start`,
+        headers: { "Content-Type": "application/json", "Content-Length": body.length },
+      },
+      (res) => {
+        // the multiplexed stream: frames of [stream, 0, 0, 0, size (4 bytes, big endian)] + payload
+        let raw = Buffer.alloc(0);
+        const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+        const finish = () => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve({ out: Buffer.concat(chunks.out).toString(), err: Buffer.concat(chunks.err).toString() });
+        };
+        res.on("data", (c: Buffer) => {
+          raw = Buffer.concat([raw, c]);
+          while (raw.length >= 8 && raw.length >= 8 + raw.readUInt32BE(4)) {
+            const size = raw.readUInt32BE(4);
+            (raw[0] === 2 ? chunks.err : chunks.out).push(raw.subarray(8, 8 + size));
+            raw = raw.subarray(8 + size);
+          }
+          if (new RegExp(`\\n${EXIT_MARK} \\d+\\n$`).test(Buffer.concat(chunks.out).toString())) finish();
+        });
+        res.on("end", finish);
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(
+        new Error(`${cmd[0]} in ${container} did not finish within ${timeoutSeconds}s: check the container (docker logs ${container})`),
+      );
+    }, timeoutSeconds * 1000);
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`the Docker engine at ${process.env.DOCKER_HOST} does not answer (${e.message}): check SLIPWAY_DOCKER_HOST`));
+    });
+    req.end(body);
   });
+  const m = new RegExp(`\\n${EXIT_MARK} (\\d+)\\n$`).exec(out);
+  const code = m ? Number(m[1]) : -1;
+  const stdout = m ? out.slice(0, m.index) : out;
+  if (code !== 0) {
+    const why = err.trim() || stdout.trim() || "no output";
+    throw new Error(`${cmd[0]} in ${container} exited with ${code}: ${why.split("\n").pop()}`);
+  }
+  return stdout;
 }
 
-const stats = async (): Promise<Map<string, ServerStat>> => parseStats(await admin("show stat"));
+/** A tar archive of files (name relative to /, mode, owner); directories end in "/". */
+function tarArchive(entries: { name: string; mode: number; uid: number; gid: number; data?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = Buffer.from(e.data ?? "");
+    const h = Buffer.alloc(512);
+    const put = (text: string, at: number, len: number) => h.write(text, at, len, "utf8");
+    const oct = (n: number, at: number, len: number) => put(n.toString(8).padStart(len - 1, "0") + "\0", at, len);
+    put(e.name, 0, 100);
+    oct(e.mode, 100, 8);
+    oct(e.uid, 108, 8);
+    oct(e.gid, 116, 8);
+    oct(e.name.endsWith("/") ? 0 : data.length, 124, 12);
+    oct(Math.floor(Date.now() / 1000), 136, 12);
+    put(e.name.endsWith("/") ? "5" : "0", 156, 1);
+    put("ustar\u000000", 257, 8);
+    h.fill(" ", 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    put(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8);
+    blocks.push(h);
+    if (!e.name.endsWith("/")) blocks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  return Buffer.concat([...blocks, Buffer.alloc(1024)]);
+}
+
+/** The first file of a tar archive (as Docker's archive API returns one file). */
+function untarFirst(tar: Buffer): string {
+  const size = parseInt(tar.subarray(124, 136).toString().replace(/\0.*$/s, "").trim() || "0", 8);
+  return tar.subarray(512, 512 + size).toString();
+}
+
+/** The lock container and its holder as it says (its last heartbeat: the file's, else the container's creation). */
+async function readLock(): Promise<{ id: string; record: LockRecord } | undefined> {
+  let info: { Id: string; Created: string; Config: { Labels?: Record<string, string> } };
+  try {
+    info = JSON.parse(await docker("GET", `/containers/${LOCK}/json`));
+  } catch (e) {
+    if (/: 404 /.test((e as Error).message)) return undefined;
+    throw e;
+  }
+  const labels = info.Config.Labels ?? {};
+  const record: LockRecord = {
+    run: labels["slipway.run"] ?? "an unknown run",
+    token: labels["slipway.lock-token"] ?? "",
+    started: labels["slipway.started"] ?? info.Created,
+    beat: Date.parse(info.Created),
+  };
+  try {
+    const said = JSON.parse(untarFirst(await dockerCall("GET", `/containers/${info.Id}/archive?path=%2Fslipway-lock.json`))) as LockRecord;
+    if (Number.isFinite(said.beat)) record.beat = said.beat;
+  } catch {
+    // no heartbeat yet (created a moment ago, or its holder died at once): its creation time stands
+  }
+  return { id: info.Id, record };
+}
+
+/** A heartbeat: the holder's record, its time now, written into the lock container (by id: never into a successor). */
+async function beatOnce(): Promise<void> {
+  const record: LockRecord = { run: runId, token, started: new Date(started).toISOString(), beat: Date.now() };
+  const tar = tarArchive([{ name: "slipway-lock.json", mode: 0o644, uid: 0, gid: 0, data: JSON.stringify(record) }]);
+  await dockerCall("PUT", `/containers/${lockId}/archive?path=%2F`, tar);
+}
+
+/**
+ * Takes the app's lock on the target: a container created under a fixed name (Docker refuses a duplicate with 409).
+ * A lock whose holder stopped beating is taken over, as is this run's own when ownRun (its recovery); a live
+ * holder's is refused in one line (Locked). Returns how it was taken.
+ */
+async function acquireLock(ownRun: boolean): Promise<"free" | "stale" | "own"> {
+  const present = await docker("GET", `/images/${encodeURIComponent(LOCK_IMAGE)}/json`).then(
+    () => true,
+    () => false,
+  );
+  if (!present) await pull(LOCK_IMAGE);
+  let how: "free" | "stale" | "own" = "free";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const created = JSON.parse(
+        await docker("POST", `/containers/create?name=${LOCK}`, {
+          Image: LOCK_IMAGE,
+          Entrypoint: ["true"],
+          Cmd: [],
+          Labels: {
+            "slipway.app": settings.app,
+            "slipway.role": "lock",
+            "slipway.run": runId,
+            "slipway.lock-token": token,
+            "slipway.started": new Date(started).toISOString(),
+          },
+        }),
+      ) as { Id: string };
+      lockId = created.Id;
+      await beatOnce();
+      beat = setInterval(heartbeat, LOCK_BEAT_SECONDS * 1000);
+      beat.unref();
+      return how;
+    } catch (e) {
+      if (!/: 409 /.test((e as Error).message)) throw e;
+    }
+    const found = await readLock();
+    if (!found) continue; // released meanwhile
+    const now = Date.now();
+    const decision = lockDecision(found.record, runId, now, ownRun);
+    if (decision === "held" || decision === "free") throw new Locked(lockedMessage(found.record, now));
+    if (decision === "stale")
+      say(
+        `the lock of ${found.record.run} (started ${found.record.started}) has had no heartbeat for ${Math.round((now - found.record.beat) / 1000)}s: that run is gone, taking it over`,
+      );
+    how = decision;
+    // removed by id: a lock another run took meanwhile is never the one removed
+    await docker("DELETE", `/containers/${found.id}?force=1`).catch((err: Error) => {
+      if (!/: 404 /.test(err.message)) throw err;
+    });
+  }
+  throw new Error(`the lock ${LOCK} on ${settings.environment} kept changing hands: another run is starting, retry in a moment`);
+}
+
+let beating = false;
+/** Beats on the lock; a lock container that is gone (replaced by another run) means the lock is lost. */
+function heartbeat(): void {
+  if (beating || lockLost || !lockId) return;
+  beating = true;
+  beatOnce()
+    .catch((e: Error) => {
+      if (/: 404 /.test(e.message)) lockLost = true;
+    })
+    .finally(() => (beating = false));
+}
+
+/** Before every change on the target: this run still holds the lock, else LockLost (and nothing more is touched). */
+async function holdLock(): Promise<void> {
+  if (!lockId) return;
+  if (!lockLost) {
+    const current = await docker("GET", `/containers/${LOCK}/json`).then(
+      (t) => (JSON.parse(t) as { Id: string }).Id,
+      (e: Error) => {
+        if (/: 404 /.test(e.message)) return "";
+        throw e;
+      },
+    );
+    if (current !== lockId) lockLost = true;
+  }
+  if (lockLost)
+    throw new LockLost(
+      `another run took over the lock on ${settings.environment} (this run's recovery, or a run that found its heartbeat stale): stopped without touching traffic`,
+    );
+}
+
+async function releaseLock(): Promise<void> {
+  if (beat) clearInterval(beat);
+  if (lockId) await docker("DELETE", `/containers/${lockId}?force=1`).catch(() => undefined);
+  lockId = "";
+}
+
+/** The rollout in progress on the target, if any (a file on the proxy's volume). */
+async function readProgress(): Promise<Progress | undefined> {
+  return parseProgress(await exec(PROXY, ["sh", "-c", 'cat "$1" 2>/dev/null || true', "progress", PROGRESS_FILE]));
+}
+
+/** Records the rollout's progress, atomically (a temp file, then renamed over the old one). */
+async function saveProgress(p: Progress): Promise<void> {
+  await holdLock();
+  await exec(PROXY, [
+    "sh",
+    "-ec",
+    'umask 077; printf "%s" "$2" > "$1.tmp"; mv -f "$1.tmp" "$1"',
+    "progress",
+    PROGRESS_FILE,
+    JSON.stringify(p),
+  ]);
+}
+
+async function clearProgress(): Promise<void> {
+  await holdLock();
+  await exec(PROXY, ["rm", "-f", PROGRESS_FILE]);
+}
+
+/** The numeric uid and gid a created container runs as (its image's USER, names looked up in its /etc files). */
+async function containerOwner(name: string): Promise<{ uid: number; gid: number }> {
+  const user = (JSON.parse(await docker("GET", `/containers/${name}/json`)) as { Config: { User?: string } }).Config.User || "0";
+  const [u, g] = user.split(":");
+  const file = async (path: string) =>
+    untarFirst(await dockerCall("GET", `/containers/${name}/archive?path=${encodeURIComponent(path)}`))
+      .split("\n")
+      .map((l) => l.split(":"));
+  const passwd = /^\d+$/.test(u) && (g === undefined || /^\d+$/.test(g)) ? [] : await file("/etc/passwd");
+  const entry = passwd.find((f) => f[0] === u || f[2] === u);
+  const uid = /^\d+$/.test(u) ? Number(u) : Number(entry?.[2] ?? NaN);
+  if (Number.isNaN(uid)) throw new Error(`the image of ${name} runs as user ${u}, which its /etc/passwd does not name: set USER to a uid`);
+  if (g === undefined) return { uid, gid: Number(entry?.[3] ?? uid) };
+  if (/^\d+$/.test(g)) return { uid, gid: Number(g) };
+  const group = (await file("/etc/group")).find((f) => f[0] === g);
+  if (!group) throw new Error(`the image of ${name} runs as group ${g}, which its /etc/group does not name: set USER to uid:gid`);
+  return { uid, gid: Number(group[2]) };
+}
+
+/**
+ * Commands on HAProxy's runtime API (joined with ";", one exchange), by socat inside the proxy container. With
+ * save, the server state (weights, live slot) is then written to the state file, atomically (temp, then rename).
+ */
+function admin(commands: string[], save = false): Promise<string> {
+  const ask = `printf '%s\\n' "$1" | socat -t 10 - UNIX-CONNECT:${ADMIN_SOCKET}`;
+  const keep = `printf 'show servers state\\n' | socat -t 10 - UNIX-CONNECT:${ADMIN_SOCKET} > ${SERVER_STATE}.tmp && test -s ${SERVER_STATE}.tmp && mv -f ${SERVER_STATE}.tmp ${SERVER_STATE}`;
+  return exec(PROXY, ["sh", "-ec", save ? `${ask}; ${keep}` : ask, "admin", commands.join(";")]);
+}
+
+const stats = async (): Promise<Map<string, ServerStat>> => parseStats(await admin(["show stat"]));
+/** Sets the servers' weights in one exchange and saves the state; HAProxy answers a successful `set weight` with nothing. */
 const setWeight = async (names: string[], weight: number) => {
-  for (const n of names) await admin(`set weight app/${n} ${weight}`);
+  if (!names.length) return;
+  await holdLock();
+  const answer = (
+    await admin(
+      names.map((n) => `set weight app/${n} ${weight}`),
+      true,
+    )
+  ).trim();
+  if (answer) throw new Error(`HAProxy refused a weight change: ${answer.split("\n")[0]}`);
 };
 
 interface ContainerInfo {
@@ -140,10 +451,17 @@ async function remove(name: string): Promise<void> {
   });
 }
 
+/**
+ * Creates and starts a replica. Its secrets are written into it as files /run/secrets/<NAME> (mode 0400, owned by
+ * the image's user) before it starts; its environment names them as <NAME>_FILE, so no secret value shows in
+ * `docker inspect`.
+ */
 async function startReplica(slot: Slot, replica: number, image: string): Promise<void> {
   const name = `${settings.app}-${slot}-${replica}`;
+  await holdLock();
   await remove(name);
-  const env = { ...settings.env, ...secrets, PORT: String(slotPort(settings, slot, replica)), HOST: "127.0.0.1" };
+  const files = Object.fromEntries(Object.keys(secrets).map((n) => [`${n}_FILE`, `/run/secrets/${n}`]));
+  const env = { ...settings.env, ...files, PORT: String(slotPort(settings, slot, replica)), HOST: "127.0.0.1" };
   await docker("POST", `/containers/create?name=${name}`, {
     Image: image,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -156,6 +474,14 @@ async function startReplica(slot: Slot, replica: number, image: string): Promise
     },
     HostConfig: { NetworkMode: "host", RestartPolicy: { Name: "unless-stopped" }, Init: true },
   });
+  if (Object.keys(secrets).length) {
+    const { uid, gid } = await containerOwner(name);
+    const tar = tarArchive([
+      { name: "run/secrets/", mode: 0o500, uid, gid },
+      ...Object.entries(secrets).map(([n, value]) => ({ name: `run/secrets/${n}`, mode: 0o400, uid, gid, data: value })),
+    ]);
+    await dockerCall("PUT", `/containers/${name}/archive?path=%2F`, tar);
+  }
   await docker("POST", `/containers/${name}/start`);
 }
 
@@ -188,6 +514,7 @@ async function retire(names: string[]): Promise<void> {
     if (names.every((n) => (s.get(n)?.current ?? 0) === 0)) break;
     await sleep(0.5);
   }
+  await holdLock();
   for (const n of names) {
     await docker("POST", `/containers/${settings.app}-${n}/stop?t=10`).catch(() => undefined);
     await remove(`${settings.app}-${n}`);
@@ -204,37 +531,96 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
     );
   }
   const running = (slot: Slot) => containers.some((c) => c.Labels["slipway.slot"] === slot && c.State === "running");
-  if (proxy?.State === "running") {
-    const s = await stats();
-    const live = (["blue", "green"] as Slot[]).find((slot) => servers(settings, slot).some((n) => (s.get(n)?.weight ?? 0) > 0));
-    return live;
-  }
+  if (proxy?.State === "running") return liveSlot();
   const live = running("blue") ? "blue" : running("green") ? "green" : undefined;
-  say(proxy ? "starting the stopped proxy" : `starting the proxy on ${settings.listen}`);
-  await pull("haproxy:2.6");
-  await remove(PROXY);
-  await docker("POST", `/containers/create?name=${PROXY}`, {
-    Image: "haproxy:2.6",
-    Env: [`HAPROXY_CFG=${haproxyConfig(settings, live)}`],
-    Entrypoint: ["sh", "-c", 'printf "%s" "$HAPROXY_CFG" > /tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg'],
-    Cmd: [],
-    Labels: { "slipway.app": settings.app, "slipway.role": "proxy", "slipway.proxy-config": key },
-    HostConfig: { NetworkMode: "host", RestartPolicy: { Name: "unless-stopped" } },
-  });
-  await docker("POST", `/containers/${PROXY}/start`);
+  if (proxy) {
+    // its config and saved server state are on its volume: started again, it serves the weights it had
+    say("starting the stopped proxy");
+    await docker("POST", `/containers/${PROXY}/start`);
+  } else {
+    say(`starting the proxy on ${settings.listen}`);
+    await pull(PROXY_IMAGE);
+    // a new proxy starts from a new volume: no server state from another configuration
+    await docker("DELETE", `/volumes/${PROXY}`).catch((e: Error) => {
+      if (!/404/.test(e.message)) throw e;
+    });
+    await docker("POST", "/volumes/create", { Name: PROXY, Labels: { "slipway.app": settings.app } });
+    await docker("POST", `/containers/create?name=${PROXY}`, {
+      Image: PROXY_IMAGE,
+      Entrypoint: ["haproxy", "-W", "-db", "-f", PROXY_CONFIG],
+      Cmd: [],
+      Labels: { "slipway.app": settings.app, "slipway.role": "proxy", "slipway.proxy-config": key },
+      HostConfig: {
+        NetworkMode: "host",
+        RestartPolicy: { Name: "unless-stopped" },
+        Mounts: [{ Type: "volume", Source: PROXY, Target: PROXY_DIR }],
+      },
+    });
+    const dir = PROXY_DIR.slice(1);
+    const tar = tarArchive([
+      { name: `${dir}/`, mode: 0o700, uid: 0, gid: 0 },
+      { name: `${dir}/haproxy.cfg`, mode: 0o600, uid: 0, gid: 0, data: haproxyConfig(settings, live) },
+    ]);
+    await dockerCall("PUT", `/containers/${PROXY}/archive?path=%2F`, tar);
+    await docker("POST", `/containers/${PROXY}/start`);
+  }
+  let last = "";
   for (let i = 0; i < 40; i++) {
-    if (
-      await admin("show info").then(
-        () => true,
-        () => false,
-      )
-    )
+    try {
+      await admin(["show info"]);
       return live;
+    } catch (err) {
+      last = (err as Error).message;
+    }
     await sleep(0.25);
   }
-  throw new Error(
-    `the proxy ${PROXY} did not open its runtime API on 127.0.0.1:${settings.adminPort}: check its logs (docker logs ${PROXY})`,
-  );
+  throw new Error(`the proxy ${PROXY} did not open its runtime API ${ADMIN_SOCKET} (${last}): check its logs (docker logs ${PROXY})`);
+}
+
+/** The slot taking traffic (the first with a weight above 0), if any. */
+async function liveSlot(): Promise<Slot | undefined> {
+  const s = await stats();
+  return (["blue", "green"] as Slot[]).find((slot) => servers(settings, slot).some((n) => (s.get(n)?.weight ?? 0) > 0));
+}
+
+/** Starts the stopped replicas of names (a rolling rollout stops the old ones as it goes). */
+async function startStopped(names: string[]): Promise<void> {
+  for (const n of names) {
+    const c = `${settings.app}-${n}`;
+    const info = JSON.parse(await docker("GET", `/containers/${c}/json`));
+    if (!info.State.Running) {
+      await holdLock();
+      await docker("POST", `/containers/${c}/start`);
+    }
+  }
+}
+
+/**
+ * Puts a half-done rollout right: undone (the stable slot's replicas started, healthy and at 100%, the new slot at 0
+ * and removed) or, when the new version had already taken all traffic, finished (the stable slot retired). Then the
+ * progress is cleared. Returns the line that says so.
+ */
+async function restore(p: Progress): Promise<string> {
+  const step = recoveryStep(p);
+  const fresh = servers(settings, p.fresh);
+  const stable = p.stable ? servers(settings, p.stable) : [];
+  if (step === "finish") {
+    await setWeight(fresh, 100);
+    await setWeight(stable, 0);
+    await retire(stable);
+  } else {
+    if (p.stable) {
+      await startStopped(stable);
+      await waitHealthy(p.stable, stable);
+      await setWeight(stable, 100);
+    }
+    await setWeight(fresh, 0);
+    await retire(fresh);
+  }
+  await clearProgress();
+  const line = recoveryLine(p, step);
+  say(line);
+  return line;
 }
 
 /** Holds traffic `share` on `fresh` for the window and judges it. */
@@ -250,8 +636,15 @@ async function observe(fresh: string[], traffic: number): Promise<Step> {
 }
 
 async function rollout(): Promise<number> {
-  const containers = await list();
-  const live = await ensureProxy(containers);
+  let containers = await list();
+  let live = await ensureProxy(containers);
+  // a rollout another run left half done: put right first (never "already live" for a canary at 10%)
+  const pending = await readProgress();
+  if (pending) {
+    report.recovered = await restore(pending);
+    containers = await list();
+    live = await liveSlot();
+  }
   const liveImage = live
     ? containers.find((c) => c.Labels["slipway.slot"] === live && c.State === "running")?.Labels["slipway.image"]
     : undefined;
@@ -269,23 +662,32 @@ async function rollout(): Promise<number> {
     `${settings.strategy} of ${settings.image} into the ${slot} slot${live ? `; ${live} (${liveImage}) keeps serving until it is healthy` : " (first deploy)"}`,
   );
   await pull(settings.image);
+  const progress: Progress = {
+    run: runId,
+    started: new Date(started).toISOString(),
+    action: report.strategy === "rollback" ? "rollback" : "deploy",
+    stable: live,
+    stableImage: liveImage ?? "",
+    fresh: slot,
+    image: settings.image,
+    phase: "rolling-out",
+  };
+  // before anything starts or traffic moves: what serves now, and what is being rolled out
+  await saveProgress(progress);
 
   // the new version's errors from its first request on: the failed requests of the attempt
   let attemptStart: Map<string, ServerStat> | undefined;
   const back = async (reason: string): Promise<number> => {
     say(`rolling back: ${reason}`);
     if (old.length) {
-      for (const n of old) {
-        const c = `${settings.app}-${n}`;
-        const info = JSON.parse(await docker("GET", `/containers/${c}/json`));
-        if (!info.State.Running) await docker("POST", `/containers/${c}/start`);
-      }
+      await startStopped(old);
       await waitHealthy(live!, old);
       await setWeight(old, 100);
     }
     await setWeight(fresh, 0);
     if (attemptStart) report.failedRequests = gate(attemptStart, await stats(), fresh, 1).failed;
     await retire(fresh);
+    await clearProgress();
     report.outcome = "rolled back";
     report.reason = reason;
     say(`rolled back; ${live ? `${liveImage} serves as before` : "nothing was live before"}`);
@@ -323,23 +725,71 @@ async function rollout(): Promise<number> {
       if (!step.ok) return back(step.reason);
     }
   }
+  // all traffic on the new version: from here a run that finds this half done finishes it
+  await saveProgress({ ...progress, phase: "retiring" });
   await retire(old);
+  await clearProgress();
   report.outcome = "deployed";
   report.reason = `${settings.image} live in the ${slot} slot`;
   say(`done: ${report.reason}${live ? `; ${liveImage} retired` : ""}`);
   return 0;
 }
 
+/**
+ * After SIGINT/SIGTERM of the run that was rolling out: takes over that run's lock (or a stale one) and puts the
+ * half-done rollout right. The interrupted controller checks the lock before each change and stops.
+ */
+async function recover(): Promise<number> {
+  report.strategy = "recover";
+  const how = await acquireLock(true);
+  // a change the interrupted controller had already begun lands first; it checks the lock before the next one
+  if (how === "own") await sleep(2.5);
+  const containers = await list();
+  const proxy = containers.find((c) => c.Names.includes(`/${PROXY}`));
+  const pending = proxy ? (await ensureProxy(containers), await readProgress()) : undefined;
+  report.outcome = pending ? "restored" : "unchanged";
+  report.reason = pending ? await restore(pending) : `no rollout was in progress on ${settings.environment}: nothing to restore`;
+  if (pending) [report.image, report.previous] = [pending.image, pending.stableImage];
+  return 0;
+}
+
+/** The slot whose replicas serve: with a rollout half done, the one its recovery leaves serving. */
+async function servingReplica(): Promise<ContainerInfo | undefined> {
+  const containers = await list();
+  const proxyRunning = containers.some((c) => c.Names.includes(`/${PROXY}`) && c.State === "running");
+  const pending = proxyRunning ? await readProgress() : undefined;
+  const slot = pending ? (recoveryStep(pending) === "finish" ? pending.fresh : pending.stable) : undefined;
+  if (pending && !slot) return undefined;
+  return containers.find((c) => (slot ? c.Labels["slipway.slot"] === slot : c.Labels["slipway.slot"]) && c.State === "running");
+}
+
 async function main(): Promise<number> {
   await docker("GET", "/_ping");
-  if (action === "deploy") return rollout();
-  if (action !== "rollback") throw new Error(`unknown action ${action}`);
+  if (action === "deploy") {
+    await acquireLock(false);
+    return rollout();
+  }
+  if (action === "recover") return recover();
+  if (action !== "rollback" && action !== "previous") throw new Error(`unknown action ${action}`);
+  if (action === "rollback") await acquireLock(false);
   // the last good version is recorded on the live replicas; it comes back by blue-green
-  const live = (await list()).find((c) => c.Labels["slipway.slot"] && c.State === "running");
+  const live = await servingReplica();
   const previous = live?.Labels["slipway.previous"];
   if (!previous)
     throw new Error(
       `no previous version is recorded on ${settings.environment}${live ? ` (${live.Labels["slipway.image"]} was the first deploy)` : " (nothing is deployed)"}: deploy an image instead`,
+    );
+  if (action === "previous") {
+    // what a rollback would put back, for the caller to verify first
+    report.image = previous;
+    report.outcome = "found";
+    report.reason = `${previous} is the previous version`;
+    return 0;
+  }
+  // the caller verified settings.image: the target must still name that version
+  if (settings.image && settings.image !== previous)
+    throw new Error(
+      `the previous version on ${settings.environment} is now ${previous}, not the verified ${settings.image}: rerun the rollback`,
     );
   settings.image = previous;
   settings.strategy = "blue-green";
@@ -351,14 +801,36 @@ async function main(): Promise<number> {
 main().then(
   (code) => finish(code),
   (err: Error) => {
-    report.outcome = "failed";
     report.reason = redact(err.message);
+    if (err instanceof Locked) {
+      report.outcome = "locked";
+      return finish(4);
+    }
+    if (err instanceof LockLost) {
+      report.outcome = "interrupted";
+      say(`stopped: ${report.reason}`);
+      return finish(3);
+    }
+    report.outcome = "failed";
     process.stdout.write(`deploy ${settings.environment}: failed: ${report.reason}\n`);
-    finish(2);
+    return finish(2);
   },
 );
 
-function finish(code: number): void {
+// stopped from outside (its run's session ended): the lock is released; the progress stays for the next run
+for (const sig of ["SIGTERM", "SIGINT"] as const)
+  process.once(sig, () => {
+    report.outcome = "interrupted";
+    report.reason = `stopped by ${sig}; the next deploy or rollback puts a half-done rollout right`;
+    void finish(sig === "SIGINT" ? 130 : 143);
+  });
+
+let finishing = false;
+/** Releases the lock (on every way out), writes the report and exits. */
+async function finish(code: number): Promise<void> {
+  if (finishing) return;
+  finishing = true;
+  await releaseLock();
   report.durationSeconds = (Date.now() - started) / 1000;
   mkdirSync("/out", { recursive: true });
   writeFileSync("/out/deploy.json", JSON.stringify(report, null, 2) + "\n");

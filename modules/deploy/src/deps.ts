@@ -7,13 +7,18 @@
 import { dag, type File, type Service } from "@dagger.io/dagger";
 
 export interface Dependencies {
+  /** The pin table (modules/pins): the images this module runs by default. */
+  pins(): { image(name: string): Promise<string> };
   sign(opts?: { image?: string }): {
     verify(
       ref: string,
       publicKey: File,
-      opts?: { registry?: Service; tlog?: boolean },
+      opts?: { registry?: Service; tlog?: boolean; requires?: string[]; sources?: string[] },
     ): { status(): Promise<string>; message(): Promise<string> };
   };
 }
 
 export const deps = dag as unknown as Dependencies;
+
+/** The pin table. */
+export const pins = (): ReturnType<Dependencies["pins"]> => deps.pins();

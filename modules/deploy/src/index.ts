@@ -1,29 +1,43 @@
 /**
- * Deploy a verified image. Target "docker host": a Docker engine (DOCKER_HOST) with HAProxy in front; strategies
+ * Deploy a verified image. Target "docker host": a Docker engine (its API's unix socket) with HAProxy in front; strategies
  * rolling, blue-green and canary, each traffic step gated on health and error rate over a window, the previous
  * version serving until the new one is proven, automatic rollback, and `rollback` to the last good version.
  * Target "gitops": the digest written into a kustomization's images, committed naming the commit SHA, pushed.
  * Every function verifies the image's signature and attestations first and is never served from cache.
  */
-import { dag, type Container, type Directory, field, File, type float, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
+import {
+  dag,
+  type Container,
+  type Directory,
+  field,
+  File,
+  type float,
+  func,
+  object,
+  ReturnType,
+  Secret,
+  Service,
+  Socket,
+} from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 import { StageResult } from "./result.ts";
-import { deps } from "./deps.ts";
+import { deps, pins } from "./deps.ts";
 import { type DeploySettings, parseSteps, STRATEGIES, type Strategy } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";
 
 export * from "./plan.ts";
 export { setKustomizeImage } from "./kustomize.ts";
 
-/** The image the controller and git run in (node and git; served by the mirror offline). */
-export const NODE_IMAGE = "node:22-bookworm-slim";
 const CONTROLLER_DIR = "/opt/slipway/deploy";
+/** Where the target's Docker API socket is mounted in the controller's container. */
+const DOCKER_SOCKET = "/run/slipway/docker.sock";
 
 @object()
 export class Deploy {
+  /** The image the controller and git run in (node and git); empty: the pinned Node image (modules/pins). */
   @func() image: string;
 
-  constructor(image: string = NODE_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
@@ -51,8 +65,6 @@ export class DeployEnvironment {
   @field() replicas: number = 2;
   /** The proxy's public listener on the target, e.g. 127.0.0.1:18081 */
   @field() listen: string = "";
-  /** HAProxy's runtime API port on the target's loopback */
-  @field() adminPort: number = 0;
   /** First port of the blue slot; green uses appPort + 100 */
   @field() appPort: number = 0;
   @field() healthPath: string = "/health";
@@ -68,13 +80,19 @@ export class DeployEnvironment {
   @field() gitopsRemote: string = "";
   @field() gitopsPath: string = ".";
   @field() gitopsBranch: string = "main";
+  /** Attestations required besides signature, SBOM, provenance and scan ("gates:test,scan,secrets", "smoke:staging") */
+  @field() requires: string[] = [];
   controllerImage: string;
   secrets: Secret[] = [];
-  docker?: Service;
-  proxyAdmin?: Service;
+  /** The public keys this environment accepts images from, and for each the sources it may sign (comma-joined; "" any) */
+  trustedKeys: File[] = [];
+  trustedSources: string[] = [];
+  docker?: Socket;
   git?: Service;
   gitToken?: Secret;
   registry?: Service;
+  /** The run a rollout belongs to, named in the target's lock ("" : the controller makes one up) */
+  run = "";
 
   constructor(controllerImage: string, name: string, app: string) {
     this.controllerImage = controllerImage;
@@ -98,19 +116,16 @@ export class DeployEnvironment {
   }
 
   /**
-   * A Docker host target: its Docker API (docker) and HAProxy's runtime API (proxyAdmin, on adminPort of the
-   * target's loopback), the proxy listening on listen (host:port), the app's replicas from appPort up.
+   * A Docker host target: its Docker API as a unix socket (docker; on the command line --docker=unix:///PATH), the
+   * proxy listening on listen (host:port), the app's replicas from appPort up. HAProxy's runtime API is a unix
+   * socket inside the proxy container, reached through the Docker API: no TCP port to open or protect.
    */
   @func()
-  withDockerHost(docker: Service, proxyAdmin: Service, listen: string, adminPort: number, appPort: number): DeployEnvironment {
+  withDockerHost(docker: Socket, listen: string, appPort: number): DeployEnvironment {
     if (!/^[^\s:]+:\d+$/.test(listen)) throw new Error(`listen ${JSON.stringify(listen)} is not host:port: write e.g. 127.0.0.1:18081`);
-    for (const [what, port] of [
-      ["adminPort", adminPort],
-      ["appPort", appPort],
-    ] as const) {
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${what} ${port} is not a port number (1-65535)`);
-    }
-    return this.with({ docker, proxyAdmin, listen, adminPort, appPort, gitopsRemote: "" });
+    if (!Number.isInteger(appPort) || appPort < 1 || appPort > 65435)
+      throw new Error(`appPort ${appPort} is not a port number (1-65435; green uses appPort + 100)`);
+    return this.with({ docker, listen, appPort, gitopsRemote: "" });
   }
 
   /**
@@ -132,7 +147,6 @@ export class DeployEnvironment {
       git,
       gitToken: token,
       docker: undefined,
-      proxyAdmin: undefined,
     });
   }
 
@@ -180,6 +194,51 @@ export class DeployEnvironment {
     return this.with({ registry });
   }
 
+  /**
+   * A key this environment accepts images signed by, for images built from sources (the repository URLs their
+   * provenance may name; none: any). Call once per key; deploy and rollback need at least one (or deploy's publicKey).
+   */
+  @func()
+  withTrustedKey(publicKey: File, sources: string[] = []): DeployEnvironment {
+    for (const src of sources)
+      if (!/^[^\s,]+$/.test(src))
+        throw new Error(`source ${JSON.stringify(src)} is not a repository URL or path: write e.g. https://git.example.com/team/app`);
+    return this.with({ trustedKeys: [...this.trustedKeys, publicKey], trustedSources: [...this.trustedSources, sources.join(",")] });
+  }
+
+  /**
+   * What this environment requires of an image besides its signature, SBOM, provenance and scan attestations:
+   * gates:STAGE[,STAGE...] (those pipeline stages passed before it was signed) and smoke:ENVIRONMENT (this very
+   * digest passed that environment's smoke checks), e.g. production: gates:test,scan,secrets smoke:staging.
+   */
+  @func()
+  withRequirements(requires: string[]): DeployEnvironment {
+    for (const r of requires)
+      if (!/^(gates:[a-z0-9][a-z0-9,-]*|smoke:[a-z][a-z0-9-]*)$/.test(r))
+        throw new Error(`requirement ${JSON.stringify(r)} is not one: write gates:STAGE[,STAGE...] or smoke:ENVIRONMENT`);
+    return this.with({ requires });
+  }
+
+  /**
+   * The run a deploy or rollback belongs to (the CLI's run id): named in the target's lock ("locked by <run>"), and
+   * the run whose lock `recover` may take over. Called by the CLI, not exposed to `dagger call`.
+   */
+  withRun(run: string): DeployEnvironment {
+    if (!/^[A-Za-z0-9._@:+-]{1,100}$/.test(run))
+      throw new Error(`run ${JSON.stringify(run)} is not a run id: use letters, digits and . _ @ : + - (at most 100)`);
+    return this.with({ run });
+  }
+
+  /**
+   * After the run (withRun) was interrupted mid-rollout: takes over its lock on the target, returns the traffic to
+   * the stable version (or finishes a rollout that had already taken all traffic), removes the half-started slot's
+   * replicas and releases the lock. Docker host targets only; the CLI calls it on SIGINT/SIGTERM.
+   */
+  async recover(): Promise<StageResult> {
+    if (this.target() === "gitops") throw new Error(`recover of a GitOps target: a deploy there is one commit, nothing to restore`);
+    return this.controller("recover", "");
+  }
+
   /** The rollout settings as the controller receives them (JSON; secrets by name only). */
   @func()
   settings(image = ""): string {
@@ -187,23 +246,61 @@ export class DeployEnvironment {
   }
 
   /**
-   * Verifies image (repository@sha256:...) against publicKey, then rolls it out: on a Docker host by the strategy,
-   * each traffic step gated, rolled back automatically when a gate fails (deploying what is already live changes
+   * Verifies image (repository@sha256:...) against the environment's trusted keys (withTrustedKey; publicKey is
+   * one more, trusted for any source) and requirements, then rolls it out: on a Docker host by the strategy, each
+   * traffic step gated, rolled back automatically when a gate fails (deploying what is already live changes
    * nothing); on a GitOps target by a commit "deploy <app> <revision> to <environment>" pushed to the branch.
    */
   @func({ cache: "never" })
-  async deploy(image: string, publicKey: File, revision = ""): Promise<StageResult> {
+  async deploy(image: string, publicKey?: File, revision = ""): Promise<StageResult> {
     this.target();
-    const refused = await verify(image, publicKey, this.name, this.registry);
+    const refused = await this.verify(image, publicKey, "deploy");
     if (refused) return refused;
     return this.gitopsRemote ? this.commit(image, revision) : this.controller("deploy", image);
   }
 
-  /** Puts the last good version (recorded on the live replicas) back, by blue-green. Docker host targets only. */
+  /**
+   * Puts the last good version (recorded on the live replicas) back, by blue-green, once it verifies against the
+   * environment's trusted keys and requirements, as a deploy would: a version that does not is refused and nothing
+   * changes. Docker host targets only.
+   */
   @func({ cache: "never" })
-  async rollback(): Promise<StageResult> {
+  async rollback(publicKey?: File): Promise<StageResult> {
     if (this.target() === "gitops") throw new Error(`rollback of a GitOps target: revert the deploy commit in ${this.gitopsRemote}`);
-    return this.controller("rollback", "");
+    const found = await this.controller("previous", "");
+    if (found.status !== "passed") return found;
+    const previous = JSON.parse(await found.reports.file("deploy.json").contents()).image as string;
+    const refused = await this.verify(previous, publicKey, "rollback");
+    if (refused) return refused;
+    return this.controller("rollback", previous);
+  }
+
+  /** null when image verifies with one of the trusted keys (and its sources) and meets the requirements; else the refusal. */
+  private async verify(image: string, publicKey: File | undefined, what: "deploy" | "rollback"): Promise<StageResult | null> {
+    const head =
+      what === "deploy" ? `deploy ${this.name}: refused` : `rollback ${this.name}: refused, the previous version ${image} does not verify`;
+    if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
+      return fail(
+        "deploy",
+        `${head}, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`,
+      );
+    }
+    const keys: [File, string[]][] = [
+      ...(publicKey ? [[publicKey, []] as [File, string[]]] : []),
+      ...this.trustedKeys.map((k, i): [File, string[]] => [k, this.trustedSources[i] ? this.trustedSources[i].split(",") : []]),
+    ];
+    if (!keys.length) throw new Error(`environment ${this.name} trusts no key: call withTrustedKey (or pass deploy's publicKey)`);
+    const messages: string[] = [];
+    for (const [key, sources] of keys) {
+      const v = deps.sign().verify(image, key, { registry: this.registry, requires: this.requires, sources });
+      const [status, m] = await Promise.all([v.status(), v.message()]);
+      if (status === "passed") return null;
+      messages.push(m);
+    }
+    // the reason from the key that did sign it (its policy is what failed), else the first key's
+    const message = messages.find((m) => !/^verify: failed, no valid signature /.test(m)) ?? messages[0];
+    const fix = what === "deploy" ? "sign it with `slipway release`" : "deploy a verified image instead";
+    return fail("deploy", `${head}, ${message.replace(/^verify: failed, /, "")}; ${fix}; nothing changed on ${this.name}`);
   }
 
   private with(changes: Partial<DeployEnvironment>): DeployEnvironment {
@@ -212,7 +309,7 @@ export class DeployEnvironment {
 
   private target(): "docker-host" | "gitops" {
     if (this.gitopsRemote) return "gitops";
-    if (this.docker && this.proxyAdmin) return "docker-host";
+    if (this.docker) return "docker-host";
     throw new Error(`environment ${this.name} has no target: call withDockerHost or withGitops first`);
   }
 
@@ -225,7 +322,6 @@ export class DeployEnvironment {
       strategy: this.strategy as Strategy,
       replicas: this.replicas,
       listen: this.listen,
-      adminPort: this.adminPort,
       appPort: this.appPort,
       healthPath: this.healthPath,
       healthTimeoutSeconds: this.healthTimeoutSeconds,
@@ -234,6 +330,7 @@ export class DeployEnvironment {
       canarySteps: this.canarySteps,
       env,
       secretNames: this.secretNames,
+      ...(this.run ? { run: this.run } : {}),
     };
   }
 
@@ -242,7 +339,7 @@ export class DeployEnvironment {
     const [remote, environment, path, branch, name] = [this.gitopsRemote, this.name, this.gitopsPath, this.gitopsBranch, this.app];
     const m = /^(git|https?):\/\/(localhost|127\.0\.0\.1)(:\d+)?\//.exec(remote);
     let url = remote;
-    let ctr = base(this.controllerImage).withEnvVariable("GIT_TERMINAL_PROMPT", "0");
+    let ctr = (await this.base()).withEnvVariable("GIT_TERMINAL_PROMPT", "0");
     if (m) {
       if (!this.git)
         throw new Error(
@@ -300,18 +397,20 @@ export class DeployEnvironment {
     });
   }
 
-  /** The rollout controller in a container, reaching the target's Docker API and HAProxy's runtime API. */
+  /** A container for one run of the controller or git, in the controller's image. */
+  private async base(): Promise<Container> {
+    return base(this.controllerImage || (await pins().image("node")));
+  }
+
+  /** The rollout controller in a container, with the target's Docker API socket mounted (HAProxy is reached through it). */
   private async controller(action: string, image: string): Promise<StageResult> {
     const s = this.plan(image);
-    const [dockerPort, adminPort] = await Promise.all([this.docker!.endpoint(), this.proxyAdmin!.endpoint()]).then((e) =>
-      e.map((x) => x.split(":").pop()),
-    );
-    let ctr = base(this.controllerImage)
+    let ctr = (await this.base())
       .withDirectory(CONTROLLER_DIR, controllerSource())
-      .withServiceBinding("docker", this.docker!)
-      .withServiceBinding("proxy-admin", this.proxyAdmin!)
-      .withEnvVariable("DOCKER_HOST", `tcp://docker:${dockerPort}`)
-      .withEnvVariable("SLIPWAY_PROXY_ADMIN", `proxy-admin:${adminPort}`)
+      // the proxy and the deploy lock's idle container run the pinned HAProxy image
+      .withEnvVariable("SLIPWAY_PROXY_IMAGE", await pins().image("haproxy"))
+      .withUnixSocket(DOCKER_SOCKET, this.docker!)
+      .withEnvVariable("DOCKER_HOST", `unix://${DOCKER_SOCKET}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
     s.secretNames.forEach((n, i) => {
       ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, this.secrets[i]);
@@ -330,11 +429,15 @@ export class DeployEnvironment {
     };
     const head = `deploy ${s.environment}`;
     const message =
-      code === 0
-        ? `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`
-        : report.outcome === "rolled back"
-          ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
-          : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
+      report.outcome === "locked" || (report.strategy === "recover" && code === 0)
+        ? `${head}: ${report.reason}`
+        : report.outcome === "interrupted"
+          ? `${head}: stopped, ${report.reason}`
+          : code === 0
+            ? `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`
+            : report.outcome === "rolled back"
+              ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
+              : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
     return StageResult.of({
       stage: "deploy",
       status: code === 0 ? "passed" : "failed",
@@ -353,21 +456,6 @@ function checkVariable(name: string): void {
 }
 
 /** null when the image verifies; otherwise the refusal. */
-async function verify(image: string, publicKey: File, environment: string, registry?: Service): Promise<StageResult | null> {
-  if (!/@sha256:[0-9a-f]{64}$/.test(image)) {
-    return fail(
-      "deploy",
-      `deploy ${environment}: refused, "${image}" is not a digest reference: deploy what publish returned (repository@sha256:...); nothing changed`,
-    );
-  }
-  const v = deps.sign().verify(image, publicKey, { registry });
-  const [status, message] = await Promise.all([v.status(), v.message()]);
-  if (status === "passed") return null;
-  return fail(
-    "deploy",
-    `deploy ${environment}: refused, ${message.replace(/^verify: failed, /, "")}; sign it with \`slipway release\`; nothing changed on ${environment}`,
-  );
-}
 
 /** A container for one run: never served from cache (each run acts on the target as it is now). */
 function base(image: string): Container {

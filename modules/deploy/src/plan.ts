@@ -17,8 +17,6 @@ export interface DeploySettings {
   replicas: number;
   /** The proxy's public listener, e.g. 127.0.0.1:18081 */
   listen: string;
-  /** HAProxy's runtime API on the target's loopback */
-  adminPort: number;
   /** First port of the blue slot; green uses appPort + 100 */
   appPort: number;
   healthPath: string;
@@ -30,7 +28,15 @@ export interface DeploySettings {
   env: Record<string, string>;
   /** Names of the secret environment variables for the app container */
   secretNames: string[];
+  /** The run this rollout belongs to (named in the lock; its own recovery may take the lock over) */
+  run?: string;
 }
+
+/** The proxy's named Docker volume is mounted here: its config, its runtime API socket and its saved server state. */
+export const PROXY_DIR = "/run/haproxy";
+export const ADMIN_SOCKET = `${PROXY_DIR}/admin.sock`;
+export const SERVER_STATE = `${PROXY_DIR}/server-state`;
+export const PROXY_CONFIG = `${PROXY_DIR}/haproxy.cfg`;
 
 export const other = (slot: Slot): Slot => (slot === "blue" ? "green" : "blue");
 
@@ -65,7 +71,9 @@ export function parseSteps(text: string, where: string): number[] {
 
 /**
  * HAProxy's configuration: one frontend, one backend with both slots' servers, health-checked, all with weight
- * 0 except the live slot. Connection failures and empty responses are retried on another server (a replica going
+ * 0 except the live slot. The runtime API is a mode-600 unix socket on the proxy's volume (no TCP); the weights
+ * set through it are saved to the server-state file there and loaded again when HAProxy restarts, so the live
+ * slot and a canary's split survive a restart of the proxy or of the target. Connection failures and empty responses are retried on another server (a replica going
  * away never costs a request); 5xx responses are not, so a broken version shows in the statistics.
  */
 export function haproxyConfig(s: DeploySettings, live: Slot | undefined): string {
@@ -73,9 +81,11 @@ export function haproxyConfig(s: DeploySettings, live: Slot | undefined): string
     servers(s, slot).map((name, i) => `  server ${name} 127.0.0.1:${slotPort(s, slot, i + 1)} check weight ${slot === live ? 100 : 0}`);
   return [
     "global",
-    `  stats socket ipv4@127.0.0.1:${s.adminPort} level admin`,
+    `  stats socket ${ADMIN_SOCKET} mode 600 level admin`,
+    `  server-state-file ${SERVER_STATE}`,
     "  hard-stop-after 30s",
     "defaults",
+    "  load-server-state-from-file global",
     "  mode http",
     "  timeout connect 2s",
     "  timeout client 30s",
@@ -177,4 +187,93 @@ export function gate(before: Map<string, ServerStat>, after: Map<string, ServerS
 /** The traffic steps of a strategy, as the new version's share in percent. */
 export function trafficSteps(s: Pick<DeploySettings, "strategy" | "canarySteps">): number[] {
   return s.strategy === "canary" ? s.canarySteps : [100];
+}
+
+/*
+ * All-or-nothing deploys. A run holds a lock per app on its target (a container created under a fixed name, never
+ * started: Docker refuses a second one with the same name) and beats on it; its progress is a file on the proxy's
+ * volume, written before any traffic moves. A run that dies leaves both behind, and the next run finds them.
+ */
+
+/** Seconds between a lock holder's heartbeats, and without one after which a lock is stale (its holder died). */
+export const LOCK_BEAT_SECONDS = 2;
+export const LOCK_STALE_SECONDS = 15;
+/** The rollout's progress on the proxy's volume (written to a temp file, then renamed). */
+export const PROGRESS_FILE = `${PROXY_DIR}/deploy-progress.json`;
+
+export const lockName = (app: string) => `${app}-deploy-lock`;
+
+/** Who holds a lock: the run (the CLI's run id), the holder's own token, when it started and its last heartbeat (ms). */
+export interface LockRecord {
+  run: string;
+  token: string;
+  started: string;
+  beat: number;
+}
+
+/**
+ * What a run may do about the lock it found: "free" (none), "held" (a live holder: refuse), "stale" (no heartbeat
+ * for LOCK_STALE_SECONDS: take it over), "own" (the same run's, taken over by its own recovery when ownRun).
+ */
+export function lockDecision(lock: LockRecord | undefined, run: string, now: number, ownRun = false): "free" | "held" | "stale" | "own" {
+  if (!lock) return "free";
+  if (now - lock.beat > LOCK_STALE_SECONDS * 1000) return "stale";
+  if (ownRun && lock.run === run) return "own";
+  return "held";
+}
+
+/** The refusal when another run holds the lock: one line naming the holder and the fix. */
+export function lockedMessage(lock: LockRecord, now: number): string {
+  const ago = Math.max(0, Math.round((now - lock.beat) / 1000));
+  return (
+    `locked by ${lock.run}, started ${lock.started}: wait for it, or, if that run is gone, deploy again once its lock ` +
+    `has had no heartbeat for ${LOCK_STALE_SECONDS}s (last ${ago}s ago; the next run then restores whatever it left half done)`
+  );
+}
+
+/** A rollout in progress: the slot that served before it (none on a first deploy) and what is being rolled out. */
+export interface Progress {
+  run: string;
+  started: string;
+  action: string;
+  stable?: Slot;
+  stableImage: string;
+  fresh: Slot;
+  image: string;
+  /** rolling-out: until every traffic step passed (undo it); retiring: the new version took all traffic (finish it) */
+  phase: "rolling-out" | "retiring";
+}
+
+/** Parses the progress file; undefined when there is none. A file that does not parse names itself and the fix. */
+export function parseProgress(text: string): Progress | undefined {
+  if (!text.trim()) return undefined;
+  let p: Partial<Progress>;
+  try {
+    p = JSON.parse(text) as Partial<Progress>;
+  } catch {
+    p = {};
+  }
+  const slot = (s: unknown) => s === "blue" || s === "green";
+  if (
+    !slot(p.fresh) ||
+    (p.stable !== undefined && !slot(p.stable)) ||
+    typeof p.image !== "string" ||
+    !/^(rolling-out|retiring)$/.test(p.phase ?? "")
+  )
+    throw new Error(`${PROGRESS_FILE} on the proxy is not a rollout's progress: inspect it, put the traffic right by hand, then remove it`);
+  return { run: "", started: "", action: "deploy", stableImage: "", ...p } as Progress;
+}
+
+/** What the next run does with a half-done rollout: undo it (the stable slot takes all traffic back) or finish it. */
+export function recoveryStep(p: Progress): "undo" | "finish" {
+  return p.phase === "retiring" ? "finish" : "undo";
+}
+
+/** The line that says what a recovery did. */
+export function recoveryLine(p: Progress, step: "undo" | "finish"): string {
+  const who = `${p.action} of ${p.image} by ${p.run} (started ${p.started})`;
+  if (step === "finish")
+    return `finished the interrupted ${who}: it takes all traffic in the ${p.fresh} slot, ${p.stableImage || "nothing"} retired`;
+  if (!p.stable) return `undid the interrupted ${who}: its ${p.fresh} replicas removed; nothing was live before`;
+  return `restored ${p.stableImage} (${p.stable}) to 100% of the traffic after the interrupted ${who}; its ${p.fresh} replicas removed`;
 }

@@ -20,7 +20,6 @@ describe("DeployEnvironment: an environment built with withX()", () => {
       strategy: "canary",
       replicas: 3,
       listen: "",
-      adminPort: 0,
       appPort: 0,
       healthPath: "/ready",
       healthTimeoutSeconds: 30,

@@ -9,7 +9,6 @@ const settings: DeploySettings = {
   strategy: "canary",
   replicas: 2,
   listen: "127.0.0.1:18081",
-  adminPort: 18181,
   appPort: 19000,
   healthPath: "/health",
   healthTimeoutSeconds: 60,
@@ -32,9 +31,13 @@ function csv(rows: [string, string, number, number, number, number][]): string {
 }
 
 describe("deploy plan", () => {
-  it("HAProxy config: both slots' servers health-checked, only the live slot weighted, retries on connection failures only", () => {
+  it("HAProxy config: both slots' servers health-checked, only the live slot weighted, retries on connection failures only, admin on a unix socket, state kept", () => {
     const cfg = haproxyConfig(settings, "green");
-    expect(cfg).toContain("stats socket ipv4@127.0.0.1:18181 level admin");
+    expect(cfg).toContain("stats socket /run/haproxy/admin.sock mode 600 level admin");
+    expect(cfg).not.toMatch(/ipv4@|stats socket \S*:\d/); // no runtime API on TCP
+    // the weights set at run time are saved there and loaded again when HAProxy restarts
+    expect(cfg).toContain("server-state-file /run/haproxy/server-state");
+    expect(cfg).toMatch(/\ndefaults\n {2}load-server-state-from-file global\n/);
     expect(cfg).toContain("bind 127.0.0.1:18081");
     expect(cfg).toContain("option httpchk GET /health");
     expect(cfg).toContain("server blue-1 127.0.0.1:19000 check weight 0");

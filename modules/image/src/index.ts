@@ -9,6 +9,7 @@
  * --config-time --layer-time`), leaves the descriptions out, and pushes those bytes with regctl.
  */
 import { Container, dag, Directory, field, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
+import { randomUUID } from "node:crypto";
 import { tagDigest } from "./registry.ts";
 import {
   baseImages,
@@ -24,8 +25,6 @@ import {
 
 export { baseImages, buildTime, type Commit } from "./meta.ts";
 
-/** regctl (regclient), by its upstream image name (served by the mirror offline): a shell and regctl on PATH. */
-export const REGCTL_IMAGE = "ghcr.io/regclient/regctl:v0.11.7-alpine";
 /** The OCI layout regctl works in (under /tmp: the upstream image runs as an unprivileged user). */
 const LAYOUT = "/tmp/slipway/image";
 const BUILT = `ocidir://${LAYOUT}:built`;
@@ -34,17 +33,21 @@ const REPRODUCIBLE = `ocidir://${LAYOUT}:reproducible`;
 const REGISTRY_ALIAS = "registry";
 /**
  * Pushes $IMAGE to every ref given, then prints each ref's digest as the registry serves it. PLAIN_HTTP: a
- * registry host reached over plain HTTP (the caller's loopback registry, through the tunnel); LOGIN_HOST and
- * LOGIN_USER with REGISTRY_PASSWORD: log in first. A failure ends with "slipway-failed: <step>" on stderr, after
+ * registry host reached over plain HTTP (the caller's loopback registry, through the tunnel). Credentials come in
+ * a Docker config.json mounted as a secret ($HOME/.docker/config.json), never in a file regctl writes. A failure ends with "slipway-failed: <step>" on stderr, after
  * regctl's own error. One container for every step: each exec is a container start.
  */
 const PUSH = [
   'fail() { echo "slipway-failed: $1" >&2; exit 1; }',
   'if [ -n "${PLAIN_HTTP:-}" ]; then regctl registry set "$PLAIN_HTTP" --tls disabled || fail configure; fi',
-  'if [ -n "${LOGIN_HOST:-}" ]; then printf %s "$REGISTRY_PASSWORD" | regctl registry login "$LOGIN_HOST" --user "$LOGIN_USER" --pass-stdin || fail login; fi',
   'for ref; do regctl image copy "$IMAGE" "$ref" >&2 || fail "push $ref"; done',
   'for ref; do regctl image digest "$ref" || fail "digest $ref"; done',
 ].join("\n");
+
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 
 /** What `publish` returns: the digest reference every later stage uses, and the tags it was pushed under. */
 @object()
@@ -69,31 +72,53 @@ export class Published {
 export class Image {
   /** Path of the Dockerfile inside the source. */
   @func() dockerfile: string;
+  /** The commit the source is (withCommit): labels, tags and the image's time. */
+  revision = "";
+  created = "";
+  sourceUrl = "";
+  dirty = false;
+  /** Credentials for the registry publish pushes to (withPushCredentials). */
+  username = "";
+  password?: Secret;
 
   constructor(dockerfile: string = "Dockerfile") {
     this.dockerfile = dockerfile;
   }
 
   /**
-   * The image built from the source's Dockerfile, labelled with the commit (revision, created = commit time,
+   * The commit the source is: its SHA (the tags), its time (RFC 3339: the labels' created and every timestamp of the
+   * image) and URL (org.opencontainers.image.source). dirty: the source has changes the commit does not hold; its
+   * tags then say so.
+   */
+  @func()
+  withCommit(revision: string, created = "", sourceUrl = "", dirty = false): Image {
+    return this.with({ revision, created, sourceUrl, dirty });
+  }
+
+  /** The user name and password publish logs in to the registry with (the local one needs them to push). */
+  @func()
+  withPushCredentials(username: string, password: Secret): Image {
+    return this.with({ username, password });
+  }
+
+  private with(changes: Partial<Image>): Image {
+    return Object.assign(Object.create(Image.prototype) as Image, this, changes);
+  }
+
+  /**
+   * The image built from the source's Dockerfile, labelled with the commit set by withCommit (revision, created = commit time,
    * source URL), with SOURCE_DATE_EPOCH = the commit time as a build argument (RUN steps that declare
    * `ARG SOURCE_DATE_EPOCH` see it). Its timestamps are still the engine's: `publish` makes them the commit's.
    */
   @func()
-  async build(source: Directory, revision: string, created: string, sourceUrl: string, title = ""): Promise<Container> {
+  async build(source: Directory, title = ""): Promise<Container> {
     await this.dockerfileText(source);
-    return this.labelledBuild(source, revision, created, sourceUrl, title, buildTime(created));
+    return this.labelledBuild(source, title, buildTime(this.created));
   }
 
   /** The build itself, once the Dockerfile is known to exist. */
-  private async labelledBuild(
-    source: Directory,
-    revision: string,
-    created: string,
-    sourceUrl: string,
-    title: string,
-    time: BuildTime,
-  ): Promise<Container> {
+  private async labelledBuild(source: Directory, title: string, time: BuildTime): Promise<Container> {
+    const { revision, created, sourceUrl } = this;
     // the context's files dated at the commit time: COPY keeps their dates, which a checkout sets to its own time
     let ctr = source
       .withTimestamps(time.epoch)
@@ -108,8 +133,8 @@ export class Image {
   }
 
   /**
-   * Builds and pushes the image under the commit's full and short SHA; returns the digest reference. A source with
-   * no commit is refused unless allowNoCommit (the image is then tagged "no-commit-<content digest>").
+   * Builds and pushes the image under the commit's full and short SHA (withCommit); returns the digest reference. A
+   * source with no commit is refused unless allowNoCommit (the image is then tagged "no-commit-<content digest>").
    *
    * Reproducible: created (the commit time, RFC 3339) becomes the image's time: the config's `created` and every
    * `history[].created` are set to it, and so is the date of every file in the layers the Dockerfile adds (the
@@ -121,18 +146,8 @@ export class Image {
    * naming localhost or 127.0.0.1 are pushed through it.
    */
   @func({ cache: "never" })
-  async publish(
-    source: Directory,
-    repository: string,
-    revision = "",
-    created = "",
-    sourceUrl = "",
-    dirty = false,
-    allowNoCommit = false,
-    username = "",
-    password?: Secret,
-    registry?: Service,
-  ): Promise<Published> {
+  async publish(source: Directory, repository: string, allowNoCommit = false, registry?: Service): Promise<Published> {
+    const { revision, created, sourceUrl, dirty, username, password } = this;
     checkRepository(repository);
     const time = buildTime(created);
     let tags: string[];
@@ -145,7 +160,7 @@ export class Image {
     }
     const { host, target } = pushTarget(repository, registry);
     const dockerfile = await this.dockerfileText(source); // read once: it checks the file and names the base images
-    const built = await this.labelledBuild(source, revision, created, sourceUrl, repository.split("/").pop()!, time);
+    const built = await this.labelledBuild(source, repository.split("/").pop()!, time);
     const { layout, digest } = await this.reproducible(built, time, finalBaseImage(dockerfile));
 
     const published = async () => {
@@ -162,21 +177,16 @@ export class Image {
     if (current.every((d) => d === digest)) return published();
 
     const refs = tags.map((tag) => `${target}:${tag}`);
-    let push = this.regctl()
+    let push = (await this.regctl())
       .withMountedDirectory(LAYOUT, layout)
       .withEnvVariable("IMAGE", `ocidir://${LAYOUT}@${digest}`)
       // a push acts on the registry as it is now: never served from cache
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`);
     if (target !== repository) push = push.withServiceBinding(REGISTRY_ALIAS, registry!).withEnvVariable("PLAIN_HTTP", host);
-    if (password) {
-      push = push
-        .withEnvVariable("LOGIN_HOST", host)
-        .withEnvVariable("LOGIN_USER", username)
-        .withSecretVariable("REGISTRY_PASSWORD", password);
-    }
+    if (password) push = push.withMountedSecret("/tmp/.docker/config.json", await dockerConfig(host, username, password));
     const pushed = push.withExec(["sh", "-c", PUSH, "push", ...refs], { expect: ReturnType.Any });
     const [code, stdout, stderr] = await Promise.all([pushed.exitCode(), pushed.stdout(), pushed.stderr()]).catch((err) => {
-      throw new Error(`push to ${repository} failed: ${firstLine(err)}: check that ${REGCTL_IMAGE} is served (slipway engine up)`);
+      throw new Error(`push to ${repository} failed: ${firstLine(err)}: check that the regctl image is served (slipway engine up)`);
     });
     if (code !== 0) throw new Error(pushError(stderr, repository, target));
     const digests = stdout.trim().split("\n");
@@ -201,7 +211,7 @@ export class Image {
    */
   private async reproducible(built: Container, time: BuildTime, base: string | undefined): Promise<{ layout: Directory; digest: string }> {
     const t = time.rfc3339;
-    let ctr = this.regctl()
+    let ctr = (await this.regctl())
       .withMountedFile("/tmp/in/image.tar", built.asTarball())
       .withExec(["regctl", "image", "import", BUILT, "/tmp/in/image.tar"]);
     let layerTime = `set=${t}`;
@@ -215,7 +225,7 @@ export class Image {
       ctr,
       ["regctl", "image", "mod", BUILT, "--create", "reproducible", "--config-time", `set=${t}`, "--layer-time", layerTime],
       "regctl could not set the image's timestamps to the commit time",
-      `check that ${REGCTL_IMAGE} is served (slipway engine up)`,
+      "check that the regctl image is served (slipway engine up)",
     );
     const layout = modded.directory(LAYOUT);
     const blob = (digest: string) => `blobs/${digest.replace(":", "/")}`;
@@ -229,8 +239,11 @@ export class Image {
     };
   }
 
-  private regctl(): Container {
-    return dag.container().from(REGCTL_IMAGE).withEnvVariable("HOME", "/tmp");
+  private async regctl(): Promise<Container> {
+    return dag
+      .container()
+      .from(await pinned("regctl")) // a shell and regctl on PATH
+      .withEnvVariable("HOME", "/tmp");
   }
 
   private async dockerfileText(source: Directory): Promise<string> {
@@ -254,6 +267,12 @@ function pushTarget(repository: string, registry?: Service): { host: string; tar
   if (!registry)
     throw new Error(`${repository} is on this host's loopback: pass the registry as a service (--registry tcp://localhost${m[2] ?? ""})`);
   return { host: `${REGISTRY_ALIAS}${m[2] ?? ""}`, target: `${REGISTRY_ALIAS}${m[2] ?? ""}/${repository.slice(m[0].length)}` };
+}
+
+/** A Docker config.json with the credentials for host, as a secret: regctl reads it from $HOME/.docker. */
+async function dockerConfig(host: string, username: string, password: Secret): Promise<Secret> {
+  const auth = Buffer.from(`${username}:${await password.plaintext()}`).toString("base64");
+  return dag.setSecret(`registry-auth-${randomUUID()}`, JSON.stringify({ auths: { [host]: { auth } } }));
 }
 
 /** ctr with one more regctl step that must succeed; a failure is one line naming the fix. */

@@ -12,12 +12,27 @@ export interface Commit {
   dirty: boolean;
 }
 
-/** OCI annotations as labels (https://github.com/opencontainers/image-spec/blob/main/annotations.md). */
+/**
+ * A repository URL as an image may carry it: without userinfo (https://user:TOKEN@host/r.git -> https://host/r.git),
+ * query or fragment, where credentials ride in a git remote. scp-like remotes (git@host:org/r.git) hold no password
+ * and are kept. (ci/src/provenance.ts has the same rule for the provenance: a module imports nothing outside itself.)
+ */
+export function publicUrl(url: string): string {
+  const u = url.trim();
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)(?:[^/?#]*@)?([^?#]*)/.exec(u);
+  if (m) return m[1] + m[2];
+  return u.replace(/[?#].*$/, "");
+}
+
+/**
+ * OCI annotations as labels (https://github.com/opencontainers/image-spec/blob/main/annotations.md). The source URL
+ * is stripped of credentials (publicUrl) whoever passed it: labels are readable by anyone who can pull the image.
+ */
 export function ociLabels(c: Commit, title: string): Record<string, string> {
   return {
     "org.opencontainers.image.revision": c.revision,
     "org.opencontainers.image.created": c.created,
-    "org.opencontainers.image.source": c.source,
+    "org.opencontainers.image.source": publicUrl(c.source),
     "org.opencontainers.image.title": title,
   };
 }

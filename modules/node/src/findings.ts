@@ -100,3 +100,75 @@ export function junitForCommand(suite: string, command: string, exitCode: number
     `<testcase classname="${esc(suite)}" name="${esc(command)}">${failure}</testcase></testsuite></testsuites>\n`
   );
 }
+
+interface JestResults {
+  testResults?: {
+    name: string;
+    message?: string;
+    status?: string;
+    assertionResults?: { ancestorTitles?: string[]; title: string; status: string; failureMessages?: string[]; duration?: number | null }[];
+  }[];
+}
+
+/**
+ * JUnit XML from Jest's `--json` results: one testsuite per test file, classname the file (relative to `root`),
+ * name "describe > test". A file that failed before its tests ran (a syntax error) becomes one failed case.
+ */
+export function jestJunit(json: string, root = "/src/"): string {
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  // eslint-disable-next-line no-control-regex
+  const plain = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
+  const results = (JSON.parse(json) as JestResults).testResults ?? [];
+  const suites = results.map((file) => {
+    const rel = file.name.replace(root, "");
+    const cases = (file.assertionResults ?? []).map((t) => {
+      const name = [...(t.ancestorTitles ?? []), t.title].join(" > ");
+      const time = ((t.duration ?? 0) / 1000).toFixed(3);
+      const failure = (t.failureMessages ?? []).map(plain).join("\n");
+      const body =
+        t.status === "failed"
+          ? `<failure message="${esc(failure.split("\n")[0] ?? "")}">${esc(failure)}</failure>`
+          : t.status === "pending" || t.status === "todo" || t.status === "skipped"
+            ? "<skipped/>"
+            : "";
+      return `<testcase classname="${esc(rel)}" name="${esc(name)}" file="${esc(rel)}" time="${time}">${body}</testcase>`;
+    });
+    if (!cases.length && file.status === "failed") {
+      const msg = plain(file.message ?? "test file failed to run");
+      cases.push(
+        `<testcase classname="${esc(rel)}" name="${esc(rel)}" file="${esc(rel)}"><error message="${esc(msg.trim().split("\n")[0] ?? "")}">${esc(msg)}</error></testcase>`,
+      );
+    }
+    const failures = cases.filter((c) => /<(failure|error)\b/.test(c)).length;
+    return `<testsuite name="${esc(rel)}" tests="${cases.length}" failures="${failures}">${cases.join("")}</testsuite>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>${suites.join("")}</testsuites>\n`;
+}
+
+/**
+ * The first error lines of a test run's output, for a runner that wrote no per-test report: the failure is near the
+ * top (FAIL, ✕, not ok, an assertion), while the last lines are a summary. npm's own lines and stack frames are
+ * left out; "" when no line looks like an error.
+ */
+export function firstErrorLines(output: string, n = 3): string {
+  const lines = output
+    .split("\n")
+    // eslint-disable-next-line no-control-regex
+    .map((l) => l.replace(/\u001b\[[0-9;]*m/g, "").trim())
+    .filter((l) => l && !/^at /.test(l) && !/^npm (ERR!|error)/.test(l) && !/^> /.test(l));
+  const errors = lines.filter((l) => /^(FAIL\b|✕|×|✗|●|not ok\b|\d+\) )|Error\b|\bfailed\b|\bfailing\b|expected/i.test(l));
+  return errors.slice(0, n).join(" | ");
+}
+
+/**
+ * A linter that ran on nothing: ESLint's "No files matching the pattern" (ESLint < 9 with a legacy config lints
+ * only .js unless given --ext). What is wrong and the fix, or undefined.
+ */
+export function configProblem(output: string): string | undefined {
+  const m = /No files matching the pattern "([^"]*)"/.exec(output);
+  if (!m) return undefined;
+  return (
+    `ESLint matched no file (pattern "${m[1]}"): name the project's lint script with --lint-script NAME, or add ` +
+    `a "lint" script that passes the files (ESLint < 9 with a legacy .eslintrc needs --ext .js,.ts)`
+  );
+}

@@ -6,9 +6,12 @@
 import { argument, Container, dag, Directory, type ExecError, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { deps } from "./deps.ts";
 import {
+  configProblem,
   eslintFindings,
   type Finding as FindingData,
   findingText,
+  firstErrorLines,
+  jestJunit,
   junitFailures,
   junitForCommand,
   junitTotals,
@@ -27,11 +30,14 @@ import {
   typecheckPlan,
 } from "./project.ts";
 import { StageResult, type Status } from "./result.ts";
+import { workspacePatterns } from "./workspace.ts";
 
 export { Finding, StageResult } from "./result.ts";
 
-/** The Node image stages run in, by its upstream name (resolved through the mirror offline). */
-export const DEFAULT_IMAGE = "node:22-bookworm-slim";
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 const WORKDIR = "/src";
 const REPORTS = "/reports";
 /** What never travels into a container (the decorators repeat it literally: the introspector reads literals). */
@@ -39,10 +45,10 @@ export const EXCLUDE = ["**/node_modules", ".git", "reports", "dist", "coverage"
 
 @object()
 export class Node {
-  /** Base image of every stage. */
+  /** Base image of every stage; empty: the pinned Node image (`dagger -m modules/pins call image --name node`). */
   @func() image: string;
 
-  constructor(image: string = DEFAULT_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
@@ -55,36 +61,57 @@ export class Node {
   }
 
   /**
-   * Lint with the project's "lint" script, else ESLint when configured. workspace: a package of an npm/pnpm/yarn
-   * workspace (e.g. packages/api), run in its directory with the whole workspace installed.
+   * Lint with the project's lint script ("lint", "test:lint", "test:code", ..., every "lint:*"), else ESLint when
+   * configured, with the flags for the installed ESLint major. workspace: a package of an npm/pnpm/yarn workspace
+   * (e.g. packages/api), run in its directory with the whole workspace installed. script: the script to run.
    */
   @func()
   async lint(
     @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
     workspace = "",
+    script = "",
   ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
-    return this.run("lint", ctr, lintPlan(project), (out) => eslintFindings(out).concat(tscFindings(out)));
+    let plan = lintPlan(project, script);
+    if ("command" in plan && plan.source.startsWith("eslint")) {
+      // the installed ESLint's major decides its flags (resolved as the project resolves it, hoisting included)
+      const version = await ctr.withExec(["node", "-p", "require('eslint/package.json').version"], { expect: ReturnType.Any }).stdout();
+      plan = lintPlan(project, script, Number(/^(\d+)\./.exec(version.trim())?.[1]) || undefined);
+    }
+    return this.run("lint", ctr, plan, (out) => eslintFindings(out).concat(tscFindings(out)));
   }
 
-  /** Type-check with the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
+  /**
+   * Type-check with the project's typecheck script ("typecheck", "type-check", "check:types", ...), else
+   * tsc --noEmit when there is a tsconfig.json. script: the script to run.
+   */
   @func()
   async typecheck(
     @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
     workspace = "",
+    script = "",
   ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
-    return this.run("typecheck", ctr, typecheckPlan(project), (out) => tscFindings(out));
+    return this.run("typecheck", ctr, typecheckPlan(project, script), (out) => tscFindings(out));
   }
 
-  /** Unit tests with the project's "test" script; the JUnit report is exported whether they pass or fail. */
+  /**
+   * Unit tests with the project's "test" script; the JUnit report is exported whether they pass or fail. Tests
+   * that start containers (a Testcontainers or Docker client dependency, or `"slipway": { "docker": true }` in
+   * package.json) get the integration stage's Docker engine, harness and clean-up; registryMirror and dockerImage
+   * as for integration.
+   */
   @func()
   async test(
     @argument({ defaultPath: "/", ignore: ["**/node_modules", ".git", "reports", "dist", "coverage"] }) source: Directory,
     workspace = "",
+    registryMirror?: Service,
+    dockerImage?: string,
   ): Promise<StageResult> {
     const { ctr, project } = await this.prepare(source, workspace);
-    return this.run("test", ctr, testPlan(project, `${REPORTS}/junit.xml`), () => []);
+    const plan = testPlan(project, `${REPORTS}/junit.xml`);
+    if (!project.docker || "notConfigured" in plan) return this.run("test", ctr, plan, () => []);
+    return this.runWithDocker("test", ctr, plan, registryMirror, dockerImage, false);
   }
 
   /**
@@ -103,10 +130,22 @@ export class Node {
     const { ctr, project } = await this.prepare(source);
     const plan = integrationPlan(project, `${REPORTS}/junit.xml`);
     if ("notConfigured" in plan) return this.run("integration", ctr, plan, () => []);
+    return this.runWithDocker("integration", ctr, plan, registryMirror, dockerImage, noCache);
+  }
+
+  /** A test stage's command under the Testcontainers harness, with a Docker engine service bound. */
+  private async runWithDocker(
+    stage: string,
+    ctr: Container,
+    plan: { command: string[]; source: string; junit?: boolean },
+    registryMirror: Service | undefined,
+    dockerImage: string | undefined,
+    noCache: boolean,
+  ): Promise<StageResult> {
     const testcontainers = deps.testcontainers({ image: dockerImage });
     let withDocker = await testcontainers.bind(ctr, { registryMirror });
     if (noCache) withDocker = withDocker.withEnvVariable("SLIPWAY_RUN", String(Date.now()));
-    return this.run("integration", withDocker, { ...plan, command: await testcontainers.underHarness(REPORTS, plan.command) }, () => []);
+    return this.run(stage, withDocker, { ...plan, command: await testcontainers.underHarness(REPORTS, plan.command) }, () => []);
   }
 
   private async prepare(source: Directory, workspace = ""): Promise<{ ctr: Container; project: Project }> {
@@ -118,8 +157,9 @@ export class Node {
     // Cache order: manifest and lockfile first, so editing source never reinstalls; then the source. The
     // manifests are rebuilt from their contents so that the layer's cache key depends on nothing else.
     let manifests = dag.directory().withNewFile("package.json", packageJson!).withNewFile(project.lockfile, lockText);
-    // a workspace installs from every member's manifest
-    for (const pattern of workspacePatterns(packageJson!)) {
+    // a workspace installs from every member's manifest (npm/yarn "workspaces", or pnpm-workspace.yaml)
+    const pnpmWorkspace = entries.includes("pnpm-workspace.yaml") ? await source.file("pnpm-workspace.yaml").contents() : undefined;
+    for (const pattern of workspacePatterns(packageJson!, pnpmWorkspace)) {
       for (const file of await source.glob(`${pattern.replace(/\/$/, "")}/package.json`)) {
         manifests = manifests.withNewFile(file, await source.file(file).contents());
       }
@@ -152,7 +192,7 @@ export class Node {
     }
     const ctr = dag
       .container()
-      .from(this.image)
+      .from(this.image || (await pinned("node")))
       .withMountedCache("/root/.npm", dag.cacheVolume("slipway-npm"))
       .withMountedCache("/root/.cache", dag.cacheVolume(`slipway-${project.manager}-cache`))
       .withEnvVariable("CI", "true")
@@ -206,7 +246,12 @@ export class Node {
     let reports = done.directory(REPORTS);
     let found = findings(output);
     if (stage === "test" || stage === "integration") {
-      const written = (await reports.entries()).includes("junit.xml");
+      // Jest wrote its --json results: the JUnit report is made from them
+      const before = await reports.entries();
+      if (!before.includes("junit.xml") && before.includes("jest.json")) {
+        reports = reports.withNewFile("junit.xml", jestJunit(await reports.file("jest.json").contents()));
+      }
+      const written = before.includes("junit.xml") || before.includes("jest.json");
       const xml = written ? await reports.file("junit.xml").contents() : junitForCommand(stage, command, exitCode, output);
       if (!written) reports = reports.withNewFile("junit.xml", xml);
       // a report made up from the exit code names the command, not the cause: the output's last lines do
@@ -217,12 +262,12 @@ export class Node {
       const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
       const counts = written
         ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped`
-        : `no per-test report: ${plan.source} is not one vitest or node --test command`;
+        : `no per-test report: ${plan.source} is not one vitest, jest, mocha or node --test command`;
       const summary = `${counts}${docker}`;
       const message =
         status === "passed"
           ? `${stage}: passed (${summary})`
-          : `${stage}: failed (${summary}): ${found.map(findingText).join("; ") || lastLines(output)}`;
+          : `${stage}: failed (${summary}): ${found.map(findingText).join("; ") || firstErrorLines(output) || lastLines(output)}`;
       return StageResult.of({
         stage,
         status,
@@ -236,10 +281,13 @@ export class Node {
       });
     }
     const status: Status = exitCode === 0 ? "passed" : "failed";
+    const problem = exitCode !== 0 && !found.length ? configProblem(output) : undefined;
     const message =
       status === "passed"
         ? `${stage}: passed (${plan.source})`
-        : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).map(findingText).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
+        : problem
+          ? `${stage}: failed, configuration problem: ${problem}`
+          : `${stage}: failed, ${found.length} error(s): ${found.slice(0, 5).map(findingText).join("; ") || lastLines(output)}${found.length > 5 ? "; ..." : ""}`;
     return StageResult.of({
       stage,
       status,
@@ -294,10 +342,4 @@ function isExecError(err: unknown): err is ExecError {
 
 function lastLines(output: string, n = 3): string {
   return output.trim().split("\n").slice(-n).join(" | ");
-}
-
-/** The workspace globs of a root package.json (npm and yarn: "workspaces" as a list or {packages}). */
-export function workspacePatterns(packageJson: string): string[] {
-  const ws = (JSON.parse(packageJson) as { workspaces?: string[] | { packages?: string[] } }).workspaces;
-  return Array.isArray(ws) ? ws : (ws?.packages ?? []);
 }

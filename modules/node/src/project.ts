@@ -33,6 +33,29 @@ export interface Project {
   files: string[];
   /** Yarn 1 ("# yarn lockfile v1"), whose frozen install flag differs from Yarn 2+'s. */
   yarnClassic?: boolean;
+  /** Why the unit tests need a Docker engine (a Docker dependency, or the project's declaration); absent if not. */
+  docker?: string;
+}
+
+/** Dependencies whose presence means the tests start containers: Testcontainers and Docker clients. */
+const DOCKER_DEPENDENCY = /^(testcontainers|@testcontainers\/.+|dockerode|docker-compose|@trendyol\/jest-testcontainers)$/;
+
+/**
+ * Whether the unit tests need a Docker engine: package.json's `"slipway": { "docker": true | false }` decides when
+ * present; else a dependency on Testcontainers or a Docker client. The reason, or undefined.
+ */
+export function dockerNeed(pkg: {
+  slipway?: { docker?: unknown };
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}): string | undefined {
+  const declared = pkg.slipway?.docker;
+  if (declared !== undefined && typeof declared !== "boolean") {
+    throw new Error(`package.json "slipway.docker" is ${JSON.stringify(declared)}: use true or false`);
+  }
+  if (declared !== undefined) return declared ? 'package.json "slipway": { "docker": true }' : undefined;
+  const dep = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).find((d) => DOCKER_DEPENDENCY.test(d));
+  return dep ? `dependency "${dep}"` : undefined;
 }
 
 /** Reads the project from its root listing and package.json text; one-line errors name the fix. */
@@ -40,7 +63,7 @@ export function describeProject(entries: string[], packageJson: string | undefin
   if (packageJson === undefined) {
     throw new Error("no package.json at the source root: pass --source the directory of a Node project");
   }
-  let pkg: { scripts?: Record<string, string>; packageManager?: string };
+  let pkg: { scripts?: Record<string, string>; packageManager?: string } & Parameters<typeof dockerNeed>[0];
   try {
     pkg = JSON.parse(packageJson);
   } catch (err) {
@@ -52,7 +75,15 @@ export function describeProject(entries: string[], packageJson: string | undefin
   }
   const manager = LOCKFILES[lockfile];
   const yarnClassic = manager === "yarn" ? !lockfileText.includes("__metadata:") : undefined;
-  return { manager, lockfile, scripts: pkg.scripts ?? {}, files: entries, ...(yarnClassic === undefined ? {} : { yarnClassic }) };
+  const docker = dockerNeed(pkg);
+  return {
+    manager,
+    lockfile,
+    scripts: pkg.scripts ?? {},
+    files: entries,
+    ...(yarnClassic === undefined ? {} : { yarnClassic }),
+    ...(docker ? { docker } : {}),
+  };
 }
 
 /** The install command, reproducible from the lockfile. */
@@ -84,24 +115,71 @@ const ESLINT_CONFIGS = [
   ".eslintrc.cjs",
   ".eslintrc.json",
   ".eslintrc.yml",
+  ".eslintrc.yaml",
 ];
 
 export type Plan = { command: string[]; source: string } | { notConfigured: string };
 
-/** lint: the project's "lint" script, else ESLint when configured, else not configured. */
-export function lintPlan(p: Project): Plan {
-  if (p.scripts.lint) return { command: runScript(p, "lint"), source: `script "lint": ${p.scripts.lint}` };
-  if (p.files.some((f) => ESLINT_CONFIGS.includes(f)))
-    return { command: ["npx", "--no-install", "eslint", "."], source: "eslint (config found)" };
-  return { notConfigured: 'no "lint" script and no ESLint configuration' };
+/** The scripts lint looks for, in order, when the project has no "lint" script; then every "lint:*" script. */
+export const LINT_SCRIPTS = ["lint", "test:lint", "lint:all", "test:code", "eslint", "check:lint", "check"];
+
+/** The scripts typecheck looks for, in order. */
+export const TYPECHECK_SCRIPTS = ["typecheck", "type-check", "typecheck:all", "check-types", "check:types", "types", "tsc", "test:types"];
+
+/** The named script, or a one-line error that lists the scripts there are. */
+function namedScript(p: Project, name: string, flag: string): Plan {
+  if (!p.scripts[name]) {
+    const have = Object.keys(p.scripts);
+    throw new Error(
+      `${flag} "${name}": package.json has no such script (it has ${have.length ? have.join(", ") : "none"}): name one of those`,
+    );
+  }
+  return { command: runScript(p, name), source: `script "${name}": ${p.scripts[name]}` };
 }
 
-/** typecheck: the project's "typecheck" script, else tsc --noEmit when there is a tsconfig.json. */
-export function typecheckPlan(p: Project): Plan {
-  if (p.scripts.typecheck) return { command: runScript(p, "typecheck"), source: `script "typecheck": ${p.scripts.typecheck}` };
+/**
+ * The ESLint command when the project names no lint script. ESLint < 9 lints only .js files of a directory unless
+ * told the extensions; a legacy .eslintrc* config on ESLint >= 9 needs ESLINT_USE_FLAT_CONFIG=false.
+ */
+export function eslintCommand(files: string[], eslintMajor: number | undefined): string[] {
+  const legacy = files.some((f) => f.startsWith(".eslintrc"));
+  const eslint = ["npx", "--no-install", "eslint"];
+  if (legacy && eslintMajor !== undefined && eslintMajor < 9) return [...eslint, "--ext", ".js,.jsx,.ts,.tsx,.mjs,.cjs", "."];
+  if (legacy && eslintMajor !== undefined && eslintMajor >= 9) return ["env", "ESLINT_USE_FLAT_CONFIG=false", ...eslint, "."];
+  return [...eslint, "."];
+}
+
+/**
+ * lint: the script named by `script` (--lint-script), else the first of LINT_SCRIPTS, else every "lint:*" script
+ * one after the other, else ESLint when configured (flags for its major), else not configured.
+ */
+export function lintPlan(p: Project, script = "", eslintMajor?: number): Plan {
+  if (script) return namedScript(p, script, "--lint-script");
+  const name = LINT_SCRIPTS.find((s) => p.scripts[s]);
+  if (name) return { command: runScript(p, name), source: `script "${name}": ${p.scripts[name]}` };
+  const parts = Object.keys(p.scripts).filter((s) => s.startsWith("lint:") && !/fix/.test(s));
+  if (parts.length) {
+    const cmds = parts.map((s) => runScript(p, s).join(" "));
+    return { command: ["sh", "-c", cmds.join(" && ")], source: `scripts ${parts.map((s) => `"${s}"`).join(", ")}` };
+  }
+  if (p.files.some((f) => ESLINT_CONFIGS.includes(f)))
+    return { command: eslintCommand(p.files, eslintMajor), source: `eslint${eslintMajor ? ` ${eslintMajor}` : ""} (config found)` };
+  return { notConfigured: `no ${LINT_SCRIPTS.map((s) => `"${s}"`).join(", ")} or "lint:*" script and no ESLint configuration` };
+}
+
+/** typecheck: the script named by `script` (--typecheck-script), else the first of TYPECHECK_SCRIPTS, else tsc. */
+export function typecheckPlan(p: Project, script = ""): Plan {
+  if (script) return namedScript(p, script, "--typecheck-script");
+  const name = TYPECHECK_SCRIPTS.find((s) => p.scripts[s]);
+  if (name) return { command: runScript(p, name), source: `script "${name}": ${p.scripts[name]}` };
   if (p.files.includes("tsconfig.json"))
     return { command: ["npx", "--no-install", "tsc", "--noEmit"], source: "tsc --noEmit (tsconfig.json found)" };
-  return { notConfigured: 'no "typecheck" script and no tsconfig.json' };
+  return { notConfigured: `no ${TYPECHECK_SCRIPTS.map((s) => `"${s}"`).join(", ")} script and no tsconfig.json` };
+}
+
+/** Where Jest writes its --json results: beside the JUnit report, which the stage makes from them. */
+export function jestJsonPath(junitPath: string): string {
+  return junitPath.replace(/[^/]*$/, "jest.json");
 }
 
 /**
@@ -111,6 +189,10 @@ export function typecheckPlan(p: Project): Plan {
 function junitArgs(script: string, junitPath: string): string[] | undefined {
   if (/&&|\|\||;|\|/.test(script)) return undefined;
   if (/\bvitest\b/.test(script)) return ["--reporter=default", "--reporter=junit", `--outputFile.junit=${junitPath}`];
+  // Jest: its own JSON results (no extra dependency), converted to JUnit by the stage (jestJunit in findings.ts)
+  if (/(^|\s|\/)jest(\s|$)/.test(script)) return ["--json", `--outputFile=${jestJsonPath(junitPath)}`];
+  // Mocha: its built-in xunit reporter into the file (Mocha has no multi-reporter: the spec output is replaced)
+  if (/(^|\s|\/)mocha(\s|$)/.test(script)) return ["--reporter=xunit", `--reporter-option=output=${junitPath}`];
   if (/\bnode\b.*--test\b/.test(script)) {
     return [
       "--test-reporter=spec",

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { eslintFindings, findingText, junitFailures, junitForCommand, junitTotals, tscFindings } from "../src/findings.ts";
+import {
+  configProblem,
+  eslintFindings,
+  findingText,
+  firstErrorLines,
+  jestJunit,
+  junitFailures,
+  junitForCommand,
+  junitTotals,
+  tscFindings,
+} from "../src/findings.ts";
 
 describe("eslintFindings", () => {
   it("turns stylish output into findings at file:line:col with the rule, errors only", () => {
@@ -90,5 +100,83 @@ describe("junit", () => {
     expect(junitFailures(report).map(findingText)).toEqual(["test > npm test"]);
     expect(junitFailures(report)[0].file).toBe("");
     expect(report).toContain("Error &lt;here&gt;");
+  });
+});
+
+describe("jestJunit", () => {
+  // the shape of `jest --json` (29.7) for a file with one passing and one failing test, and a file that did not load
+  const json = JSON.stringify({
+    testResults: [
+      {
+        name: "/src/test/sum.test.js",
+        status: "failed",
+        message: "  ● sum › adds a negative number",
+        assertionResults: [
+          { ancestorTitles: ["sum"], title: "adds two numbers", status: "passed", failureMessages: [], duration: 1 },
+          {
+            ancestorTitles: ["sum"],
+            title: "adds a negative number",
+            status: "failed",
+            failureMessages: [
+              "Error: \u001b[2mexpect(\u001b[22mreceived).toBe(expected)\n\nExpected: 3\nReceived: -1\n    at Object.toBe (/src/test/sum.test.js:9:24)",
+            ],
+            duration: 2,
+          },
+          { ancestorTitles: [], title: "later", status: "todo", failureMessages: [] },
+        ],
+      },
+      { name: "/src/test/broken.test.js", status: "failed", message: "SyntaxError: Unexpected token (3:1)", assertionResults: [] },
+    ],
+  });
+
+  it("makes one case per test, failures named by file and describe > test, and a case for a file that did not load", () => {
+    const xml = jestJunit(json);
+    expect(junitTotals(xml)).toEqual({ tests: 4, failures: 2, skipped: 1 });
+    expect(junitFailures(xml).map(findingText)).toEqual([
+      "test/sum.test.js > sum > adds a negative number",
+      "test/broken.test.js > test/broken.test.js",
+    ]);
+    expect(junitFailures(xml)[0].file).toBe("test/sum.test.js");
+    expect(xml).toContain('<failure message="Error: expect(received).toBe(expected)">');
+    expect(xml).not.toContain("\u001b");
+  });
+
+  it("an empty run is an empty report", () => {
+    expect(junitTotals(jestJunit("{}"))).toEqual({ tests: 0, failures: 0, skipped: 0 });
+  });
+});
+
+describe("firstErrorLines", () => {
+  it("names the failing test from the top of Jest's output, not its summary tail", () => {
+    const out = [
+      "> jest-project@1.0.0 test",
+      "> jest",
+      "FAIL test/sum.test.js",
+      "  sum",
+      "    ✓ adds two numbers (1 ms)",
+      "    ✕ adds a negative number (1 ms)",
+      "  ● sum › adds a negative number",
+      "    expect(received).toBe(expected) // Object.is equality",
+      "      at Object.toBe (test/sum.test.js:9:24)",
+      "Tests:       1 failed, 1 passed, 2 total",
+      "Snapshots:   0 total",
+      "Time:        0.911 s",
+      "Ran all test suites.",
+      "npm error Lifecycle script `test` failed with error:",
+    ].join("\n");
+    expect(firstErrorLines(out)).toBe("FAIL test/sum.test.js | ✕ adds a negative number (1 ms) | ● sum › adds a negative number");
+  });
+
+  it("is empty when no line looks like an error", () => {
+    expect(firstErrorLines("all good\ndone")).toBe("");
+  });
+});
+
+describe("configProblem", () => {
+  it("names ESLint's no-files-matched as a configuration problem with the fix", () => {
+    const out =
+      'Oops! Something went wrong! :(\n\nESLint: 8.57.1\n\nNo files matching the pattern "." were found.\nPlease check for typing mistakes in the pattern.';
+    expect(configProblem(out)).toMatch(/^ESLint matched no file \(pattern "\."\): name the project's lint script with --lint-script NAME/);
+    expect(configProblem("src/a.ts\n  1:1  error  x  rule")).toBeUndefined();
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { describeProject, installCommand, integrationPlan, lintPlan, testPlan, typecheckPlan } from "../src/project.ts";
+import {
+  describeProject,
+  dockerNeed,
+  eslintCommand,
+  installCommand,
+  integrationPlan,
+  lintPlan,
+  testPlan,
+  typecheckPlan,
+} from "../src/project.ts";
 
 const pkg = (scripts: Record<string, string> = {}) => JSON.stringify({ name: "x", scripts });
 
@@ -37,7 +46,7 @@ describe("plans", () => {
   });
 
   it("reports not configured as its own outcome", () => {
-    expect(lintPlan(npm([]))).toEqual({ notConfigured: expect.stringMatching(/no "lint" script/) });
+    expect(lintPlan(npm([]))).toEqual({ notConfigured: expect.stringMatching(/no "lint", .* script and no ESLint/) });
     expect(testPlan(npm([], { test: 'echo "Error: no test specified" && exit 1' }), "/r/junit.xml")).toHaveProperty("notConfigured");
   });
 
@@ -56,6 +65,23 @@ describe("plans", () => {
     ).toMatchObject({
       command: ["npm", "run", "test:unit", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/junit.xml"],
     });
+  });
+
+  it("gives Jest its --json results file and Mocha its xunit reporter; a jest-like word is not Jest", () => {
+    expect(testPlan(npm([], { test: "jest --coverage" }), "/r/junit.xml")).toEqual({
+      command: ["npm", "run", "test", "--", "--json", "--outputFile=/r/jest.json"],
+      source: 'script "test": jest --coverage',
+      junit: true,
+    });
+    expect(testPlan(npm([], { test: "mocha 'test/**/*.spec.js'" }), "/r/junit.xml")).toMatchObject({
+      command: ["npm", "run", "test", "--", "--reporter=xunit", "--reporter-option=output=/r/junit.xml"],
+    });
+    expect(testPlan(npm([], { test: "node_modules/.bin/mocha" }), "/r/junit.xml")).toMatchObject({ junit: true });
+    expect(testPlan(npm([], { test: "jest-runner-x" }), "/r/junit.xml")).toEqual({
+      command: ["npm", "run", "test"],
+      source: 'script "test": jest-runner-x',
+    });
+    expect(testPlan(npm([], { test: "tsc && jest" }), "/r/junit.xml")).not.toHaveProperty("junit");
   });
 
   it("integration runs the first of test:integration, integration, test:e2e, with JUnit for vitest", () => {
@@ -104,5 +130,57 @@ describe("plans", () => {
       source: 'script "test": vitest run && npm run test-types',
     });
     expect(testPlan(npm([], { test: "pnpm lint; vitest" }), "/r/j.xml")).not.toHaveProperty("junit");
+  });
+});
+
+describe("dockerNeed", () => {
+  it("a Testcontainers or Docker client dependency means the tests need Docker", () => {
+    expect(dockerNeed({ devDependencies: { "@testcontainers/postgresql": "^11" } })).toBe('dependency "@testcontainers/postgresql"');
+    expect(dockerNeed({ dependencies: { dockerode: "^4" } })).toBe('dependency "dockerode"');
+    expect(dockerNeed({ devDependencies: { vitest: "^3", "testcontainers-helper": "1" } })).toBeUndefined();
+  });
+
+  it("the project's declaration decides, both ways, and must be a boolean", () => {
+    expect(dockerNeed({ slipway: { docker: true } })).toBe('package.json "slipway": { "docker": true }');
+    expect(dockerNeed({ slipway: { docker: false }, devDependencies: { testcontainers: "^11" } })).toBeUndefined();
+    expect(() => dockerNeed({ slipway: { docker: "yes" } })).toThrow('package.json "slipway.docker" is "yes": use true or false');
+  });
+
+  it("describeProject carries the reason", () => {
+    const pkg = JSON.stringify({ scripts: { test: "node --test" }, devDependencies: { testcontainers: "^11" } });
+    expect(describeProject(["package.json", "package-lock.json"], pkg).docker).toBe('dependency "testcontainers"');
+    expect(describeProject(["package.json", "package-lock.json"], "{}")).not.toHaveProperty("docker");
+  });
+});
+
+describe("lint and typecheck discovery", () => {
+  const npm = (files: string[], scripts: Record<string, string> = {}) =>
+    describeProject(["package.json", "package-lock.json", ...files], JSON.stringify({ scripts }));
+  it("finds the lint command under the names projects use, test:code included, or every lint:* script", () => {
+    expect(lintPlan(npm([], { "test:code": "eslint --ext .ts src", test: "jest" }))).toEqual({
+      command: ["npm", "run", "test:code"],
+      source: 'script "test:code": eslint --ext .ts src',
+    });
+    expect(lintPlan(npm([], { "lint:js": "eslint .", "lint:css": "stylelint x", "lint:fix": "eslint --fix ." }))).toEqual({
+      command: ["sh", "-c", "npm run lint:js && npm run lint:css"],
+      source: 'scripts "lint:js", "lint:css"',
+    });
+    expect(typecheckPlan(npm([], { "check:types": "tsc -b" }))).toMatchObject({ command: ["npm", "run", "check:types"] });
+  });
+
+  it("a named script runs; a missing one is a one-line error listing the scripts there are", () => {
+    expect(lintPlan(npm([], { lint: "x", verify: "eslint src" }), "verify")).toMatchObject({ command: ["npm", "run", "verify"] });
+    expect(() => typecheckPlan(npm([], { lint: "x" }), "types")).toThrow(
+      '--typecheck-script "types": package.json has no such script (it has lint): name one of those',
+    );
+  });
+
+  it("the ESLint fallback passes --ext for a legacy config on ESLint < 9", () => {
+    expect(lintPlan(npm([".eslintrc.json"]), "", 8)).toEqual({
+      command: ["npx", "--no-install", "eslint", "--ext", ".js,.jsx,.ts,.tsx,.mjs,.cjs", "."],
+      source: "eslint 8 (config found)",
+    });
+    expect(eslintCommand(["eslint.config.js"], 9)).toEqual(["npx", "--no-install", "eslint", "."]);
+    expect(eslintCommand([".eslintrc.cjs"], 9)).toEqual(["env", "ESLINT_USE_FLAT_CONFIG=false", "npx", "--no-install", "eslint", "."]);
   });
 });

@@ -1,24 +1,26 @@
 /** SBOM of an image by Syft: CycloneDX JSON and SPDX JSON, from the image's own layers (no registry access). */
 import { Container, dag, Directory, func, object } from "@dagger.io/dagger";
 
-/** Syft, by its upstream image name (served by the mirror offline). */
-export const SYFT_IMAGE = "anchore/syft:v1.50.0";
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 
 @object()
 export class Sbom {
-  /** The Syft image. */
+  /** The Syft image; empty: the pinned one (`dagger -m modules/pins call image --name syft`). */
   @func() image: string;
 
-  constructor(image: string = SYFT_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
   /** sbom.cdx.json (CycloneDX 1.6) and sbom.spdx.json (SPDX 2.3) of the image. */
   @func()
-  generate(target: Container, name = "image"): Directory {
+  async generate(target: Container, name = "image"): Promise<Directory> {
     return dag
       .container()
-      .from(this.image)
+      .from(this.image || (await pinned("syft")))
       .withMountedFile("/in/image.tar", target.asTarball())
       .withDirectory("/out", dag.directory())
       .withEnvVariable("SYFT_CHECK_FOR_APP_UPDATE", "false")

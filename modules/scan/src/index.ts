@@ -19,18 +19,21 @@ import {
 } from "./policy.ts";
 import { gitleaksFindings, leakText } from "./secrets.ts";
 
-/** The tools, by their upstream image names (served by the mirror offline). */
-export const TRIVY_IMAGE = "aquasec/trivy:0.74.0";
-/** Trivy's database builder; no upstream image exists, `engine up` builds this one into the mirror. */
-export const TRIVY_DB_IMAGE = "slipway/trivy-db:0e0340a01b57";
-export const OSV_SCANNER_IMAGE = "ghcr.io/google/osv-scanner:v2.6.0";
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 
-/** How each scanner names itself in reports that ask (GitLab's container scanning report). */
+/** How each scanner names itself in reports that ask (GitLab's container scanning report); the version is its image's tag. */
 const SCANNER_INFO = {
-  trivy: { id: "trivy", name: "Trivy", version: TRIVY_IMAGE.split(":")[1], vendor: "Aqua Security" },
-  "osv-scanner": { id: "osv-scanner", name: "OSV-Scanner", version: OSV_SCANNER_IMAGE.split(":v")[1], vendor: "Google" },
+  trivy: { id: "trivy", name: "Trivy", vendor: "Aqua Security" },
+  "osv-scanner": { id: "osv-scanner", name: "OSV-Scanner", vendor: "Google" },
 } as const;
-export const GITLEAKS_IMAGE = "zricethezav/gitleaks:v8.30.1";
+
+/** "ghcr.io/org/tool:v1.2.3" -> "1.2.3" */
+function tagVersion(image: string): string {
+  return (image.split("@")[0].split(":").pop() ?? "").replace(/^v/, "");
+}
 export const SCANNERS = ["trivy", "osv-scanner"] as const;
 export type Scanner = (typeof SCANNERS)[number];
 const DB = "/vuln-db";
@@ -50,19 +53,16 @@ function lastErrors(stderr: string): string {
   );
 }
 
+/** The tools' images; each empty one is the pinned one (`dagger -m modules/pins call image --name trivy`). */
 @object()
 export class Scan {
   @func() trivyImage: string;
+  /** Trivy's database builder (no upstream image exists: `engine up` builds it into the mirror). */
   @func() trivyDbImage: string;
   @func() osvScannerImage: string;
   @func() gitleaksImage: string;
 
-  constructor(
-    trivyImage: string = TRIVY_IMAGE,
-    trivyDbImage: string = TRIVY_DB_IMAGE,
-    osvScannerImage: string = OSV_SCANNER_IMAGE,
-    gitleaksImage: string = GITLEAKS_IMAGE,
-  ) {
+  constructor(trivyImage: string = "", trivyDbImage: string = "", osvScannerImage: string = "", gitleaksImage: string = "") {
     this.trivyImage = trivyImage;
     this.trivyDbImage = trivyDbImage;
     this.osvScannerImage = osvScannerImage;
@@ -78,11 +78,11 @@ export class Scan {
    * because offline OSV-Scanner refuses to run without one.
    */
   @func()
-  database(advisories: Directory, scanner = "trivy", ecosystems: string[] = ["npm", "Debian"]): Directory {
+  async database(advisories: Directory, scanner = "trivy", ecosystems: string[] = ["npm", "Debian"]): Promise<Directory> {
     if (parseScanner(scanner, "database") === "trivy") {
       return dag
         .container()
-        .from(this.trivyDbImage)
+        .from(this.trivyDbImage || (await pinned("trivy-db")))
         .withDirectory("/in/ghsa/advisories/github-reviewed", advisories, { include: ["**/*.json"] })
         .withDirectory("/in/cocoapods-specs/Specs", dag.directory())
         .withExec(["build", "--cache-dir", "/in", "--output-dir", `${DB}/db`, "--only-update", "ghsa"], { useEntrypoint: true })
@@ -91,7 +91,7 @@ export class Scan {
     const emptyZip = "\\120\\113\\005\\006" + "\\000".repeat(18);
     return dag
       .container()
-      .from(this.osvScannerImage)
+      .from(await this.image("osv-scanner"))
       .withMountedDirectory("/advisories", advisories)
       .withWorkdir("/advisories")
       .withExec([
@@ -128,15 +128,17 @@ export class Scan {
     const allow = allowlist ? parseAllowlist(await allowlist.contents(), "the allowlist") : [];
     const day = today || new Date().toISOString().slice(0, 10);
     const start = new Date();
+    const image = await this.image(tool);
+    const info = { ...SCANNER_INFO[tool], version: tagVersion(image) };
     const {
       reports: raw,
       findings,
       log,
-    } = tool === "trivy" ? await this.trivy(target, source, vulnDb) : await this.osvScanner(target, source, vulnDb);
+    } = tool === "trivy" ? await this.trivy(image, target, source, vulnDb) : await this.osvScanner(image, target, source, vulnDb);
     const imageRef = (await target.imageRef().catch(() => "")) || "image";
     const reports = raw.withNewFile(
       "gl-container-scanning-report.json",
-      gitlabContainerScanning(findings, imageRef, SCANNER_INFO[tool], start, new Date()),
+      gitlabContainerScanning(findings, imageRef, info, start, new Date()),
     );
     const g = gate(findings, threshold, allow, day);
     const decisions = {
@@ -150,10 +152,7 @@ export class Scan {
     };
     const withDecisions = reports
       .withNewFile("findings.json", JSON.stringify(decisions, null, 2) + "\n")
-      .withNewFile(
-        "vuln-attestation.json",
-        JSON.stringify(vulnPredicate(SCANNER_INFO[tool], decisions, start, new Date()), null, 2) + "\n",
-      );
+      .withNewFile("vuln-attestation.json", JSON.stringify(vulnPredicate(info, decisions, start, new Date()), null, 2) + "\n");
     const counts = `${findings.length} finding(s): ${g.blocking.length} blocking, ${g.allowed.length} allowed, ${g.below.length} below ${threshold}`;
     const expiredNote = g.expired.length ? `; expired allowlist entries: ${g.expired.map((e) => `${e.id} (${e.expires})`).join(", ")}` : "";
     if (g.blocking.length) {
@@ -178,8 +177,21 @@ export class Scan {
     });
   }
 
+  /** A tool's image: the one given to the constructor, or the pinned one. */
+  private async image(tool: "trivy" | "osv-scanner" | "gitleaks"): Promise<string> {
+    switch (tool) {
+      case "trivy":
+        return this.trivyImage || pinned("trivy");
+      case "osv-scanner":
+        return this.osvScannerImage || pinned("osv-scanner");
+      case "gitleaks":
+        return this.gitleaksImage || pinned("gitleaks");
+    }
+  }
+
   /** Trivy on the image (OS and installed language packages) and on the source (lockfiles): JSON, then SARIF. */
   private async trivy(
+    image: string,
     target: Container,
     source: Directory,
     vulnDb?: Directory,
@@ -187,7 +199,7 @@ export class Scan {
     const cache = "/trivy-cache";
     let base = dag
       .container()
-      .from(this.trivyImage)
+      .from(image)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory());
@@ -231,13 +243,14 @@ export class Scan {
 
   /** OSV-Scanner on the image archive and on the source's lockfiles, JSON and SARIF each. */
   private async osvScanner(
+    image: string,
     target: Container,
     source: Directory,
     vulnDb?: Directory,
   ): Promise<{ reports: Directory; findings: Vulnerability[]; log: string }> {
     let base = dag
       .container()
-      .from(this.osvScannerImage)
+      .from(image)
       .withMountedFile("/in/image.tar", target.asTarball())
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory());
@@ -280,7 +293,7 @@ export class Scan {
   async secrets(source: Directory): Promise<StageResult> {
     const run = dag
       .container()
-      .from(this.gitleaksImage)
+      .from(await this.image("gitleaks"))
       .withMountedDirectory("/src", source)
       .withDirectory("/out", dag.directory())
       .withExec(

@@ -4,22 +4,45 @@
  * (the default) signs without uploading and verifies without Rekor; tlog=true is for the public-good instance.
  */
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { StageResult } from "./result.ts";
 import { signatureState } from "./registry.ts";
+import {
+  canonical,
+  GATES_TYPE,
+  parseRequirement,
+  predicates,
+  type Requirement,
+  requirementType,
+  SMOKE_TYPE,
+  unacceptedSource,
+  unmet,
+} from "./policy.ts";
 
-/** cosign, by its upstream image name (served by the mirror offline). */
-export const COSIGN_IMAGE = "gcr.io/projectsigstore/cosign:v2.6.5";
+export { GATES_TYPE, normalSource, parseRequirement, SMOKE_TYPE } from "./policy.ts";
+
 const REGISTRY_ALIAS = "registry";
 
 /** The attestation types Slipway writes and checks. */
-export const ATTESTATIONS = { sbom: "cyclonedx", provenance: "slsaprovenance1", scan: "vuln" } as const;
+export const ATTESTATIONS = {
+  sbom: "cyclonedx",
+  provenance: "slsaprovenance1",
+  scan: "vuln",
+  gates: GATES_TYPE,
+  smoke: SMOKE_TYPE,
+} as const;
+
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 
 @object()
 export class Sign {
+  /** The cosign image; empty: the pinned one (`dagger -m modules/pins call image --name cosign`). */
   @func() image: string;
 
-  constructor(image: string = COSIGN_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
@@ -28,7 +51,8 @@ export class Sign {
    * vulnerability scan (the scan module's vuln-attestation.json) when given. A digest that already carries this
    * key's signature and those attestation types is left as it is (nothing pushed, about a second).
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); refs naming
-   * localhost or 127.0.0.1 go through it.
+   * localhost or 127.0.0.1 go through it. registryUsername and registryPassword: for a registry that takes pushes
+   * only with credentials (Slipway's local registry does).
    */
   @func({ cache: "never" })
   async sign(
@@ -40,6 +64,8 @@ export class Sign {
     registry?: Service,
     tlog = false,
     scan?: File,
+    registryUsername = "",
+    registryPassword?: Secret,
   ): Promise<string> {
     if (!/@sha256:[0-9a-f]{64}$/.test(ref))
       throw new Error(`sign needs a digest reference (repository@sha256:...), not "${ref}": sign what publish returned`);
@@ -55,6 +81,7 @@ export class Sign {
     }
     const { ctr: base, target } = await this.cosign(ref, registry);
     let ctr = base.withMountedSecret("/keys/cosign.key", key).withSecretVariable("COSIGN_PASSWORD", password);
+    ctr = await withPushCredentials(ctr, target, registryUsername, registryPassword);
     const common = ["--key", "/keys/cosign.key", "--yes", "--allow-http-registry", `--tlog-upload=${tlog}`];
     const steps: string[][] = [["sign", ...common, target]];
     const predicates = {
@@ -85,11 +112,84 @@ export class Sign {
    * checked again).
    */
   @func({ cache: "never" })
-  async verify(ref: string, publicKey: File, registry?: Service, tlog = false): Promise<StageResult> {
+  async verify(
+    ref: string,
+    publicKey: File,
+    registry?: Service,
+    tlog = false,
+    requires: string[] = [],
+    sources: string[] = [],
+  ): Promise<StageResult> {
     const all = ["sbom", "provenance", "scan"] as const;
+    const required = requires.map(parseRequirement);
     const state = tlog ? undefined : await signatureState(ref);
-    const result = await this.check(ref, publicKey, registry, tlog, all, state);
-    return result.status === "passed" || !state ? result : this.check(ref, publicKey, registry, tlog, all, undefined);
+    const checked = (s: string | undefined) => this.check(ref, publicKey, registry, tlog, all, s, required, sources);
+    const result = await checked(state);
+    return result.status === "passed" || !state ? result : checked(undefined);
+  }
+
+  /**
+   * Attests predicate (a JSON file) for ref with the key as kind "gates" (which pipeline stages passed before it
+   * was signed) or "smoke" (the environment whose smoke checks this digest passed), unless an attestation of that
+   * kind with the same predicate already verifies with this key (nothing pushed then).
+   */
+  @func({ cache: "never" })
+  async attest(
+    ref: string,
+    key: Secret,
+    password: Secret,
+    kind: string,
+    predicate: File,
+    registry?: Service,
+    registryUsername = "",
+    registryPassword?: Secret,
+  ): Promise<string> {
+    if (!/@sha256:[0-9a-f]{64}$/.test(ref))
+      throw new Error(`attest needs a digest reference (repository@sha256:...), not "${ref}": attest what publish returned`);
+    if (kind !== "gates" && kind !== "smoke") throw new Error(`attest: kind ${JSON.stringify(kind)} is not one: use gates or smoke`);
+    const predicateType = ATTESTATIONS[kind];
+    const wanted = canonical(JSON.parse(await predicate.contents()));
+    const state = await signatureState(ref);
+    if (state && !state.startsWith("|")) {
+      const { ctr, target } = await this.cosign(ref, registry, state);
+      const existing = ctr
+        .withMountedFile("/keys/cosign.pub", await this.publicKey(key, password))
+        .withExec(["verify-attestation", ...verifyFlags(false), "--type", predicateType, target], {
+          useEntrypoint: true,
+          expect: ReturnType.Any,
+        });
+      if ((await existing.exitCode()) === 0 && predicates(await existing.stdout()).some((p) => canonical(p) === wanted)) {
+        return `already attested by this key: ${predicateType} for ${ref} (nothing pushed)`;
+      }
+    }
+    const { ctr: base, target } = await this.cosign(ref, registry);
+    let ctr = base
+      .withMountedSecret("/keys/cosign.key", key)
+      .withSecretVariable("COSIGN_PASSWORD", password)
+      .withMountedFile("/in/predicate.json", predicate);
+    ctr = await withPushCredentials(ctr, target, registryUsername, registryPassword);
+    const run = ctr.withExec(
+      [
+        "attest",
+        "--key",
+        "/keys/cosign.key",
+        "--yes",
+        "--allow-http-registry",
+        "--tlog-upload=false",
+        "--type",
+        predicateType,
+        "--predicate",
+        "/in/predicate.json",
+        target,
+      ],
+      { useEntrypoint: true, expect: ReturnType.Any },
+    );
+    if ((await run.exitCode()) !== 0) {
+      throw new Error(
+        `cosign attest ${ref} failed: ${lastLines(await run.stderr())}: check the key, its password and that the registry accepts pushes`,
+      );
+    }
+    return `attested ${predicateType} for ${ref}`;
   }
 
   /**
@@ -103,19 +203,13 @@ export class Sign {
     tlog: boolean,
     types: readonly (keyof typeof ATTESTATIONS)[],
     state: string | undefined,
+    required: Requirement[] = [],
+    sources: string[] = [],
   ): Promise<StageResult> {
     const { ctr: base, target } = await this.cosign(ref, registry, state);
     const ctr = base.withMountedFile("/keys/cosign.pub", publicKey);
-    const common = [
-      "--key",
-      "/keys/cosign.pub",
-      "--allow-http-registry",
-      "--allow-insecure-registry",
-      `--insecure-ignore-tlog=${!tlog}`,
-      "--output",
-      "json",
-    ];
-    const what = {
+    const common = verifyFlags(tlog);
+    const what: Record<string, string> = {
       sbom: "SBOM attestation",
       provenance: "provenance attestation",
       scan: "vulnerability scan attestation (was it scanned?)",
@@ -123,6 +217,11 @@ export class Sign {
     const checks: [string, string[]][] = [
       ["signature", ["verify", ...common, target]],
       ...types.map((t): [string, string[]] => [what[t], ["verify-attestation", ...common, "--type", ATTESTATIONS[t], target]]),
+      // what the environment requires besides: the attestations of those types are read and judged below
+      ...[...new Set(required.map(requirementType))].map((t): [string, string[]] => [
+        t.endsWith("gates/v1") ? "gates attestation" : "smoke attestation",
+        ["verify-attestation", ...common, "--type", t, target],
+      ]),
     ];
     const runs = await Promise.all(
       checks.map(async ([what, args]) => {
@@ -137,7 +236,7 @@ export class Sign {
         `cosign-${r.args[0]}${r.args.includes("--type") ? `-${r.args[r.args.indexOf("--type") + 1]}` : ""}.json`,
         r.stdout,
       );
-    const failed = runs.find((r) => r.code !== 0);
+    const failed = runs.find((r) => r.code !== 0 && !r.args.some((a) => a.startsWith("https://slipway.dev/")));
     if (failed) {
       return StageResult.of({
         stage: "verify",
@@ -149,10 +248,32 @@ export class Sign {
         reports,
       });
     }
+    // the environment's policy: each requirement met by an attestation this key signed; the provenance's source
+    const verified = (type: string) => {
+      const r = runs.find((x) => x.args.includes(type));
+      return r && r.code === 0 ? predicates(r.stdout) : [];
+    };
+    const refusals = [
+      ...required.map((r) => unmet(r, verified(requirementType(r)))),
+      unacceptedSource(sources, verified(ATTESTATIONS.provenance)),
+    ].filter((x): x is string => x !== undefined);
+    if (refusals.length) {
+      return StageResult.of({
+        stage: "verify",
+        status: "failed",
+        message: `verify: failed, ${ref} does not meet the policy: ${refusals.join("; ")}`,
+        command: "cosign verify-attestation",
+        exitCode: 1,
+        reports,
+      });
+    }
+    const extra = required.length
+      ? ` and ${required.map((r) => (r.kind === "gates" ? `gates ${r.gates.join(",")}` : `smoke ${r.environment}`)).join(", ")}`
+      : "";
     return StageResult.of({
       stage: "verify",
       status: "passed",
-      message: `verify: passed (signature, SBOM, provenance and scan attestations of ${ref})`,
+      message: `verify: passed (signature, SBOM, provenance and scan attestations${extra} of ${ref})`,
       command: "cosign verify",
       reports,
     });
@@ -167,7 +288,7 @@ export class Sign {
       .digest("hex");
     return dag
       .container()
-      .from(this.image)
+      .from(await this.cosignImage())
       .withEnvVariable("SLIPWAY_KEY", id)
       .withMountedSecret("/keys/cosign.key", key)
       .withSecretVariable("COSIGN_PASSWORD", password)
@@ -177,14 +298,18 @@ export class Sign {
 
   /** A key pair: cosign.key (encrypted with password) and cosign.pub. */
   @func({ cache: "never" })
-  generateKeyPair(password: Secret): Container {
+  async generateKeyPair(password: Secret): Promise<Container> {
     return dag
       .container()
-      .from(this.image)
+      .from(await this.cosignImage())
       .withWorkdir("/keys")
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`) // a fresh key every time, never a cached one
       .withSecretVariable("COSIGN_PASSWORD", password)
       .withExec(["generate-key-pair"], { useEntrypoint: true });
+  }
+
+  private async cosignImage(): Promise<string> {
+    return this.image || pinned("cosign");
   }
 
   /**
@@ -194,7 +319,7 @@ export class Sign {
   private async cosign(ref: string, registry?: Service, state?: string): Promise<{ ctr: Container; target: string }> {
     let ctr = dag
       .container()
-      .from(this.image)
+      .from(await this.cosignImage())
       .withEnvVariable("HOME", "/tmp")
       .withEnvVariable(state ? "SLIPWAY_SIGNATURES" : "SLIPWAY_RUN", state ?? `${Date.now()}-${Math.random()}`);
     let target = ref;
@@ -207,6 +332,31 @@ export class Sign {
     }
     return { ctr, target };
   }
+}
+
+/** cosign's flags to verify against /keys/cosign.pub with JSON output; without tlog, no transparency log is asked. */
+function verifyFlags(tlog: boolean): string[] {
+  return [
+    "--key",
+    "/keys/cosign.pub",
+    "--allow-http-registry",
+    "--allow-insecure-registry",
+    `--insecure-ignore-tlog=${!tlog}`,
+    "--output",
+    "json",
+  ];
+}
+
+/** ctr able to push to target's registry: the credentials as a Docker config mounted as a secret (none: as it is). */
+async function withPushCredentials(ctr: Container, target: string, username: string, password?: Secret): Promise<Container> {
+  if (!password) return ctr;
+  return ctr.withMountedSecret("/tmp/.docker/config.json", await dockerConfig(target.split("/")[0], username, password));
+}
+
+/** A Docker config.json with the credentials for host, as a secret: cosign reads it from $HOME/.docker. */
+async function dockerConfig(host: string, username: string, password: Secret): Promise<Secret> {
+  const auth = Buffer.from(`${username}:${await password.plaintext()}`).toString("base64");
+  return dag.setSecret(`registry-auth-${randomUUID()}`, JSON.stringify({ auths: { [host]: { auth } } }));
 }
 
 function lastLines(text: string, n = 2): string {

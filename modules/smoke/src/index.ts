@@ -9,14 +9,18 @@ import { type CheckResult, parseChecks } from "./checks.ts";
 
 export { parseChecks, judge, junit, type Check, type CheckResult } from "./checks.ts";
 
-export const NODE_IMAGE = "node:22-bookworm-slim";
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 const RUNNER_DIR = "/opt/slipway/smoke";
 
 @object()
 export class Smoke {
+  /** The image the checks run in; empty: the pinned Node image (`dagger -m modules/pins call image --name node`). */
   @func() image: string;
 
-  constructor(image: string = NODE_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
@@ -29,7 +33,7 @@ export class Smoke {
     const parsed = parseChecks(checks, "checks");
     let ctr = dag
       .container()
-      .from(this.image)
+      .from(this.image || (await pinned("node")))
       .withEnvVariable("SLIPWAY_RUN", `${Date.now()}-${Math.random()}`)
       .withDirectory(RUNNER_DIR, runnerSource());
     let reach = url;

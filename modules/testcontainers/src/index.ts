@@ -1,13 +1,15 @@
 /**
  * A Docker engine service that Testcontainers-based tests use inside the pipeline: Docker-in-Docker with its image
  * store on a cache volume (images pulled once stay), an optional docker.io pull-through mirror (so that
- * "postgres:15" resolves offline exactly as it does online), and a harness that does the reaper's job.
+ * an image such as postgres:15 resolves offline exactly as it does online), and a harness that does the reaper's job.
  */
 import { CacheSharingMode, type Container, dag, File, func, object, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 
-/** The Docker-in-Docker image, by its upstream name (resolved through the mirror offline). */
-export const DEFAULT_IMAGE = "docker:dind";
+/** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
+function pinned(name: string): Promise<string> {
+  return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
+}
 /** Where the harness lives in the test container. */
 export const HARNESS = "/usr/local/lib/slipway/testcontainers-harness.mjs";
 /** The cache volume holding the Docker engine's image store (and nothing else that outlives a run). */
@@ -17,10 +19,10 @@ const HOSTNAME = "docker";
 
 @object()
 export class Testcontainers {
-  /** The Docker-in-Docker image. */
+  /** The Docker-in-Docker image; empty: the pinned one (`dagger -m modules/pins call image --name docker`). */
   @func() image: string;
 
-  constructor(image: string = DEFAULT_IMAGE) {
+  constructor(image: string = "") {
     this.image = image;
   }
 
@@ -32,7 +34,7 @@ export class Testcontainers {
   async engine(registryMirror?: Service): Promise<Service> {
     let ctr = dag
       .container()
-      .from(this.image)
+      .from(this.image || (await pinned("docker")))
       // one engine at a time per image store: a second run waits for the first
       .withMountedCache("/var/lib/docker", dag.cacheVolume(IMAGE_STORE), { sharing: CacheSharingMode.Locked })
       .withExposedPort(PORT);

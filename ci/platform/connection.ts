@@ -3,7 +3,7 @@
  * machine cache; `useEngine()` loads them into this process (unless a session already exists, e.g. under
  * `dagger run`), bringing the engine up first when it does not answer.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { ENGINE_CONTAINER, engineContainerRunning } from "./engine.ts";
 import { readConnection } from "./settings.ts";
 
@@ -76,8 +76,17 @@ function watchEngine(): void {
   watching = true;
   let misses = 0;
   const timer = setInterval(() => {
-    execFile("docker", ["inspect", "-f", "{{.State.Running}}", container], (err, out) => {
-      misses = !err && out.trim() === "true" ? 0 : misses + 1;
+    // in a process group of its own: a Ctrl-C to the CLI's group must not end the probe and read as a stopped engine
+    const probe = spawn("docker", ["inspect", "-f", "{{.State.Running}}", container], {
+      detached: true,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    probe.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    probe.on("error", () => undefined);
+    probe.on("close", (code, signal) => {
+      if (signal) return; // the probe itself was ended, which says nothing about the engine
+      misses = code === 0 && out.trim() === "true" ? 0 : misses + 1;
       if (misses < 2) return;
       process.stderr.write(
         `slipway: the Dagger engine (${container}) stopped during the run: check \`slipway engine status\`, then rerun (finished work is cached)\n`,

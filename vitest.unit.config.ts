@@ -10,6 +10,7 @@ export const UNIT_TESTS = [
   "ci/test/dag.test.ts",
   "ci/test/engine-state.test.ts",
   "ci/test/environments.test.ts",
+  "ci/test/image-import.test.ts",
   "ci/test/layers.test.ts",
   "ci/test/module-boundaries.test.ts",
   "ci/test/module-contract.test.ts",

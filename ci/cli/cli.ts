@@ -26,6 +26,9 @@ Commands:
   engine tools     build the missing tool images (cosign, syft, trivy, ...) now; other commands start this in the
                    background once the engine is up, log in /var/cache/slipway/logs/tools.log
   engine status    show what runs, versions, the tool builder's progress and cache sizes
+  engine import FILE
+                   put the images of a \`docker save\` (or OCI) archive into the local mirror under their
+                   names, for a base image or service the mirror lacks (offline: no other registry is reachable)
   engine down      stop what \`engine up\` started (caches stay)
 
 Every command: --source DIR (the project, default the current directory; \`npm run pipeline\` passes
@@ -83,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: unknown) => {
+  async (err: unknown) => {
     const code = (err as { code?: string }).code;
     if (
       code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
@@ -104,7 +107,9 @@ main(process.argv.slice(2)).then(
         /^API Error$/,
         "the Dagger engine session ended during the run: check `slipway engine status`, then rerun (finished work is cached)",
       );
-    process.stderr.write(`slipway: ${msg}\n`);
+    // a base image the offline mirror lacks: what it serves and how to bring one in (loaded only then)
+    const hint = /not found/.test(msg) ? (await import("../platform/images/import.ts")).missingImageHint(msg) : undefined;
+    process.stderr.write(`slipway: ${msg}${hint ? `: ${hint}` : ""}\n`);
     process.exit(1);
   },
 );

@@ -13,6 +13,7 @@ import { EXCLUDE } from "../../modules/node/src/index.ts";
 import { parseScanner, Scan, type Scanner } from "../../modules/scan/src/index.ts";
 import { Sign } from "../../modules/sign/src/index.ts";
 import { useEngine } from "../platform/connection.ts";
+import { missingImageHint } from "../platform/images/import.ts";
 import { HEARTBEAT_SECONDS } from "../platform/steps.ts";
 import { stageTools, waitForTools } from "../platform/tools.ts";
 import { paths } from "../platform/host.ts";
@@ -303,6 +304,10 @@ export async function runStages(
         try {
           const r = await runners[stage]();
           return { ...r, seconds: (Date.now() - t0) / 1000 };
+        } catch (err) {
+          // a base image or service the offline mirror lacks: what it serves and how to bring one in
+          const hint = err instanceof Error ? missingImageHint(err.message) : undefined;
+          throw hint ? new Error(`${err instanceof Error ? err.message : String(err)}: ${hint}`, { cause: err }) : err;
         } finally {
           active.delete(stage);
         }

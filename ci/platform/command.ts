@@ -1,4 +1,4 @@
-/** `slipway engine up|status|down`. */
+/** `slipway engine up|tools|status|import|down`. */
 import { $ } from "zx";
 import { cliVersion, DAGGER_BIN_DIR } from "./dagger.ts";
 import { dockerAnswers } from "./docker.ts";
@@ -63,7 +63,7 @@ async function down(): Promise<number> {
   return 0;
 }
 
-export async function engineCommand(sub: string | undefined, _args: string[]): Promise<number> {
+export async function engineCommand(sub: string | undefined, args: string[]): Promise<number> {
   switch (sub ?? "up") {
     case "up": {
       const t0 = Date.now();
@@ -78,10 +78,14 @@ export async function engineCommand(sub: string | undefined, _args: string[]): P
       return buildTools();
     case "status":
       return status();
+    case "import": {
+      const { importImages } = await import("./images/import.ts");
+      return importImages(args[0]);
+    }
     case "down":
       return down();
     default:
-      process.stderr.write(`slipway engine: unknown subcommand "${sub}"; use up, tools, status or down\n`);
+      process.stderr.write(`slipway engine: unknown subcommand "${sub}"; use up, tools, status, import or down\n`);
       return 2;
   }
 }

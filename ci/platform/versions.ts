@@ -36,6 +36,8 @@ export const NODE_VERSION = table.node.version;
 export const NPM_VERSION = table.node.npm;
 /** Corepack (npm package), which runs the pnpm or yarn a project declares, as in the upstream node image. */
 export const COREPACK_VERSION = table.node.corepack;
+/** Yarn 1 (npm package "yarn"), which the upstream node images carry on PATH beside corepack. */
+export const YARN_VERSION = table.node.yarn;
 
 /** Debian release every image is assembled from (packages through apt, no registry involved). */
 export const DEBIAN_SUITE = table.debian;

@@ -193,13 +193,23 @@ async function intoDocker(recipe: ImageRecipe, root: string, progress: (l: strin
   if (imp.exitCode !== 0) throw new StepError(step, `docker import failed: ${imp.stderr.trim()}`, "check `docker info`");
   for (const ref of recipe.refs.slice(1)) await $`docker tag ${recipe.refs[0]} ${ref}`;
   if (!recipe.mirror) return;
-  // the mirror takes pushes with its credentials only: a Docker config of this push alone, removed after it
+  writePins(await pushToMirror(recipe.refs, step, progress));
+  // the mirror serves it from now on: the host's Docker copies would only fill the disk, one more per rebuild
+  const tags = recipe.refs.flatMap((ref) => [ref, `${REGISTRY}/${mirrorPath(ref)}`]);
+  await $`docker rmi ${tags}`.nothrow();
+}
+
+/**
+ * Pushes images the host's Docker holds under their upstream names into the mirror (with the mirror's credentials,
+ * in a Docker config of this push alone, removed after it): the manifest digest each is served as, by mirror path.
+ */
+export async function pushToMirror(refs: string[], step: string, progress: (l: string) => void): Promise<Record<string, string>> {
   const config = mkdtempSync(join(ensureDir(join(paths.cache, "tmp")), "docker-config-"));
   try {
     const auth = registryAuthorization().replace(/^Basic /, "");
     writeFileSync(join(config, "config.json"), JSON.stringify({ auths: { [REGISTRY]: { auth } } }), { mode: 0o600 });
     const pushed: Record<string, string> = {};
-    for (const ref of recipe.refs) {
+    for (const ref of refs) {
       const target = `${REGISTRY}/${mirrorPath(ref)}`;
       progress(`push ${target}`);
       await $`docker tag ${ref} ${target}`;
@@ -210,11 +220,8 @@ async function intoDocker(recipe: ImageRecipe, root: string, progress: (l: strin
       if (!digest) throw new StepError(step, `${target} is not served after its push`, "check the local registry step");
       pushed[mirrorPath(ref)] = digest;
     }
-    writePins(pushed);
+    return pushed;
   } finally {
     rmSync(config, { recursive: true, force: true });
   }
-  // the mirror serves it from now on: the host's Docker copies would only fill the disk, one more per rebuild
-  const tags = recipe.refs.flatMap((ref) => [ref, `${REGISTRY}/${mirrorPath(ref)}`]);
-  await $`docker rmi ${tags}`.nothrow();
 }

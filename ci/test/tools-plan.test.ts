@@ -89,7 +89,8 @@ describe("tool images", () => {
 
   it("the builder takes what a waiter wants first, then the pipeline's order, then the rest", () => {
     expect(nextTool([])).toBeUndefined();
-    expect(nextTool(["actionlint", "trivy", "cosign", "gitleaks"])).toBe("cosign");
+    expect(nextTool(["actionlint", "trivy", "cosign", "gitleaks"])).toBe("gitleaks");
+    expect(nextTool(["cosign", "syft", "regctl"])).toBe("regctl"); // build needs it right after the code stages
     expect(nextTool(["actionlint", "trivy", "syft"])).toBe("syft");
     expect(nextTool(["actionlint", "trivy", "syft"], ["trivy"])).toBe("trivy");
     expect(nextTool(["actionlint", "osv-scanner"])).toBe("osv-scanner"); // catalog order among the rest

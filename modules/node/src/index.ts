@@ -262,7 +262,7 @@ export class Node {
       const docker = entries.includes("docker.json") ? dockerSummary(await reports.file("docker.json").contents()) : "";
       const counts = written
         ? `${t.tests} tests, ${t.failures} failed, ${t.skipped} skipped`
-        : `no per-test report: ${plan.source} is not one vitest, jest, mocha or node --test command`;
+        : `no per-test report: ${plan.source} does not end in a vitest, jest, mocha or node --test command (directly or through npm/yarn/pnpm run)`;
       const summary = `${counts}${docker}`;
       const message =
         status === "passed"

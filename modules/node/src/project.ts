@@ -102,7 +102,9 @@ export function runScript(p: Project, script: string, extra: string[] = []): str
   // npm needs "--" before arguments for the script; pnpm and yarn forward them as they are (a "--" would reach
   // the script, where e.g. `node --test` takes what follows for file names)
   if (p.manager === "npm") return extra.length ? ["npm", "run", script, "--", ...extra] : ["npm", "run", script];
-  return ["corepack", p.manager, "run", script, ...extra];
+  // Yarn 1 drops a leading "--" ("scripts don't require --"): one more keeps the one an npm hop needs
+  const kept = p.yarnClassic && extra[0] === "--" ? ["--", ...extra] : extra;
+  return ["corepack", p.manager, "run", script, ...kept];
 }
 
 const ESLINT_CONFIGS = [
@@ -124,7 +126,17 @@ export type Plan = { command: string[]; source: string } | { notConfigured: stri
 export const LINT_SCRIPTS = ["lint", "test:lint", "lint:all", "test:code", "eslint", "check:lint", "check"];
 
 /** The scripts typecheck looks for, in order. */
-export const TYPECHECK_SCRIPTS = ["typecheck", "type-check", "typecheck:all", "check-types", "check:types", "types", "tsc", "test:types"];
+export const TYPECHECK_SCRIPTS = [
+  "typecheck",
+  "type-check",
+  "typecheck:all",
+  "check-types",
+  "check:types",
+  "check:type",
+  "types",
+  "tsc",
+  "test:types",
+];
 
 /** The named script, or a one-line error that lists the scripts there are. */
 function namedScript(p: Project, name: string, flag: string): Plan {
@@ -204,11 +216,30 @@ function junitArgs(script: string, junitPath: string): string[] | undefined {
   return undefined;
 }
 
+/**
+ * The command that arguments appended to a script reach, and what must precede them to get there: the script's
+ * last `&&` step, followed through `npm run X`, `yarn [run] X` and `pnpm [run] X` hops to the project's own
+ * scripts (each npm hop takes a "--" to pass arguments on; yarn and pnpm forward them as they are). So
+ * `"test": "npm run lint && npm run unit"` with `"unit": "mocha"` reaches mocha. A script with `||`, `;` or a pipe
+ * is left as it is.
+ */
+export function argumentTarget(p: Project, script: string, depth = 0): { command: string; prefix: string[] } {
+  if (/\|\||;|\|/.test(script)) return { command: script, prefix: [] };
+  const last = script.split("&&").pop()!.trim();
+  const hop = /^(npm run(?:-script)?|yarn(?: run)?|pnpm(?: run)?)\s+([\w:.@/-]+)$/.exec(last);
+  const next = hop ? p.scripts[hop[2]] : undefined;
+  if (!hop || next === undefined || depth >= 4) return { command: last, prefix: [] };
+  const inner = argumentTarget(p, next, depth + 1);
+  return { command: inner.command, prefix: [...(hop[1].startsWith("npm") ? ["--"] : []), ...inner.prefix] };
+}
+
 function scriptPlan(p: Project, name: string, junitPath: string): Plan & { junit?: boolean } {
   const script = p.scripts[name];
-  const junit = junitArgs(script, junitPath);
+  const target = argumentTarget(p, script);
+  const junit = junitArgs(target.command, junitPath);
+  const via = target.command === script ? "" : ` (reaching ${target.command})`;
   return junit
-    ? { command: runScript(p, name, junit), source: `script "${name}": ${script}`, junit: true }
+    ? { command: runScript(p, name, [...target.prefix, ...junit]), source: `script "${name}": ${script}${via}`, junit: true }
     : { command: runScript(p, name), source: `script "${name}": ${script}` };
 }
 

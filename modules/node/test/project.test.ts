@@ -67,6 +67,38 @@ describe("plans", () => {
     });
   });
 
+  it('follows the script\'s last && step through npm/yarn/pnpm run hops to the runner, one "--" per npm hop', () => {
+    // prop-types: "test": "npm run tests-only", "tests-only": "jest"
+    expect(testPlan(npm([], { test: "npm run tests-only", "tests-only": "jest" }), "/r/junit.xml")).toEqual({
+      command: ["npm", "run", "test", "--", "--", "--json", "--outputFile=/r/jest.json"],
+      source: 'script "test": npm run tests-only (reaching jest)',
+      junit: true,
+    });
+    // async: "test": "npm run lint && npm run mocha-node-test"
+    expect(
+      testPlan(npm([], { test: "npm run lint && npm run unit", lint: "eslint .", unit: "mocha test/" }), "/r/junit.xml"),
+    ).toMatchObject({ command: ["npm", "run", "test", "--", "--", "--reporter=xunit", "--reporter-option=output=/r/junit.xml"] });
+    const yarn = describeProject(["package.json", "yarn.lock"], pkg({ test: "yarn run unit", unit: "npm run inner", inner: "vitest run" }));
+    expect(testPlan(yarn, "/r/junit.xml")).toMatchObject({
+      command: ["corepack", "yarn", "run", "test", "--", "--", "--reporter=default", "--reporter=junit", "--outputFile.junit=/r/junit.xml"],
+    });
+    // Yarn 1 drops the first "--" it is given: the npm hop's is doubled
+    const classic = describeProject(
+      ["package.json", "yarn.lock"],
+      pkg({ test: "npm run tests-only", "tests-only": "jest" }),
+      "# yarn lockfile v1\n",
+    );
+    expect(testPlan(classic, "/r/junit.xml")).toMatchObject({
+      command: ["corepack", "yarn", "run", "test", "--", "--", "--json", "--outputFile=/r/jest.json"],
+    });
+    // the runner is not the last step, or the script has || or a pipe: no per-test report
+    expect(testPlan(npm([], { test: "node --test && npm run check", check: "tsc" }), "/r/junit.xml")).not.toHaveProperty("junit");
+    expect(testPlan(npm([], { test: "npm run unit || true", unit: "jest" }), "/r/junit.xml")).not.toHaveProperty("junit");
+    // a hop to a script that does not exist, or a cycle, ends the walk
+    expect(testPlan(npm([], { test: "npm run nothing" }), "/r/junit.xml")).not.toHaveProperty("junit");
+    expect(testPlan(npm([], { test: "npm run a", a: "npm run test" }), "/r/junit.xml")).not.toHaveProperty("junit");
+  });
+
   it("gives Jest its --json results file and Mocha its xunit reporter; a jest-like word is not Jest", () => {
     expect(testPlan(npm([], { test: "jest --coverage" }), "/r/junit.xml")).toEqual({
       command: ["npm", "run", "test", "--", "--json", "--outputFile=/r/jest.json"],
@@ -81,7 +113,11 @@ describe("plans", () => {
       command: ["npm", "run", "test"],
       source: 'script "test": jest-runner-x',
     });
-    expect(testPlan(npm([], { test: "tsc && jest" }), "/r/junit.xml")).not.toHaveProperty("junit");
+    // flags appended to a compound script reach its last step
+    expect(testPlan(npm([], { test: "tsc && jest" }), "/r/junit.xml")).toMatchObject({
+      command: ["npm", "run", "test", "--", "--json", "--outputFile=/r/jest.json"],
+      source: 'script "test": tsc && jest (reaching jest)',
+    });
   });
 
   it("integration runs the first of test:integration, integration, test:e2e, with JUnit for vitest", () => {

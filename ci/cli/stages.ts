@@ -85,7 +85,7 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
   }
   const source = resolve(values.source!);
   await useEngine({ quiet: true, check: false }); // a running engine is used as is; otherwise `engine up` runs
-  let result: { status: string; message: string } | undefined;
+  let result: { status: string; message: string; cached: boolean } | undefined;
   const started = Date.now();
   await connection(async () => {
     const dir = dag.host().directory(source, { exclude: EXCLUDE });
@@ -99,9 +99,10 @@ export async function runStage(stage: StageName, argv: string[]): Promise<number
     });
     await exportReports(r, values.reports!);
     if (r.status === "failed" && r.output) process.stderr.write(r.output.trim() + "\n");
-    result = { status: r.status, message: r.message };
+    result = { status: r.status, message: r.message, cached: r.cached };
   });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`${result!.message} [${secs}s]\n`);
+  // a result the engine served from its cache says so: the same source passed (or failed) this way before
+  process.stdout.write(`${result!.message} [${result!.cached ? "cached, " : ""}${secs}s]\n`);
   return result!.status === "failed" ? 1 : 0;
 }

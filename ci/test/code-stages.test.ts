@@ -22,6 +22,9 @@ describe("code stages on examples/node-api", () => {
     expect(r.code).toBe(0);
     if (stage === "test")
       expect(readFileSync(join(reports, "test/junit.xml"), "utf8")).toMatch(/<testcase[^>]*name="validateText &gt; trims text"/);
+    // the same source again: the engine's cache answers, and the line says so
+    const again = await slipway(stage, "--source", EXAMPLE, "--reports", reports);
+    expect(again.out).toMatch(new RegExp(`^${stage}: passed.* \\[cached, \\d+\\.\\ds\\]$`, "m"));
   });
 
   it("a failing test fails the stage, names the test and still exports the JUnit report", async () => {

@@ -68,7 +68,7 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     const check = await dagger(ROOT, "check");
     expect(check.code, check.out).toBe(0);
     for (const fn of ["lint", "typecheck", "test", "integration"]) expect(check.out).toContain(fn);
-  });
+  }, 900_000); // the root module and every module it installs loaded by the TypeScript runtime, then four checks: 5 min and more on a cold engine cache
 
   it("every module under modules/ loads on its own and answers a real call", async () => {
     const modules = (await $({ cwd: ROOT, quiet: true })`ls modules`).stdout.trim().split("\n");
@@ -180,7 +180,7 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     const failed = await dagger(app, "check", "lint");
     expect(failed.code).not.toBe(0);
     expect(failed.out).toMatch(/lint: failed, 1 error\(s\): src\/config\.ts:\d+:\d+ 'unusedValue' is assigned a value but never used/);
-  });
+  }, 600_000); // a new module generated and loaded, then two checks
 
   it("dagger call pipeline returns the reports with the stage outcomes of slipway pipeline --until verify", async () => {
     const keys = await keyPair();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { importRefusal, loadedRefs, missingImageHint } from "../platform/images/import.ts";
-import { buildError } from "../../modules/image/src/index.ts";
+import { buildError, linesBeforeRun } from "../../modules/image/src/index.ts";
 
 describe("engine import", () => {
   it("reads the names docker load printed; an image saved by ID is refused with how to save it by name", () => {
@@ -58,5 +58,15 @@ describe("image build errors", () => {
     expect(buildError(err, "Dockerfile")).toMatch(
       /^docker build of Dockerfile failed: its base image node:12-alpine is not found .*`slipway engine import FILE`/,
     );
+  });
+
+  it("finds the failed RUN instruction (continuation lines joined, flags skipped) and keeps what precedes it", () => {
+    const dockerfile =
+      'FROM node:22\nWORKDIR /app\nRUN --mount=type=cache,target=/c npm ci \\\n    --omit=dev\nRUN yarn run build\nCMD ["node"]\n';
+    expect(linesBeforeRun(dockerfile, "npm ci --omit=dev")).toBe("FROM node:22\nWORKDIR /app\n");
+    expect(linesBeforeRun(dockerfile, "yarn run build")).toBe(
+      "FROM node:22\nWORKDIR /app\nRUN --mount=type=cache,target=/c npm ci \\\n    --omit=dev\n",
+    );
+    expect(linesBeforeRun(dockerfile, "make")).toBeUndefined();
   });
 });

@@ -128,8 +128,34 @@ export class Image {
     try {
       return await ctr.sync();
     } catch (err) {
-      throw new Error(buildError(err, this.dockerfile), { cause: err });
+      const output = await this.failedStepOutput(source, time, err).catch(() => undefined);
+      throw new Error(buildError(output ? Object.assign(err as object, output) : err, this.dockerfile), { cause: err });
     }
+  }
+
+  /**
+   * A failed RUN step's command and output: the engine reports only `process "..." did not complete successfully`,
+   * so the Dockerfile up to that step is built again (from cache) and the step run on it, where its output is read.
+   */
+  private async failedStepOutput(
+    source: Directory,
+    time: BuildTime,
+    err: unknown,
+  ): Promise<{ cmd: string[]; exitCode: number; stdout: string; stderr: string } | undefined> {
+    const failed = /process "(.*)" did not complete successfully: exit code: (\d+)/.exec(firstLine(err));
+    if (!failed) return undefined;
+    const command = failed[1].replace(/\\"/g, '"');
+    const shell = command.startsWith("/bin/sh -c ") ? command.slice("/bin/sh -c ".length) : command;
+    const before = linesBeforeRun(await source.file(this.dockerfile).contents(), shell);
+    if (before === undefined) return undefined;
+    const partial = `${this.dockerfile}.slipway-until-failed`;
+    const ctr = source
+      .withTimestamps(time.epoch)
+      .withNewFile(partial, before)
+      .dockerBuild({ dockerfile: partial, buildArgs: [{ name: "SOURCE_DATE_EPOCH", value: String(time.epoch) }] })
+      .withExec(["/bin/sh", "-c", shell], { expect: ReturnType.Any });
+    const [stdout, stderr, exitCode] = await Promise.all([ctr.stdout(), ctr.stderr(), ctr.exitCode()]);
+    return { cmd: ["/bin/sh", "-c", shell], exitCode: exitCode || Number(failed[2]), stdout, stderr };
   }
 
   /**
@@ -320,6 +346,24 @@ export function buildError(err: unknown, dockerfile: string): string {
     return `docker build of ${dockerfile} failed at RUN ${step} (exit code ${exec.exitCode})${output.length ? `; its last output:\n${output.join("\n")}` : ""}`;
   }
   return `docker build of ${dockerfile} failed: ${msg}`;
+}
+
+/**
+ * The Dockerfile's text before the RUN instruction whose command is `command` (continuation lines joined, spaces
+ * collapsed), or undefined when no instruction matches.
+ */
+export function linesBeforeRun(dockerfile: string, command: string): string | undefined {
+  const norm = (t: string) => t.replace(/\s+/g, " ").trim();
+  const lines = dockerfile.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*RUN\s/i.test(lines[i])) continue;
+    let text = lines[i];
+    let j = i;
+    while (/\\\s*$/.test(lines[j]) && j + 1 < lines.length) text = text.replace(/\\\s*$/, " ") + lines[++j];
+    const body = text.replace(/^\s*RUN\s+/i, "").replace(/^(--\S+\s+)+/, "");
+    if (norm(body) === norm(command)) return lines.slice(0, i).join("\n") + "\n";
+  }
+  return undefined;
 }
 
 /** How many of a failed RUN step's last output lines a build failure shows. */

@@ -86,20 +86,25 @@ async function mirrorDigest(ref: string): Promise<string | undefined> {
  */
 export const PINS = join(paths.images, "digests.json");
 
-export function readPins(): Record<string, string> {
+/** A JSON record keyed by mirror path (the pins, the imports); empty when the file is missing or unreadable. */
+export function readRecord<T>(file: string): Record<string, T> {
   try {
-    return JSON.parse(readFileSync(PINS, "utf8")) as Record<string, string>;
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, T>;
   } catch {
     return {};
   }
 }
 
-function writePins(update: Record<string, string>): void {
-  const next = { ...readPins(), ...update };
-  const tmp = `${PINS}.${process.pid}`;
+/** Merges update into such a record, keys sorted, written atomically (a reader never sees half a file). */
+export function updateRecord<T>(file: string, update: Record<string, T>): void {
+  const next = { ...readRecord<T>(file), ...update };
+  const tmp = `${file}.${process.pid}`;
   writeFileSync(tmp, JSON.stringify(next, Object.keys(next).sort(), 2) + "\n", { mode: 0o644 });
-  renameSync(tmp, PINS);
+  renameSync(tmp, file);
 }
+
+export const readPins = (): Record<string, string> => readRecord<string>(PINS);
+const writePins = (update: Record<string, string>): void => updateRecord(PINS, update);
 
 /**
  * True when the image is built from this exact recipe and present where it should be. A mirrored tag that points

@@ -4,7 +4,7 @@
  * stage's image or a Testcontainers pull finds them as it would online. And the other half: what the mirror serves,
  * for the error of a build or pull that names an image it lacks.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { $ } from "zx";
 import { dockerStep } from "../docker.ts";
@@ -13,7 +13,7 @@ import { ensureDir, paths } from "../host.ts";
 import { REGISTRY, registryStep } from "../registry.ts";
 import { runSteps } from "../steps.ts";
 import { MIRRORED_REGISTRIES } from "../versions.ts";
-import { mirrorPath, pushToMirror, readPins } from "./build.ts";
+import { mirrorPath, pushToMirror, readPins, readRecord, updateRecord } from "./build.ts";
 
 /** What was imported, by mirror path: the digest served, the archive it came from and when. */
 export const IMPORTED = join(paths.images, "imported.json");
@@ -24,13 +24,7 @@ export interface Imported {
   at: string;
 }
 
-export function readImported(): Record<string, Imported> {
-  try {
-    return JSON.parse(readFileSync(IMPORTED, "utf8")) as Record<string, Imported>;
-  } catch {
-    return {};
-  }
-}
+export const readImported = (): Record<string, Imported> => readRecord<Imported>(IMPORTED);
 
 /** The image references `docker load` printed ("Loaded image: node:12-alpine"); an untagged image is an error. */
 export function loadedRefs(output: string, file: string): string[] {
@@ -86,11 +80,8 @@ export async function importImages(file: string | undefined): Promise<number> {
   }
   const pushed = await pushToMirror(refs, "engine import", (line) => process.stderr.write(`  ${line}\n`));
   const at = new Date().toISOString();
-  const next = { ...readImported() };
-  for (const [path, digest] of Object.entries(pushed)) next[path] = { digest, from: archive, at };
   ensureDir(paths.images);
-  writeFileSync(`${IMPORTED}.${process.pid}`, JSON.stringify(next, Object.keys(next).sort(), 2) + "\n");
-  renameSync(`${IMPORTED}.${process.pid}`, IMPORTED);
+  updateRecord(IMPORTED, Object.fromEntries(Object.entries(pushed).map(([path, digest]) => [path, { digest, from: archive, at }])));
   // the mirror serves them from now on; the host's copies would only fill the disk
   await $`docker rmi ${refs.flatMap((ref) => [ref, `${REGISTRY}/${mirrorPath(ref)}`])}`.nothrow();
   for (const ref of refs) process.stdout.write(`imported ${ref} (${pushed[mirrorPath(ref)]})\n`);

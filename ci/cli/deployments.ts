@@ -12,7 +12,7 @@ import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import { Deploy, type DeployEnvironment } from "../../modules/deploy/src/index.ts";
 import type { StageResult } from "../../modules/node/src/index.ts";
-import { parseChecks, Smoke } from "../../modules/smoke/src/index.ts";
+import { parseChecks, smokeFromHere } from "../../modules/smoke/src/index.ts";
 import { type Environment, secretValue } from "./environments.ts";
 import { hostTunnel } from "./stages.ts";
 import { trustFor } from "./trust.ts";
@@ -56,7 +56,8 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
       `SLIPWAY_DOCKER_HOST=${env.dockerHost} (${env.files.join(", ")}): no such socket on this host: start the target's Docker engine (local targets: npx slipway targets up)`,
     );
   }
-  return d.withDockerHost(dag.host().unixSocket(path), s.listen, s.appPort);
+  // the socket is on this host: a deploy of what already serves is seen without starting a container
+  return d.withDockerHost(dag.host().unixSocket(path), s.listen, s.appPort).withLocalSocket(path);
 }
 
 /** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
@@ -200,5 +201,6 @@ export function smokeOf(source: string, env: Environment | undefined, opts: Smok
     throw new Error(`${file} does not exist: write the checks as [{"name": "health", "path": "/health", "status": 200}]`);
   const checks = readFileSync(file, "utf8");
   parseChecks(checks, file);
-  return () => new Smoke().run(url, checks, opts.deadlineSeconds ?? 30, loopback(url));
+  // from this process, on the host the URL is reached from: no container to start, no tunnel
+  return () => smokeFromHere(url, checks, opts.deadlineSeconds ?? 30);
 }

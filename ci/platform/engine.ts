@@ -1,7 +1,7 @@
 /** Step: the Dagger engine, run as a privileged container with a persistent cache volume. */
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { $ } from "zx";
 import { DAGGER_CLI } from "./dagger.ts";
 import { ensureDir, paths, readState, writeState } from "./host.ts";
@@ -19,6 +19,13 @@ export const ENGINE_CONTAINER = `dagger-engine-${DAGGER_VERSION}`;
 /** The engine's state (BuildKit cache, cache volumes): survives `engine down`. */
 export const ENGINE_VOLUME = "slipway-engine-state";
 export const RUNNER_HOST = `docker-container://${ENGINE_CONTAINER}`;
+/**
+ * The engine's own API socket (/run/buildkit in its container), bind-mounted to this host: a root-only unix socket
+ * (directory mode 0700). A session through it starts in about 0.1 s, against 0.6 s through `docker exec`
+ * (RUNNER_HOST, which stays the setting written to engine.env for shells and containers that lack this path).
+ */
+export const ENGINE_SOCKET = join(paths.cache, "engine-socket", "buildkitd.sock");
+const SOCKET_MOUNT = `${dirname(ENGINE_SOCKET)}:/run/buildkit`;
 /** A registry mirror that replaces the local one, e.g. a corporate pull-through cache ("mirror.corp.example:5000"). */
 export const EXTERNAL_MIRROR = process.env.SLIPWAY_REGISTRY_MIRROR;
 
@@ -83,7 +90,8 @@ function configFile(): { file: string; hash: string } {
   const text = JSON.stringify(engineConfig(), null, 2) + "\n";
   const file = join(ensureDir(paths.cache), "engine.json");
   writeFileSync(file, text);
-  return { file, hash: createHash("sha256").update(file).update(text).update(sdkEnv().join("\n")).digest("hex").slice(0, 16) };
+  const hash = createHash("sha256").update(file).update(text).update(sdkEnv().join("\n")).update(SOCKET_MOUNT);
+  return { file, hash: hash.digest("hex").slice(0, 16) };
 }
 
 export const engineStep: Step = {
@@ -149,8 +157,11 @@ async function runEngine(file: string, hash: string, progress: (line: string) =>
     `${certs}:${certs}:ro`,
     "-v",
     `${ensureDir(CONTENT_DIR)}:${ENGINE_CONTENT_DIR}:ro`,
+    "-v",
+    SOCKET_MOUNT,
     ...sdkEnv().flatMap((e) => ["-e", e]),
   ];
+  chmodSync(ensureDir(dirname(ENGINE_SOCKET)), 0o700);
   const r = await $`docker run -d ${args} ${ENGINE_IMAGE}`.nothrow();
   if (r.exitCode !== 0) {
     throw new StepError(TITLE, `docker run failed: ${r.stderr.trim().split("\n").pop()}`, "see `docker logs " + ENGINE_CONTAINER + "`");

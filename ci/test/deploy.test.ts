@@ -255,6 +255,23 @@ describe("deploy and smoke", () => {
     expect([await liveImages(STAGING), await liveImages(PRODUCTION)]).toEqual(before);
   });
 
+  it("redeploying the live digest changes nothing; with its proxy stopped, the deploy starts the proxy again first", async () => {
+    const ids = async () => (await dockerApi<{ Id: string }[]>(STAGING, `/containers/json?all=1&${appFilter()}`)).map((c) => c.Id).sort();
+    const before = await ids();
+    const again = await deploy("staging", images.v2);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toMatch(/^deploy staging: unchanged, \S+ is already live \((blue|green)\) \(blue-green, 0 gated step\(s\)/m);
+    expect(await ids()).toEqual(before);
+    // what the target records is not taken on trust when the proxy is down: the controller starts it, then finds the digest live
+    await dockerApi(STAGING, "/containers/node-api-proxy/stop", "POST");
+    const restarted = await deploy("staging", images.v2);
+    expect(restarted.code, restarted.out).toBe(0);
+    expect(restarted.out).toMatch(/^deploy staging: starting the stopped proxy$/m);
+    expect(restarted.out).toMatch(/^deploy staging: unchanged, \S+ is already live/m);
+    expect((await fetch(`${STAGING.url}/notes`)).status).toBe(200);
+    expect(await liveImages(STAGING)).toEqual([images.v2]);
+  });
+
   it("the targets' Docker APIs and the proxies' runtime APIs refuse an unprivileged user and a staging replica; no TCP port answers", async () => {
     const sockets = [STAGING.docker, PRODUCTION.docker, await adminSocket(STAGING), await adminSocket(PRODUCTION)];
     for (const s of sockets) expect(statSync(s).isSocket(), s).toBe(true);

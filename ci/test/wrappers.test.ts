@@ -8,6 +8,7 @@ import { $ } from "zx";
 import { describe, expect, it } from "vitest";
 import { aptInstall, paths } from "../platform/host.ts";
 import { DAGGER_VERSION, GO_TOOLS } from "../platform/versions.ts";
+import { RUNNER_HOST } from "../platform/engine.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const ACTIONLINT = join(paths.cache, "tools", `actionlint-${GO_TOOLS.actionlint.version}`, "actionlint");
@@ -57,7 +58,8 @@ describe("GitLab CI wrapper", () => {
       "--variable",
       `PATH=${bin}:${process.env.PATH}`,
       "--variable",
-      `_EXPERIMENTAL_DAGGER_RUNNER_HOST=${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`,
+      // engine.env's setting (through `docker exec`): the job's container has no path to the engine's socket
+      `_EXPERIMENTAL_DAGGER_RUNNER_HOST=${RUNNER_HOST}`,
       "pipeline",
     ];
     const r = await $({ cwd: work, nothrow: true, quiet: true })`${join(ROOT, "node_modules/.bin/gitlab-ci-local")} ${args}`;

@@ -16,8 +16,9 @@
  * taken all traffic.
  */
 import { request } from "node:http";
+import { dockerRequest, proxyConfigKey, untarFirst } from "../src/docker-api.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   ADMIN_SOCKET,
   gate,
@@ -97,40 +98,8 @@ const redact = (text: string) =>
     .filter((v) => v.length >= 4)
     .reduce((t, v) => t.split(v).join("***"), text);
 
-/** One call to the Docker Engine API, body as JSON or a tar archive; rejects on HTTP errors with Docker's message. */
-function dockerCall(method: string, path: string, body?: unknown): Promise<Buffer> {
-  const tar = Buffer.isBuffer(body);
-  const data = body === undefined ? undefined : tar ? body : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath: dockerSocket,
-        method,
-        path: `/v1.41${path}`,
-        headers: data ? { "Content-Type": tar ? "application/x-tar" : "application/json", "Content-Length": data.length } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const out = Buffer.concat(chunks);
-          if ((res.statusCode ?? 500) < 400) return resolve(out);
-          let message = out.toString().trim();
-          try {
-            message = JSON.parse(message).message;
-          } catch {
-            // not JSON: Docker's plain-text error
-          }
-          reject(new Error(`Docker ${method} ${path.split("?")[0]}: ${res.statusCode} ${message}`));
-        });
-      },
-    );
-    req.on("error", (err) =>
-      reject(new Error(`the Docker engine at ${process.env.DOCKER_HOST} does not answer (${err.message}): check SLIPWAY_DOCKER_HOST`)),
-    );
-    req.end(data);
-  });
-}
+/** One call to the target's Docker Engine API (see dockerRequest). */
+const dockerCall = (method: string, path: string, body?: unknown): Promise<Buffer> => dockerRequest(dockerSocket, method, path, body);
 
 const docker = async (method: string, path: string, body?: unknown): Promise<string> => (await dockerCall(method, path, body)).toString();
 
@@ -222,12 +191,6 @@ function tarArchive(entries: { name: string; mode: number; uid: number; gid: num
     if (!e.name.endsWith("/")) blocks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   return Buffer.concat([...blocks, Buffer.alloc(1024)]);
-}
-
-/** The first file of a tar archive (as Docker's archive API returns one file). */
-function untarFirst(tar: Buffer): string {
-  const size = parseInt(tar.subarray(124, 136).toString().replace(/\0.*$/s, "").trim() || "0", 8);
-  return tar.subarray(512, 512 + size).toString();
 }
 
 /** The lock container and its holder as it says (its last heartbeat: the file's, else the container's creation). */
@@ -523,7 +486,7 @@ async function retire(names: string[]): Promise<void> {
 
 /** Makes sure the proxy runs; returns the live slot (the one taking traffic), if any. */
 async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefined> {
-  const key = createHash("sha256").update(haproxyConfig(settings, undefined)).digest("hex").slice(0, 16);
+  const key = proxyConfigKey(settings);
   const proxy = containers.find((c) => c.Names.includes(`/${PROXY}`));
   if (proxy && proxy.Labels["slipway.proxy-config"] !== key) {
     throw new Error(

@@ -24,6 +24,7 @@ import { StageResult } from "./result.ts";
 import { deps, pins } from "./deps.ts";
 import { type DeploySettings, parseSteps, STRATEGIES, type Strategy } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";
+import { servingImage } from "./docker-api.ts";
 
 export * from "./plan.ts";
 export { setKustomizeImage } from "./kustomize.ts";
@@ -93,6 +94,8 @@ export class DeployEnvironment {
   registry?: Service;
   /** The run a rollout belongs to, named in the target's lock ("" : the controller makes one up) */
   run = "";
+  /** The target's Docker API socket as a path in this process's filesystem (the CLI on the target's host), if it is one */
+  localSocket = "";
 
   constructor(controllerImage: string, name: string, app: string) {
     this.controllerImage = controllerImage;
@@ -230,6 +233,15 @@ export class DeployEnvironment {
   }
 
   /**
+   * The Docker host target's socket as a path this process can open (the CLI, on the target's own host): a deploy
+   * of what already serves is then seen as such without starting the controller's container. Called by the CLI,
+   * not exposed to `dagger call` (a module's function runs in a container of the engine).
+   */
+  withLocalSocket(path: string): DeployEnvironment {
+    return this.with({ localSocket: path });
+  }
+
+  /**
    * After the run (withRun) was interrupted mid-rollout: takes over its lock on the target, returns the traffic to
    * the stable version (or finishes a rollout that had already taken all traffic), removes the half-started slot's
    * replicas and releases the lock. Docker host targets only; the CLI calls it on SIGINT/SIGTERM.
@@ -256,7 +268,38 @@ export class DeployEnvironment {
     this.target();
     const refused = await this.verify(image, publicKey, "deploy");
     if (refused) return refused;
-    return this.gitopsRemote ? this.commit(image, revision) : this.controller("deploy", image);
+    if (this.gitopsRemote) return this.commit(image, revision);
+    return (await this.alreadyServing(image)) ?? this.controller("deploy", image);
+  }
+
+  /**
+   * The outcome of a deploy of image when the target (read through localSocket, no lock taken) shows it serving
+   * with nothing in progress: unchanged, as the controller would find it. undefined when that is not certain.
+   */
+  private async alreadyServing(image: string): Promise<StageResult | undefined> {
+    if (!this.localSocket) return undefined;
+    const serving = await servingImage(this.localSocket, this.plan(image)).catch(() => undefined);
+    if (serving?.image !== image) return undefined;
+    const reason = `${image} is already live (${serving.slot})`;
+    return StageResult.of({
+      stage: "deploy",
+      status: "passed",
+      message: `deploy ${this.name}: unchanged, ${reason} (${this.strategy}, 0 gated step(s), 0 failed request(s))`,
+      command: "docker API (read only)",
+      output: `deploy ${this.name}: ${reason}\n`,
+      reports: reportDir({
+        app: this.app,
+        environment: this.name,
+        strategy: this.strategy,
+        image,
+        previous: image,
+        run: this.run,
+        outcome: "unchanged",
+        reason,
+        steps: [],
+        failedRequests: 0,
+      }),
+    });
   }
 
   /**
@@ -472,7 +515,8 @@ function controllerSource(): Directory {
   return dag
     .directory()
     .withNewFile("container/controller.ts", read("container/controller.ts"))
-    .withNewFile("src/plan.ts", read("src/plan.ts"));
+    .withNewFile("src/plan.ts", read("src/plan.ts"))
+    .withNewFile("src/docker-api.ts", read("src/docker-api.ts"));
 }
 
 /** A report as the controller writes one, for outcomes decided before or without it. */

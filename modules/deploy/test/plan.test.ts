@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { gate, haproxyConfig, parseDuration, parseStats, parseSteps, slotPort, type DeploySettings } from "../src/plan.ts";
 import { setKustomizeImage } from "../src/kustomize.ts";
+import { parseServerState, proxyConfigKey } from "../src/docker-api.ts";
 
 const settings: DeploySettings = {
   app: "node-api",
@@ -112,5 +113,38 @@ describe("deploy plan", () => {
     expect(out).not.toContain("newTag: old");
     expect(setKustomizeImage("resources: []\n", "node-api", "r/a", "sha256:1")).toContain("images:\n  - name: node-api");
     expect(() => setKustomizeImage("images: [\n", "a", "b", "c")).toThrow("kustomization.yaml does not parse");
+  });
+});
+
+describe("the saved server state", () => {
+  const saved = [
+    "1",
+    "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change",
+    "3 app 1 blue-1 127.0.0.1 2 0 0 0 53",
+    "3 app 2 blue-2 127.0.0.1 2 0 0 0 53",
+    "3 app 3 green-1 127.0.0.1 2 0 100 0 1",
+    "3 app 4 green-2 127.0.0.1 2 0 90 0 1",
+    "4 stats 1 other 127.0.0.1 2 0 100 0 1",
+    "",
+  ].join("\n");
+
+  it("reads each server's weight in the backend by the header's column names", () => {
+    expect([...parseServerState(saved)]).toEqual([
+      ["blue-1", 0],
+      ["blue-2", 0],
+      ["green-1", 100],
+      ["green-2", 90],
+    ]);
+  });
+
+  it("reads nothing from an empty or headerless file (the caller then asks the proxy)", () => {
+    expect(parseServerState("").size).toBe(0);
+    expect(parseServerState("1\n3 app 1 blue-1 127.0.0.1 2 0 100 0 1\n").size).toBe(0);
+  });
+
+  it("keys the proxy's configuration on the settings that shape it", () => {
+    expect(proxyConfigKey(settings)).toMatch(/^[0-9a-f]{16}$/);
+    expect(proxyConfigKey({ ...settings, image: "r/b@sha256:1", strategy: "rolling" })).toBe(proxyConfigKey(settings));
+    expect(proxyConfigKey({ ...settings, listen: "127.0.0.1:18090" })).not.toBe(proxyConfigKey(settings));
   });
 });

@@ -32,6 +32,15 @@ export const ATTESTATIONS = {
   smoke: SMOKE_TYPE,
 } as const;
 
+/** The predicateType each of those attestations carries in the registry (cosign's annotation on its layer). */
+const PREDICATE_TYPES: Record<keyof typeof ATTESTATIONS, string> = {
+  sbom: "https://cyclonedx.org/bom",
+  provenance: "https://slsa.dev/provenance/v1",
+  scan: "https://cosign.sigstore.dev/attestation/vuln/v1",
+  gates: GATES_TYPE,
+  smoke: SMOKE_TYPE,
+};
+
 /** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
 function pinned(name: string): Promise<string> {
   return (dag as unknown as { pins(): { image(name: string): Promise<string> } }).pins().image(name);
@@ -74,7 +83,12 @@ export class Sign {
       .map((t) => ({ sbom: "SBOM", provenance: "provenance", scan: "scan" })[t])
       .map((w) => `, ${w} attested`)
       .join("");
-    const state = tlog ? undefined : await signatureState(ref);
+    const state = tlog
+      ? undefined
+      : await signatureState(
+          ref,
+          wanted.map((t) => PREDICATE_TYPES[t]),
+        );
     if (state && !state.startsWith("|")) {
       const existing = await this.check(ref, await this.publicKey(key, password), registry, tlog, wanted, state);
       if (existing.status === "passed") return `already signed by this key: ${ref}${attested} (nothing pushed)`;
@@ -122,7 +136,8 @@ export class Sign {
   ): Promise<StageResult> {
     const all = ["sbom", "provenance", "scan"] as const;
     const required = requires.map(parseRequirement);
-    const state = tlog ? undefined : await signatureState(ref);
+    const types = [...all.map((t) => PREDICATE_TYPES[t]), ...required.map(requirementType)];
+    const state = tlog ? undefined : await signatureState(ref, types);
     const checked = (s: string | undefined) => this.check(ref, publicKey, registry, tlog, all, s, required, sources);
     const result = await checked(state);
     return result.status === "passed" || !state ? result : checked(undefined);
@@ -149,7 +164,7 @@ export class Sign {
     if (kind !== "gates" && kind !== "smoke") throw new Error(`attest: kind ${JSON.stringify(kind)} is not one: use gates or smoke`);
     const predicateType = ATTESTATIONS[kind];
     const wanted = canonical(JSON.parse(await predicate.contents()));
-    const state = await signatureState(ref);
+    const state = await signatureState(ref, [PREDICATE_TYPES[kind]]);
     if (state && !state.startsWith("|")) {
       const { ctr, target } = await this.cosign(ref, registry, state);
       const existing = ctr

@@ -31,26 +31,70 @@ export function signatureTags(digest: string): { sig: string; att: string } {
 const isLoopback = (host: string) => /^(localhost|127\.0\.0\.1)(:\d+)?$/.test(host);
 
 /**
- * The digest a tag points at: "" when the tag does not exist, undefined when the registry cannot be asked from
- * here (unreachable, e.g. a loopback registry seen from inside a module's container; credentials required).
+ * A manifest request for a tag (HEAD: its digest only; GET: the manifest too), following a Bearer challenge with an
+ * anonymous pull token: the response, "absent" for a 404, or undefined when the registry cannot be asked from here
+ * (unreachable, e.g. a loopback registry seen from inside a module's container; credentials required).
  */
-export async function tagDigest(host: string, path: string, tag: string, timeoutMs = 3000): Promise<string | undefined> {
+async function manifestRequest(
+  host: string,
+  path: string,
+  tag: string,
+  method: "HEAD" | "GET",
+  timeoutMs: number,
+): Promise<Response | "absent" | undefined> {
   const url = `${isLoopback(host) ? "http" : "https"}://${host}/v2/${path}/manifests/${tag}`;
-  const head = (auth?: string) =>
+  const ask = (auth?: string) =>
     fetch(url, {
-      method: "HEAD",
+      method,
       headers: { accept: MANIFEST_TYPES, ...(auth ? { authorization: auth } : {}) },
       signal: AbortSignal.timeout(timeoutMs),
     });
   try {
-    let res = await head();
+    let res = await ask();
     if (res.status === 401) {
       const token = await anonymousToken(res.headers.get("www-authenticate") ?? "", timeoutMs);
       if (!token) return undefined;
-      res = await head(`Bearer ${token}`);
+      res = await ask(`Bearer ${token}`);
     }
-    if (res.status === 404) return "";
-    return res.ok ? (res.headers.get("docker-content-digest") ?? undefined) : undefined;
+    if (res.status === 404) return "absent";
+    return res.ok ? res : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The digest a tag points at: "" when the tag does not exist, undefined when the registry cannot be asked from
+ * here (unreachable, e.g. a loopback registry seen from inside a module's container; credentials required).
+ */
+export async function tagDigest(host: string, path: string, tag: string, timeoutMs = 3000): Promise<string | undefined> {
+  const res = await manifestRequest(host, path, tag, "HEAD", timeoutMs);
+  return res === "absent" ? "" : (res?.headers.get("docker-content-digest") ?? undefined);
+}
+
+/**
+ * The attestation layers of the given predicate types in cosign's .att manifest, as "<type>=<layer digest>" sorted
+ * ("" when the tag does not exist), or undefined when it cannot be read from here. Each layer is a signed DSSE
+ * envelope, so its digest covers the attestation and its signature; layers of other types do not count.
+ */
+export async function attestationLayers(
+  host: string,
+  path: string,
+  tag: string,
+  types: string[],
+  timeoutMs = 3000,
+): Promise<string | undefined> {
+  const res = await manifestRequest(host, path, tag, "GET", timeoutMs);
+  if (res === "absent") return "";
+  if (!res) return undefined;
+  try {
+    const manifest = (await res.json()) as { layers?: { digest: string; annotations?: Record<string, string> }[] };
+    return (manifest.layers ?? [])
+      .map((l) => ({ type: l.annotations?.predicateType ?? "", digest: l.digest }))
+      .filter((l) => types.includes(l.type))
+      .map((l) => `${l.type}=${l.digest}`)
+      .sort()
+      .join(",");
   } catch {
     return undefined;
   }
@@ -71,12 +115,17 @@ async function anonymousToken(challenge: string, timeoutMs: number): Promise<str
 
 /**
  * The signature state of a digest reference as one string ("<sig digest>|<att digest>", "" for an absent tag), or
- * undefined when it cannot be read from here (then nothing may be served from cache).
+ * undefined when it cannot be read from here (then nothing may be served from cache). With predicateTypes, the
+ * attestation part is only the layers of those types: another kind attested later (a smoke check's) leaves the
+ * state of a check of these types as it was.
  */
-export async function signatureState(ref: string): Promise<string | undefined> {
+export async function signatureState(ref: string, predicateTypes?: string[]): Promise<string | undefined> {
   const r = registryOf(ref);
   if (!r?.digest) return undefined;
   const tags = signatureTags(r.digest);
-  const [sig, att] = await Promise.all([tagDigest(r.host, r.path, tags.sig), tagDigest(r.host, r.path, tags.att)]);
+  const [sig, att] = await Promise.all([
+    tagDigest(r.host, r.path, tags.sig),
+    predicateTypes ? attestationLayers(r.host, r.path, tags.att, predicateTypes) : tagDigest(r.host, r.path, tags.att),
+  ]);
   return sig === undefined || att === undefined ? undefined : `${sig}|${att}`;
 }

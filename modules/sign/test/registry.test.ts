@@ -1,9 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registryOf, signatureState, signatureTags, tagDigest } from "../src/registry.ts";
+import { attestationLayers, registryOf, signatureState, signatureTags, tagDigest } from "../src/registry.ts";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
+const SMOKE = "https://slipway.dev/attestations/smoke/v1";
 
 describe("registryOf", () => {
   it("splits a digest reference into host, repository path and digest", () => {
@@ -32,6 +33,24 @@ describe("tagDigest against a registry on loopback", () => {
         res.writeHead(401, { "www-authenticate": `Bearer realm="http://${host}/token",service="test",scope="repository:private:pull"` });
         return void res.end();
       }
+      if (req.url?.endsWith("/signed.att")) {
+        res.writeHead(200, { "docker-content-digest": "sha256:a77" });
+        const layer = (type: string, digest: string) => ({
+          digest,
+          annotations: { "dev.cosignproject.cosign/signature": "", predicateType: type },
+        });
+        return void res.end(
+          req.method === "GET"
+            ? JSON.stringify({
+                layers: [
+                  layer("https://slsa.dev/provenance/v1", "sha256:p1"),
+                  layer("https://cyclonedx.org/bom", "sha256:b1"),
+                  layer(SMOKE, "sha256:s1"),
+                ],
+              })
+            : undefined,
+        );
+      }
       if (req.url?.endsWith(".sig")) {
         res.writeHead(200, { "docker-content-digest": "sha256:5150" });
         return void res.end();
@@ -58,5 +77,15 @@ describe("tagDigest against a registry on loopback", () => {
     expect(await signatureState(`127.0.0.1:1/app@${DIGEST}`)).toBeUndefined();
     expect(await signatureState(`${host}/app@${DIGEST}`)).toBe("sha256:5150|");
     expect(await signatureState(`${host}/app:latest`)).toBeUndefined();
+  });
+  it("keys a check on the attestation layers of its own types: a later smoke attestation leaves it as it was", async () => {
+    const types = ["https://cyclonedx.org/bom", "https://slsa.dev/provenance/v1"];
+    expect(await attestationLayers(host, "app", "signed.att", types)).toBe(
+      "https://cyclonedx.org/bom=sha256:b1,https://slsa.dev/provenance/v1=sha256:p1",
+    );
+    expect(await attestationLayers(host, "app", "signed.att", [SMOKE])).toBe(`${SMOKE}=sha256:s1`);
+    expect(await attestationLayers(host, "app", "unsigned.att", types)).toBe("");
+    expect(await attestationLayers("127.0.0.1:1", "app", "signed.att", types, 500)).toBeUndefined();
+    expect(requests.at(-1)).toMatch(/^GET \/v2\/app\/manifests\/unsigned\.att/);
   });
 });

@@ -68,6 +68,65 @@ export function judge(check: Check, status: number, body: string, ms: number): s
   return "";
 }
 
+/** One request of a check against url: why it failed ("" when it passed) and how long it took. */
+async function attempt(url: string, check: Check): Promise<{ failure: string; ms: number }> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(new URL(check.path, url), {
+      method: check.method,
+      signal: AbortSignal.timeout(Math.max(check.maxMs ?? 1000, 5000)),
+    });
+    const body = await res.text();
+    const ms = performance.now() - t0;
+    return { failure: judge(check, res.status, body, ms), ms };
+  } catch (err) {
+    const cause = (err as Error).cause;
+    return { failure: `no response (${cause instanceof Error ? cause.message : (err as Error).message})`, ms: performance.now() - t0 };
+  }
+}
+
+/** The outcome of a run of checks: each check's result, the line printed for it, and the run's duration. */
+export interface ChecksRun {
+  results: CheckResult[];
+  lines: string[];
+  seconds: number;
+}
+
+/**
+ * Runs checks against url in order, from this process: each is retried (1 s apart) until it passes or the
+ * deadline (seconds from the start) passes. say: called with each check's line as it ends.
+ */
+export async function runChecks(
+  url: string,
+  checks: Check[],
+  deadlineSeconds: number,
+  say: (line: string) => void = () => {},
+): Promise<ChecksRun> {
+  const started = Date.now();
+  const deadline = started + deadlineSeconds * 1000;
+  const results: CheckResult[] = [];
+  const lines: string[] = [];
+  for (const check of checks) {
+    let attempts = 0;
+    let last: { failure: string; ms: number };
+    do {
+      if (attempts) await new Promise((r) => setTimeout(r, 1000));
+      attempts++;
+      last = await attempt(url, check);
+    } while (last.failure && Date.now() < deadline);
+    results.push({ name: check.name, passed: !last.failure, attempts, ms: last.ms, failure: last.failure });
+    const line = `${last.failure ? "FAIL" : "ok  "} ${check.method} ${check.path} (${check.name}): ${last.failure || `${Math.round(last.ms)} ms`}${attempts > 1 ? `, ${attempts} attempts` : ""}`;
+    lines.push(line);
+    say(line);
+  }
+  return { results, lines, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The smoke.json report of a run: the URL as the user gave it, the duration and each check's result. */
+export function smokeReport(suite: string, run: ChecksRun): string {
+  return JSON.stringify({ url: suite, seconds: run.seconds, results: run.results }, null, 2) + "\n";
+}
+
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** JUnit XML: one testsuite (the target), one testcase per check. */

@@ -5,9 +5,9 @@
 import { dag, type Directory, func, object, ReturnType, Service } from "@dagger.io/dagger";
 import { readFileSync } from "node:fs";
 import { StageResult } from "./result.ts";
-import { type CheckResult, parseChecks } from "./checks.ts";
+import { type Check, type CheckResult, junit, parseChecks, runChecks, smokeReport } from "./checks.ts";
 
-export { parseChecks, judge, junit, type Check, type CheckResult } from "./checks.ts";
+export { parseChecks, judge, junit, runChecks, type Check, type CheckResult } from "./checks.ts";
 
 /** The image the pin table names (modules/pins, a dependency in dagger.json): one table for every module. */
 function pinned(name: string): Promise<string> {
@@ -49,14 +49,6 @@ export class Smoke {
       .withExec(["node", "--disable-warning=ExperimentalWarning", `${RUNNER_DIR}/container/runner.ts`], { expect: ReturnType.Any });
     const [code, out] = await Promise.all([run.exitCode(), run.stdout()]);
     const reports = run.directory("/out");
-    const failed = out
-      .split("\n")
-      .filter((l) => l.startsWith("FAIL"))
-      .map((l) => l.slice(5));
-    const message =
-      code === 0
-        ? `smoke: passed, ${parsed.length} check(s) against ${url}`
-        : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
     // the runner's smoke.json has one result per check, in the checks' order
     const results =
       code === 0
@@ -68,20 +60,58 @@ export class Smoke {
               (t) => (JSON.parse(t) as { results: CheckResult[] }).results,
               () => [],
             );
-    const findings = results.flatMap((r, i) =>
-      r.passed ? [] : [{ rule: r.name, message: `${parsed[i].method} ${parsed[i].path}: ${r.failure}` }],
-    );
-    return StageResult.of({
-      stage: "smoke",
-      status: code === 0 ? "passed" : "failed",
-      message,
-      command: "runner.ts",
-      exitCode: code,
-      output: out,
-      reports,
-      findings,
-    });
+    return smokeResult({ url, parsed, code, out, results, reports, command: "runner.ts" });
   }
+}
+
+/**
+ * Runs checks against url from this process rather than a container: the CLI's way, on the host the URL is
+ * reached from (a loopback URL needs no tunnel), with the same retries, reports and result as Smoke.run.
+ */
+export async function smokeFromHere(url: string, checks: string, deadlineSeconds = 30): Promise<StageResult> {
+  const parsed = parseChecks(checks, "checks");
+  const run = await runChecks(url, parsed, deadlineSeconds);
+  const code = run.results.every((r) => r.passed) ? 0 : 1;
+  const reports = dag
+    .directory()
+    .withNewFile("junit.xml", junit(url, run.results, run.seconds))
+    .withNewFile("smoke.json", smokeReport(url, run));
+  const out = run.lines.map((l) => `${l}\n`).join("");
+  return smokeResult({ url, parsed, code, out, results: run.results, reports, command: "checks from this host" });
+}
+
+/** The stage result of a smoke run: its message, one finding per failed check, the runner's output and reports. */
+function smokeResult(run: {
+  url: string;
+  parsed: Check[];
+  code: number;
+  out: string;
+  results: CheckResult[];
+  reports: Directory;
+  command: string;
+}): StageResult {
+  const { url, parsed, code, out, results, reports, command } = run;
+  const failed = out
+    .split("\n")
+    .filter((l) => l.startsWith("FAIL"))
+    .map((l) => l.slice(5));
+  const message =
+    code === 0
+      ? `smoke: passed, ${parsed.length} check(s) against ${url}`
+      : `smoke: failed, ${failed.length} of ${parsed.length} check(s) against ${url}: ${failed.join("; ")}`;
+  const findings = results.flatMap((r, i) =>
+    r.passed ? [] : [{ rule: r.name, message: `${parsed[i].method} ${parsed[i].path}: ${r.failure}` }],
+  );
+  return StageResult.of({
+    stage: "smoke",
+    status: code === 0 ? "passed" : "failed",
+    message,
+    command,
+    exitCode: code,
+    output: out,
+    reports,
+    findings,
+  });
 }
 
 /**

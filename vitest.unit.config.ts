@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   "ci/test/environments.test.ts",
   "ci/test/image-import.test.ts",
   "ci/test/layers.test.ts",
+  "ci/test/pipeline-api.test.ts",
   "ci/test/module-boundaries.test.ts",
   "ci/test/module-contract.test.ts",
   "ci/test/provenance.test.ts",

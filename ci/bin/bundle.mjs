@@ -193,6 +193,9 @@ export async function build(root = ROOT) {
       js: 'import { createRequire as __slipwayCreateRequire } from "node:module"; const require = __slipwayCreateRequire(import.meta.url);',
     },
     keepNames: true,
+    // loaded from node_modules when a project's slipway.config.ts is read: esbuild finds its binary from its own
+    // package directory, and the TypeScript compiler is too large to copy into every bundle
+    external: ["esbuild", "typescript"],
     legalComments: "none",
     metafile: true,
     logLevel: "silent",

@@ -33,3 +33,15 @@ export async function commitOf(dir: string): Promise<WorkTreeCommit | undefined>
     changes,
   };
 }
+
+/**
+ * The branch being built: the CI's own name for it (GitHub Actions: the pull request's head branch or the ref
+ * name; GitLab CI: CI_COMMIT_REF_NAME), else the work tree's checked-out branch; "" when detached or no repository.
+ */
+export async function branchOf(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const ci = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || env.CI_COMMIT_REF_NAME;
+  if (ci) return ci;
+  const r = await $({ cwd: dir, nothrow: true, quiet: true })`git rev-parse --abbrev-ref HEAD`;
+  const name = r.exitCode === 0 ? r.stdout.trim() : "";
+  return name === "HEAD" ? "" : name;
+}

@@ -40,6 +40,9 @@ import {
   stillRunning,
 } from "../src/dag.ts";
 import { type Environment, loadEnvironment } from "./environments.ts";
+import { type Pipeline, resolveStages, scanThreshold } from "../src/api.ts";
+import { customRunner } from "./custom-stages.ts";
+import { branchOf } from "./git.ts";
 
 /** The offline default: the bundled advisory set (one real advisory); SLIPWAY_VULN_DB names a real database. */
 export const BUNDLED_ADVISORIES = join(import.meta.dirname, "../test/fixtures/osv");
@@ -118,6 +121,32 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
     "deploy-production": deploy("production"),
     "smoke-production": smoke("production"),
   };
+}
+
+/**
+ * The approval before production: --approve, or a yes at the prompt on a terminal; otherwise the run waits there
+ * (production and what follows it are skipped) and says how to go on.
+ */
+async function approval(approved: boolean | undefined, image: string | undefined): Promise<Omit<StageRun, "seconds">> {
+  const result = (status: "passed" | "waiting", message: string) => ({
+    stage: "approval",
+    status,
+    message: `approval: ${message}`,
+    cached: null,
+  });
+  if (approved) return result("passed", "approved (--approve)");
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    return result("waiting", "waiting for approval: rerun with --approve to deploy to production");
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`  deploy ${image ?? "the image"} to production? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim())
+      ? result("passed", "approved at the prompt")
+      : result("waiting", "not approved at the prompt: rerun with --approve to deploy to production");
+  } finally {
+    rl.close();
+  }
 }
 
 /** --key FILE's password from --password-env VAR, or the error naming what is missing (checked before anything runs). */
@@ -220,11 +249,16 @@ export interface DagOptions {
   allowDirty?: boolean;
   scanner: Scanner;
   vulnDb?: string;
-  failOn: string;
+  /** the scan's threshold; unset: the config's for this branch, else high */
+  failOn?: string;
   allowlist?: string;
   /** the project's lint / typecheck script by name; unset: found by name */
   lintScript?: string;
   typecheckScript?: string;
+  /** the team's own pipeline (slipway.config.ts); unset: the golden path */
+  pipeline?: Pipeline;
+  /** production may deploy without asking (the approval stage passes) */
+  approve?: boolean;
 }
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
@@ -232,7 +266,12 @@ export async function runStages(
   o: DagOptions,
   print: (r: StageRun) => void,
 ): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
-  const chosen = select(PIPELINE, o.until, o.skip, o.only);
+  const runStart = Date.now();
+  const stages = o.pipeline ? resolveStages(o.pipeline.stages) : PIPELINE;
+  const chosen = select(stages, o.until, o.skip, o.only);
+  const branch = await branchOf(o.source);
+  // the config's scan threshold for this branch, unless --fail-on named one
+  const failOn = o.failOn ?? (o.pipeline ? scanThreshold(o.pipeline, branch, "high") : "high");
   if (o.key) keyPassword(o.key, o.passwordEnv); // bad key options fail now, not when sign comes
   const commit = await commitOf(o.source);
   // a dirty tree is refused before anything runs: its image would be signed as a commit that does not hold it
@@ -271,7 +310,7 @@ export async function runStages(
       allowDirty: o.allowDirty,
       scanner: o.scanner,
       vulnDb: chosen.has("scan") && o.vulnDb ? await vulnDatabase(resolve(o.vulnDb), o.scanner) : undefined,
-      failOn: o.failOn,
+      failOn,
       started: new Date().toISOString(),
       environments: {},
       publicKey: o.publicKey ? dag.host().file(resolve(o.publicKey)) : undefined,
@@ -290,9 +329,13 @@ export async function runStages(
       builder: `https://slipway.dev/builder/dagger@${await dag.version()}`,
     };
     if (o.allowlist && !existsSync(o.allowlist)) throw new Error(`--allowlist ${o.allowlist} does not exist: check the path`);
-    const runners = hostStageRunners(ctx);
+    const runners: Record<string, () => Promise<Omit<StageRun, "seconds">>> = {
+      ...hostStageRunners(ctx),
+      approval: () => approval(o.approve, ctx.published?.ref),
+    };
+    for (const st of o.pipeline?.stages ?? []) if (st.run) runners[st.name] = customRunner(st, ctx, branch, waiting);
     runs = await runDag(
-      PIPELINE,
+      stages,
       chosen,
       async (stage) => {
         await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
@@ -303,7 +346,7 @@ export async function runStages(
         active.set(stage, t0);
         try {
           const r = await runners[stage]();
-          return { ...r, seconds: (Date.now() - t0) / 1000 };
+          return { ...r, seconds: (Date.now() - t0) / 1000, startedAt: (t0 - runStart) / 1000 };
         } catch (err) {
           // a base image or service the offline mirror lacks: what it serves and how to bring one in
           const hint = err instanceof Error ? missingImageHint(err.message) : undefined;
@@ -370,7 +413,7 @@ async function runAffected(
 
 export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]] [--only STAGE[,STAGE]]
                         [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
-                        [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH] [--allow-dirty]
+                        [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH] [--allow-dirty] [--approve]
        slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
 
 Runs every stage on the source (default: the current directory; \`npm run pipeline\` passes examples/node-api), independent ones in parallel; a failing stage
@@ -379,6 +422,10 @@ and each stage's own under <reports>/<stage>/. With no --key, signs with the mac
 (${join(paths.cache, "keys")}); with no --vuln-db, scans against $SLIPWAY_VULN_DB or the bundled advisories.
 A source with uncommitted changes is not signed: commit them, or pass --allow-dirty (the provenance then says so).
 --lint-script NAME, --typecheck-script NAME: the project's script for lint / typecheck (default: found by name).
+Production waits for approval: a prompt on a terminal, --approve in scripts; otherwise the run stops before it
+(exit 3, "waiting for approval"). A slipway.config.ts at the source's root (export default definePipeline(...),
+imported from "slipway") adds, removes and reorders stages; it is type-checked and checked whole before anything
+runs (docs/pipeline.md).
 --affected-since: in an npm/yarn/pnpm workspace, lint, typecheck and test only the packages changed since GIT_REF and
 the packages depending on them.
 
@@ -400,7 +447,8 @@ export async function runPipeline(argv: string[]): Promise<number> {
       repository: { type: "string" },
       scanner: { type: "string", default: "trivy" },
       "vuln-db": { type: "string" },
-      "fail-on": { type: "string", default: "high" },
+      "fail-on": { type: "string" },
+      approve: { type: "boolean", default: false },
       allowlist: { type: "string" },
       "allow-no-commit": { type: "boolean", default: false },
       "allow-dirty": { type: "boolean", default: false },
@@ -413,6 +461,8 @@ export async function runPipeline(argv: string[]): Promise<number> {
   if (values.help) return (void process.stdout.write(PIPELINE_HELP), 0);
   const source = resolve(values.source!);
   if (!existsSync(source)) throw new Error(`--source ${values.source} does not exist: pass the project directory`);
+  // the team's own pipeline, checked whole (types, names, cycles) before anything runs
+  const pipeline = values["affected-since"] ? undefined : await (await import("./config.ts")).loadPipeline(source);
   const started = new Date();
   const reports = resolve(values.reports!);
   process.stdout.write(`pipeline on ${source}\n`);
@@ -442,10 +492,12 @@ export async function runPipeline(argv: string[]): Promise<number> {
       allowDirty: values["allow-dirty"]!,
       scanner: parseScanner(values.scanner!, "--scanner"),
       vulnDb: values["vuln-db"] ?? process.env.SLIPWAY_VULN_DB ?? BUNDLED_ADVISORIES,
-      failOn: values["fail-on"]!,
+      failOn: values["fail-on"],
       allowlist: values.allowlist,
       lintScript: values["lint-script"],
       typecheckScript: values["typecheck-script"],
+      pipeline,
+      approve: values.approve,
     },
     line,
   );
@@ -462,8 +514,13 @@ function writeReport(rep: RunReport, runs: StageRun[], reports: string): number 
   writeFileSync(join(reports, "junit.xml"), mergedJunit(runs));
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
   if (process.env.GITHUB_OUTPUT && image) appendFileSync(process.env.GITHUB_OUTPUT, `image=${image}\n`);
-  process.stdout.write(
-    `\n${md}\n${rep.status === "passed" ? "passed" : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`,
-  );
-  return rep.status === "passed" ? 0 : 1;
+  const end =
+    rep.status === "passed"
+      ? "passed"
+      : rep.status === "waiting"
+        ? `stopped at ${rep.waiting!.stage}: ${rep.waiting!.message}`
+        : `failed at ${rep.failure!.stage}: ${rep.failure!.message}`;
+  process.stdout.write(`\n${md}\n${end} in ${rep.seconds.toFixed(1)}s; reports in ${reports}\n`);
+  // 3: nothing failed, but the run stopped for a decision (the approval before production)
+  return rep.status === "passed" ? 0 : rep.status === "waiting" ? 3 : 1;
 }

@@ -15,13 +15,16 @@ export interface StageDef {
   about: string;
 }
 
-export type Outcome = "passed" | "failed" | "skipped" | "not-configured";
+/** waiting: a stage that stopped the run for a decision (the approval before production); what needs it is skipped */
+export type Outcome = "passed" | "failed" | "skipped" | "not-configured" | "waiting";
 
 export interface StageRun {
   stage: string;
   status: Outcome;
   message: string;
   seconds: number;
+  /** when it started, in seconds from the run's start (the order stages ran in); unset when it did not run */
+  startedAt?: number;
   /** true: served from the engine's cache; false: ran; null: never cached (side effects) or not known */
   cached: boolean | null;
   /** JUnit XML of the stage's tests, when it has some */
@@ -71,8 +74,14 @@ export const PIPELINE: StageDef[] = [
   { name: "deploy-staging", needs: ["verify"], after: [], about: "roll out to staging (.env.staging)" },
   { name: "smoke-staging", needs: ["deploy-staging"], after: [], about: "smoke checks against staging" },
   {
+    name: "approval",
+    needs: [],
+    after: ["smoke-staging"],
+    about: "an explicit approval before production: a prompt on a terminal, --approve in scripts",
+  },
+  {
     name: "deploy-production",
-    needs: ["verify"],
+    needs: ["verify", "approval"],
     after: ["smoke-staging"],
     about: "roll out the same digest to production (.env.production)",
   },
@@ -127,7 +136,8 @@ export async function runDag(
       if (results.has(s.name) || running.has(s.name)) continue;
       const deps = [...s.needs, ...s.after].map((d) => [d, results.get(d)] as const);
       const failedDep = deps.find(
-        ([d, r]) => r && (r.status === "failed" || (r.status === "skipped" && s.needs.includes(d) && chosen.has(d))),
+        ([d, r]) =>
+          r && (r.status === "failed" || ((r.status === "skipped" || r.status === "waiting") && s.needs.includes(d) && chosen.has(d))),
       );
       const missingNeed = s.needs.find((d) => !chosen.has(d));
       if (failedDep || missingNeed) {
@@ -171,7 +181,10 @@ export interface RunReport {
   revision: string;
   started: string;
   seconds: number;
-  status: "passed" | "failed";
+  /** waiting: nothing failed, and a stage stopped the run for a decision (see `waiting`) */
+  status: "passed" | "failed" | "waiting";
+  /** the stage waiting for a decision and what it needs */
+  waiting?: { stage: string; message: string };
   /** the image the run built (repository@sha256:...), when it got that far */
   image?: string;
   /** the first failed stage and why */
@@ -181,19 +194,21 @@ export interface RunReport {
 
 export function report(source: string, revision: string, started: Date, runs: StageRun[], image?: string): RunReport {
   const failed = runs.find((r) => r.status === "failed");
+  const waiting = runs.find((r) => r.status === "waiting");
   return {
     source,
     revision,
     started: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
-    status: failed ? "failed" : "passed",
+    status: failed ? "failed" : waiting ? "waiting" : "passed",
     ...(image ? { image } : {}),
     ...(failed ? { failure: { stage: failed.stage, message: failed.message } } : {}),
+    ...(!failed && waiting ? { waiting: { stage: waiting.stage, message: waiting.message } } : {}),
     stages: runs.map(({ junit: _junit, ...r }) => r),
   };
 }
 
-const ICON: Record<Outcome, string> = { passed: "✅", failed: "❌", skipped: "⏭️", "not-configured": "➖" };
+const ICON: Record<Outcome, string> = { passed: "✅", failed: "❌", skipped: "⏭️", "not-configured": "➖", waiting: "⏸️" };
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** The progress line for stages still running (name -> start, ms): "still running: scan 1m 10s, sbom 50s". */
@@ -207,7 +222,12 @@ export function stillRunning(active: Map<string, number>, now: number): string {
 
 /** Markdown for a CI summary ($GITHUB_STEP_SUMMARY, a merge request note). */
 export function markdown(r: RunReport): string {
-  const head = r.status === "passed" ? "✅ passed" : `❌ failed at **${r.failure!.stage}**`;
+  const head =
+    r.status === "passed"
+      ? "✅ passed"
+      : r.status === "waiting"
+        ? `⏸️ waiting at **${r.waiting!.stage}**`
+        : `❌ failed at **${r.failure!.stage}**`;
   return [
     `## Slipway pipeline: ${head}`,
     "",

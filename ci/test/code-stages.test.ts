@@ -84,8 +84,8 @@ describe("code stages with pnpm and yarn (through corepack)", () => {
 describe("slipway pipeline", () => {
   it("runs lint, typecheck and test on the bundled example by default and exports the reports", async () => {
     const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
-    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports);
-    expect(r.code).toBe(0);
+    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports, "--approve");
+    expect(r.code, r.out).toBe(0);
     for (const stage of ["lint", "typecheck", "test"]) expect(r.out).toMatch(new RegExp(`^  ${stage}\\s+passed\\s`, "m"));
     expect(r.out).toMatch(/^passed in /m);
     expect(existsSync(join(reports, "test/junit.xml"))).toBe(true);

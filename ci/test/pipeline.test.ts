@@ -19,7 +19,7 @@ const read = (dir: string) => JSON.parse(readFileSync(join(dir, "pipeline.json")
 describe("slipway pipeline", () => {
   it("runs every stage on the example with the embedded defaults and writes the run report", async () => {
     const reports = tempDir("pipeline");
-    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports);
+    const r = await slipway("pipeline", "--source", EXAMPLE, "--reports", reports, "--approve");
     expect(r.code, r.out).toBe(0);
     const rep = read(reports);
     expect(rep.stages.map((s) => s.stage)).toEqual(PIPELINE.map((s) => s.name));
@@ -35,7 +35,7 @@ describe("slipway pipeline", () => {
     const md = readFileSync(join(reports, "pipeline.md"), "utf8");
     expect(md).toMatch(/^## Slipway pipeline: ✅ passed/);
     const junit = readFileSync(join(reports, "junit.xml"), "utf8");
-    expect(junit).toContain('<testsuite name="slipway.pipeline" tests="14" failures="0" skipped="0">');
+    expect(junit).toContain('<testsuite name="slipway.pipeline" tests="15" failures="0" skipped="0">');
     expect(junit).toMatch(/<testsuite name="[^"]*notes[^"]*"/); // the example's unit tests, merged in
     for (const f of [
       "test/junit.xml",

@@ -58,7 +58,7 @@ describe("GitLab CI wrapper", () => {
       "--variable",
       `PATH=${bin}:${process.env.PATH}`,
       "--variable",
-      // engine.env's setting (through `docker exec`): the job's container has no path to the engine's socket
+      // engine.env's setting (through `docker exec`), as a CI job that loads engine.env has it
       `_EXPERIMENTAL_DAGGER_RUNNER_HOST=${RUNNER_HOST}`,
       "pipeline",
     ];

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS team_notes_created_at ON team_notes (created_at);

@@ -20,32 +20,47 @@ export function hasExplicitEngine(): boolean {
  * builder makes them after the engine is ready (a stage that needs one calls waitForTools, tools.ts).
  * "foreground": every image before returning, as `slipway engine up` does.
  */
-export async function useEngine(opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground" } = {}): Promise<string> {
+export async function useEngine(
+  opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground"; forwardsSockets?: boolean } = {},
+): Promise<string> {
+  const transport = () => (opts.forwardsSockets ? throughDockerExec() : preferSocket());
   const tools = opts.tools ?? "background";
   // settings exported from engine.env name Slipway's own engine container: bring it back if it stopped
   const ours = OURS.includes(process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST ?? "") && !process.env.DAGGER_SESSION_PORT;
   if (hasExplicitEngine() && !(ours && !(await engineContainerRunning()))) {
-    if (ours) await Promise.all([toolImages(tools), preferSocket()]);
+    if (ours) await Promise.all([toolImages(tools), transport()]);
     watchEngine();
     return "the session or CLI set in the environment";
   }
   const saved = readConnection();
   if (saved && opts.check === false && (await engineContainerRunning())) {
     Object.assign(process.env, saved);
-    await Promise.all([toolImages(tools), preferSocket()]);
+    await Promise.all([toolImages(tools), transport()]);
     watchEngine();
     return `${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
   }
   const { up } = await import("./up.ts");
   await up({ quiet: opts.quiet, tools });
   Object.assign(process.env, readConnection());
-  await preferSocket();
+  await transport();
   watchEngine();
   return `${process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST}`;
 }
 
 /** Slipway's engine, as the settings name it: through `docker exec` (engine.env), or its socket on this host. */
 const OURS = [RUNNER_HOST, `unix://${ENGINE_SOCKET}`];
+
+/**
+ * Sessions that forward a host socket into containers (a deploy's controller reaches the target's Docker API so)
+ * connect through `docker exec`. Dagger v0.19.10's engine crashes when a container uses a forwarded socket after
+ * its client's session is gone (core/socket.go, ConnectSocket: Get(..., noWait) returns no session, which is then
+ * dereferenced). A Ctrl-C mid-deploy ended the session that way through the socket here (deploy.test.ts, the
+ * SIGINT case: the engine restarted); through `docker exec` the same case has passed every run.
+ */
+async function throughDockerExec(): Promise<void> {
+  if (process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `unix://${ENGINE_SOCKET}`)
+    process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST = RUNNER_HOST;
+}
 
 /**
  * Sessions of this process go through the engine's socket on this host when it answers (0.1 s to connect instead

@@ -248,6 +248,9 @@ export async function bundledEntry(root = ROOT) {
   }
   try {
     const t0 = performance.now();
+    // a first run after npm ci or a change waits a second or two here: a terminal is told why
+    if (process.stderr.isTTY && process.env.SLIPWAY_BUNDLE !== "debug")
+      process.stderr.write(`slipway: compiling the CLI (${fresh.reason})\n`);
     const entry = await build(root);
     debug(`${fresh.reason}: rebuilt in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return entry;

@@ -462,11 +462,11 @@ export async function runPipeline(argv: string[]): Promise<number> {
   if (values.help) return (void process.stdout.write(PIPELINE_HELP), 0);
   const source = resolve(values.source!);
   if (!existsSync(source)) throw new Error(`--source ${values.source} does not exist: pass the project directory`);
-  // the team's own pipeline, checked whole (types, names, cycles) before anything runs
-  const pipeline = values["affected-since"] ? undefined : await (await import("./config.ts")).loadPipeline(source);
   const started = new Date();
   const reports = resolve(values.reports!);
   process.stdout.write(`pipeline on ${source}\n`);
+  // the team's own pipeline, checked whole (types, names, cycles) before anything runs
+  const pipeline = values["affected-since"] ? undefined : await (await import("./config.ts")).loadPipeline(source);
   const line = (r: StageRun) => {
     process.stdout.write(`  ${r.stage.padEnd(22)} ${r.status.padEnd(14)} ${r.seconds.toFixed(1).padStart(6)}s  ${r.message}\n`);
     if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(r)) process.stdout.write(`${a}\n`);

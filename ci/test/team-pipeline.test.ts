@@ -61,7 +61,9 @@ describe("slipway.config.ts refused before any stage runs", () => {
     expect(r.code, r.out).toBe(1);
     expect(r.out).not.toMatch(/^ {2}(lint|build)\s/m); // no stage ran
     expect(existsSync(join(reports, "pipeline.json"))).toBe(false);
-    return r.out.trim();
+    const lines = r.out.trim().split("\n");
+    expect(lines.slice(0, -1).join("\n")).toMatch(/^(pipeline on \S+)?$/); // the error is the one line after the header
+    return lines.at(-1)!;
   };
 
   it("a type error (file:line:column), a cycle and an unknown stage (the stages named), each in one line", async () => {

@@ -61,7 +61,12 @@ const liveImages = async (target: Target) => [...new Set(Object.values(await liv
 
 /** The running replicas' container names. */
 const replicas = async (target: Target) =>
-  (await dockerApi<{ Names: string[] }[]>(target, `/containers/json?${appFilter("slipway.slot")}`)).map((c) => c.Names[0].slice(1));
+  (
+    await dockerApi<{ Names: string[] }[]>(
+      target,
+      `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: ["slipway.app=node-api", "slipway.slot"] }))}`,
+    )
+  ).map((c) => c.Names[0].slice(1));
 
 async function reset(target: Target): Promise<void> {
   for (const c of await dockerApi<{ Id: string }[]>(target, `/containers/json?all=1&${appFilter()}`))

@@ -96,12 +96,14 @@ export function runId(env: NodeJS.ProcessEnv = process.env, pid = process.pid): 
 }
 
 const RUN = runId();
+const noop = () => undefined;
 
 /**
  * Runs a deploy or rollback so that SIGINT/SIGTERM does not leave it half done: on a signal the run's recovery
  * (DeployEnvironment.recover) takes over its lock, returns the traffic to the stable version and removes the
- * half-started replicas, on this engine session or, when the signal ended that too (Ctrl-C reaches the whole process
- * group), on a new one; then the process exits 130 (SIGINT) or 143 (SIGTERM) with one line saying what it restored.
+ * half-started replicas, on this engine session (which runs in a process group of its own, so a Ctrl-C does not
+ * end it: connection.ts, ownSession), or on a new one when the session ended anyway; then the process exits 130
+ * (SIGINT) or 143 (SIGTERM) with one line saying what it restored.
  * A second signal during the recovery exits at once, leaving it to the next run.
  */
 async function interruptible(env: Environment, d: DeployEnvironment, work: () => Promise<StageResult>): Promise<StageResult> {
@@ -113,8 +115,8 @@ async function interruptible(env: Environment, d: DeployEnvironment, work: () =>
   const job = work();
   job.catch(() => undefined); // after a signal its outcome no longer matters (the session may end under it)
   let first: { result: StageResult } | { sig: NodeJS.Signals };
-  // a Ctrl-C to the process group ends the engine session too: the job can fail a moment before node handles the
-  // signal, so a failure waits briefly for one before it counts as the deploy's own
+  // should the signal end the engine session too, the job can fail a moment before node handles the signal, so a
+  // failure waits briefly for one before it counts as the deploy's own
   const settled = job.then(
     (result) => ({ result }),
     async (err: unknown) => {
@@ -142,6 +144,9 @@ async function interruptible(env: Environment, d: DeployEnvironment, work: () =>
   let line: string;
   try {
     line = (await d.recover()).message;
+    // the interrupted controller stops at its next look at the lock, which the recovery took: its container ends
+    // before this session does (a container reaching for the socket of an ended session crashes the engine)
+    await Promise.race([job.then(noop, noop), new Promise((r) => setTimeout(r, 30_000).unref())]);
   } catch {
     // the signal ended this engine session too: recover on a new one (the lock names this run, not the session)
     line = await new Promise<string>((resolve, reject) => {

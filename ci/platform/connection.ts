@@ -4,7 +4,9 @@
  * `dagger run`), bringing the engine up first when it does not answer.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { paths } from "./host.ts";
 import { connect } from "node:net";
 import { ENGINE_CONTAINER, ENGINE_SOCKET, engineContainerRunning, RUNNER_HOST } from "./engine.ts";
 import { readConnection } from "./settings.ts";
@@ -23,7 +25,10 @@ export function hasExplicitEngine(): boolean {
 export async function useEngine(
   opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground"; forwardsSockets?: boolean } = {},
 ): Promise<string> {
-  const transport = () => (opts.forwardsSockets ? throughDockerExec() : preferSocket());
+  const transport = async () => {
+    await (opts.forwardsSockets ? throughDockerExec() : preferSocket());
+    if (watchWanted) ownSession();
+  };
   const tools = opts.tools ?? "background";
   // settings exported from engine.env name Slipway's own engine container: bring it back if it stopped
   const ours = OURS.includes(process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST ?? "") && !process.env.DAGGER_SESSION_PORT;
@@ -94,6 +99,26 @@ async function toolImages(tools: "background" | "foreground"): Promise<void> {
 
 let watching = false;
 let watchWanted = false;
+
+/**
+ * The CLI's engine sessions run in a session (process group) of their own: a Ctrl-C to the terminal's group reaches
+ * slipway, which puts an interrupted deploy right on that same engine session and only then ends it. Were the
+ * session ended by the Ctrl-C, the deploy's controller container would still be running and reach for the target's
+ * Docker socket through a session that is gone, which crashes Dagger v0.19.10's engine (core/socket.go,
+ * ConnectSocket). The session still ends with slipway: it exits when its stdin closes.
+ */
+function ownSession(): void {
+  const cli = process.env._EXPERIMENTAL_DAGGER_CLI_BIN;
+  if (!cli || cli.endsWith("/session-wrapper/dagger") || !existsSync("/usr/bin/setsid")) return;
+  const wrapper = join(paths.cache, "session-wrapper", "dagger");
+  const text = `#!/bin/sh\n# the Dagger CLI in a session of its own (ci/platform/connection.ts, ownSession)\nexec /usr/bin/setsid ${JSON.stringify(cli)} "$@"\n`;
+  if (!existsSync(wrapper) || readFileSync(wrapper, "utf8") !== text) {
+    mkdirSync(dirname(wrapper), { recursive: true });
+    writeFileSync(`${wrapper}.tmp`, text, { mode: 0o755 });
+    renameSync(`${wrapper}.tmp`, wrapper);
+  }
+  process.env._EXPERIMENTAL_DAGGER_CLI_BIN = wrapper;
+}
 
 /** The CLI asks for the watch (a library user of useEngine, such as the test runner, does not get its process ended). */
 export function watchEngineDuringRun(): void {

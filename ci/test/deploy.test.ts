@@ -631,7 +631,7 @@ describe("all-or-nothing deploys", () => {
   });
 
   it.each([
-    ["SIGINT", "its process group, as Ctrl-C in a terminal does (the engine session ends too)", 130],
+    ["SIGINT", "its process group, as Ctrl-C in a terminal does", 130],
     ["SIGTERM", "the CLI alone, as a cancelled CI job's runner does", 143],
   ] as const)(
     "%s to %s at the 10% canary step: the traffic returns to 100% on the stable version, the CLI says so",

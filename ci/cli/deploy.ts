@@ -65,7 +65,7 @@ export async function runDeploy(argv: string[]): Promise<number> {
       throw new Error(`--strategy ${values.strategy} is not a strategy: use ${STRATEGIES.join(", ")}`);
     env.settings.strategy = values.strategy as Strategy;
   }
-  await useEngine({ quiet: true, check: false, forwardsSockets: true });
+  await useEngine({ quiet: true, check: false });
   await waitForTools(["cosign"]); // deploy verifies first
   const revision = (await commitOf(source))?.revision ?? "";
   let code = 1;
@@ -90,7 +90,7 @@ export async function runRollback(argv: string[]): Promise<number> {
   const env = loadEnvironment(resolve(values.source!), values.env);
   if (env.target !== "docker-host") throw new Error(`rollback of a ${env.target} target: revert the deploy commit in ${env.gitops.remote}`);
   trustFor(env.name); // the previous version is verified first
-  await useEngine({ quiet: true, check: false, forwardsSockets: true });
+  await useEngine({ quiet: true, check: false });
   await waitForTools(["cosign"]);
   let code = 1;
   await connection(async () => {

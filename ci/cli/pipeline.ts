@@ -276,8 +276,7 @@ export async function runStages(
   const commit = await commitOf(o.source);
   // a dirty tree is refused before anything runs: its image would be signed as a commit that does not hold it
   if (chosen.has("sign") && commit?.dirty && !o.allowDirty) throw new Error(dirtyRefusal(commit.changes));
-  // a deploy forwards the target's Docker socket into its controller's container (see useEngine)
-  await useEngine({ quiet: true, check: false, forwardsSockets: [...chosen].some((s) => s.startsWith("deploy-")) });
+  await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   let image: string | undefined;
   // a line at least every HEARTBEAT_SECONDS: a stage's result, a tool being waited for, or what is still running

@@ -22,11 +22,9 @@ export function hasExplicitEngine(): boolean {
  * builder makes them after the engine is ready (a stage that needs one calls waitForTools, tools.ts).
  * "foreground": every image before returning, as `slipway engine up` does.
  */
-export async function useEngine(
-  opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground"; forwardsSockets?: boolean } = {},
-): Promise<string> {
+export async function useEngine(opts: { quiet?: boolean; check?: boolean; tools?: "background" | "foreground" } = {}): Promise<string> {
   const transport = async () => {
-    await (opts.forwardsSockets ? throughDockerExec() : preferSocket());
+    await preferSocket();
     if (watchWanted) ownSession();
   };
   const tools = opts.tools ?? "background";
@@ -54,18 +52,6 @@ export async function useEngine(
 
 /** Slipway's engine, as the settings name it: through `docker exec` (engine.env), or its socket on this host. */
 const OURS = [RUNNER_HOST, `unix://${ENGINE_SOCKET}`];
-
-/**
- * Sessions that forward a host socket into containers (a deploy's controller reaches the target's Docker API so)
- * connect through `docker exec`. Dagger v0.19.10's engine crashes when a container uses a forwarded socket after
- * its client's session is gone (core/socket.go, ConnectSocket: Get(..., noWait) returns no session, which is then
- * dereferenced). A Ctrl-C mid-deploy ended the session that way through the socket here (deploy.test.ts, the
- * SIGINT case: the engine restarted); through `docker exec` the same case has passed every run.
- */
-async function throughDockerExec(): Promise<void> {
-  if (process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST === `unix://${ENGINE_SOCKET}`)
-    process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST = RUNNER_HOST;
-}
 
 /**
  * Sessions of this process go through the engine's socket on this host when it answers (0.1 s to connect instead

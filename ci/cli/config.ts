@@ -68,7 +68,7 @@ async function bundle(file: string): Promise<{ code: string; inputs: string[] }>
           b.onResolve({ filter: /^slipway$/ }, () => ({ path: API_ENTRY }));
           b.onResolve({ filter: /^@dagger\.io\/dagger$/ }, () => ({ path: "dagger-sdk", namespace: "slipway-sdk" }));
           b.onLoad({ filter: /.*/, namespace: "slipway-sdk" }, () => ({
-            contents: `module.exports = globalThis[Symbol.for("slipway.dagger-sdk")];`,
+            contents: `module.exports = globalThis[Symbol.for(${JSON.stringify(SDK_KEY.description)})];`,
             loader: "js",
           }));
         },

@@ -281,24 +281,15 @@ export class DeployEnvironment {
     const serving = await servingImage(this.localSocket, this.plan(image)).catch(() => undefined);
     if (serving?.image !== image) return undefined;
     const reason = `${image} is already live (${serving.slot})`;
+    const report = { app: this.app, environment: this.name, strategy: this.strategy, image, previous: image, run: this.run };
+    const outcome = { ...report, outcome: "unchanged", reason, steps: [], failedRequests: 0 };
     return StageResult.of({
       stage: "deploy",
       status: "passed",
-      message: `deploy ${this.name}: unchanged, ${reason} (${this.strategy}, 0 gated step(s), 0 failed request(s))`,
+      message: deployMessage(this.name, outcome, 0, ""),
       command: "docker API (read only)",
       output: `deploy ${this.name}: ${reason}\n`,
-      reports: reportDir({
-        app: this.app,
-        environment: this.name,
-        strategy: this.strategy,
-        image,
-        previous: image,
-        run: this.run,
-        outcome: "unchanged",
-        reason,
-        steps: [],
-        failedRequests: 0,
-      }),
+      reports: reportDir(outcome),
     });
   }
 
@@ -470,17 +461,7 @@ export class DeployEnvironment {
       failedRequests: number;
       steps: unknown[];
     };
-    const head = `deploy ${s.environment}`;
-    const message =
-      report.outcome === "locked" || (report.strategy === "recover" && code === 0)
-        ? `${head}: ${report.reason}`
-        : report.outcome === "interrupted"
-          ? `${head}: stopped, ${report.reason}`
-          : code === 0
-            ? `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`
-            : report.outcome === "rolled back"
-              ? `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`
-              : `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
+    const message = deployMessage(s.environment, report, code, stderr);
     return StageResult.of({
       stage: "deploy",
       status: code === 0 ? "passed" : "failed",
@@ -491,6 +472,23 @@ export class DeployEnvironment {
       reports,
     });
   }
+}
+
+/** The line for a controller's report (deploy.json) and exit code, as the deploy stage says it. */
+function deployMessage(
+  environment: string,
+  report: { outcome: string; reason: string; strategy: string; failedRequests: number; steps: unknown[] },
+  code: number,
+  stderr: string,
+): string {
+  const head = `deploy ${environment}`;
+  if (report.outcome === "locked" || (report.strategy === "recover" && code === 0)) return `${head}: ${report.reason}`;
+  if (report.outcome === "interrupted") return `${head}: stopped, ${report.reason}`;
+  if (code === 0)
+    return `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`;
+  if (report.outcome === "rolled back")
+    return `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`;
+  return `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
 }
 
 function checkVariable(name: string): void {

@@ -86,10 +86,17 @@ async function bundle(file: string): Promise<{ code: string; inputs: string[] }>
   return { code: result.outputFiles![0].text, inputs };
 }
 
-/** Refuses a config with a type error, naming file:line:column, the message and the TS code (the first; and how many more). */
+/** Files that do not change while a process runs (the SDK's and Node's declarations, TypeScript's lib), parsed once. */
+const parsedOnce = new Map<string, import("typescript").SourceFile | undefined>();
+
+/**
+ * Refuses a config with a type error, naming file:line:column, the message and the TS code (the first; and how many
+ * more). Only the project's own files are checked (the config and what it imports from the project): Slipway's API
+ * and the libraries are taken as declared, as skipLibCheck does for declaration files.
+ */
 async function typeCheck(file: string, source: string): Promise<void> {
   const ts = (await import("typescript")).default;
-  const program = ts.createProgram([file], {
+  const options: import("typescript").CompilerOptions = {
     strict: true,
     noEmit: true,
     target: ts.ScriptTarget.ES2022,
@@ -100,10 +107,23 @@ async function typeCheck(file: string, source: string): Promise<void> {
     types: ["node"],
     typeRoots: [join(ROOT, "node_modules/@types")],
     paths: { slipway: [API_ENTRY], "@dagger.io/dagger": [join(ROOT, "node_modules/@dagger.io/dagger")] },
-  });
-  const errors = ts
-    .getPreEmitDiagnostics(program)
-    .filter((d) => d.category === ts.DiagnosticCategory.Error && (!d.file || !d.file.fileName.includes("/node_modules/")));
+  };
+  const host = ts.createCompilerHost(options);
+  const read = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, version, ...rest) => {
+    if (!name.includes("/node_modules/")) return read(name, version, ...rest);
+    const key = `${JSON.stringify(version)}\0${name}`;
+    if (!parsedOnce.has(key)) parsedOnce.set(key, read(name, version, ...rest));
+    return parsedOnce.get(key);
+  };
+  const program = ts.createProgram([file], options, host);
+  const own = program
+    .getSourceFiles()
+    .filter((f) => !f.fileName.includes("/node_modules/") && !relative(source, f.fileName).startsWith(".."));
+  const errors = [
+    ...program.getOptionsDiagnostics(),
+    ...own.flatMap((f) => [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)]),
+  ].filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (!errors.length) return;
   const lines = errors.map((d) => {
     const text = ts.flattenDiagnosticMessageText(d.messageText, " ");

@@ -17,6 +17,7 @@ Commands:
   deploy           verify, then roll out to an environment (--env staging|production) with gates and rollback
   rollback         put an environment's last good version back (--env NAME)
   smoke            HTTP smoke checks against an environment's URL (JUnit report)
+  preview          a branch's preview environments: list, down [--branch B] (the pipeline deploys them)
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
@@ -71,6 +72,10 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "trust") {
     const { runTrust } = await import("./trust.ts");
     return runTrust(argv.slice(1));
+  }
+  if (cmd === "preview") {
+    const { runPreview } = await import("./previews.ts");
+    return runPreview(argv.slice(1));
   }
   if (cmd === "targets") {
     const { targetsCommand } = await import("../platform/targets.ts");

@@ -38,7 +38,7 @@ function stageEnvironment(ctx: CustomStageRun, name: string): StageEnvironment {
   const env = (ctx.environments[name] ??= loadEnvironment(ctx.source, name));
   const secrets: Record<string, Secret> = Object.fromEntries(environmentSecrets(env));
   return {
-    name,
+    name: env.name,
     url: env.url,
     variables: { ...env.settings.env },
     secrets,
@@ -57,8 +57,11 @@ function stageEnvironment(ctx: CustomStageRun, name: string): StageEnvironment {
   };
 }
 
-/** The runner of a stage of the team's own: its outcome as a report line; a throw fails it with the error's message. */
-export function customRunner(stage: Stage, ctx: CustomStageRun, branch: string, say: (line: string) => void) {
+/**
+ * The runner of a stage of the team's own: its outcome as a report line; a throw fails it with the error's message.
+ * stagingIs: the environment the stage gets when it asks for staging (a preview run's stage marked `previews`: "preview").
+ */
+export function customRunner(stage: Stage, ctx: CustomStageRun, branch: string, say: (line: string) => void, stagingIs = "staging") {
   return async (): Promise<Omit<StageRun, "seconds">> => {
     const dir = resolve(ctx.reports, stage.name);
     const context: StageContext = {
@@ -67,7 +70,7 @@ export function customRunner(stage: Stage, ctx: CustomStageRun, branch: string, 
       sourcePath: ctx.source,
       image: ctx.published?.ref,
       branch,
-      environment: (name) => stageEnvironment(ctx, name),
+      environment: (name) => stageEnvironment(ctx, name === "staging" ? stagingIs : name),
       report(file, contents) {
         const path = resolve(dir, file);
         if (!path.startsWith(`${dir}/`))

@@ -61,7 +61,7 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
 }
 
 /** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
-async function ensureLocalTargets(env: Environment): Promise<void> {
+export async function ensureLocalTargets(env: Environment): Promise<void> {
   const { LOCAL_TARGETS, targetSocket, targetsUp } = await import("../platform/targets.ts");
   const local = (Object.keys(LOCAL_TARGETS) as (keyof typeof LOCAL_TARGETS)[]).map((t) => `unix://${targetSocket(t)}`);
   if (local.includes(env.dockerHost)) await targetsUp(true);
@@ -72,7 +72,7 @@ async function ensureLocalTargets(env: Environment): Promise<void> {
  * requires. publicKey (PEM): only that key, which the environment must trust.
  */
 function withTrust(d: DeployEnvironment, env: Environment, publicKey?: string): DeployEnvironment {
-  const { keys, requires } = trustFor(env.name, publicKey);
+  const { keys, requires } = trustFor(env.trustAs ?? env.name, publicKey);
   for (const k of keys) d = d.withTrustedKey(dag.directory().withNewFile("cosign.pub", k.publicKey).file("cosign.pub"), k.sources);
   return d.withRequirements(requires);
 }

@@ -13,6 +13,8 @@ import { checkSecretSource, secretSourceRules } from "./secret-sources.ts";
 
 export interface Environment {
   name: string;
+  /** the environment whose trust policy applies (a preview: staging's); unset, its own */
+  trustAs?: string;
   files: string[];
   target: "docker-host" | "gitops";
   url: string;

@@ -20,7 +20,7 @@ import { paths } from "../platform/host.ts";
 import { commitOf } from "./git.ts";
 import { localRepository, pushCredentials } from "./publish.ts";
 import { mirrorService, runNodeStage, type StageName } from "./stages.ts";
-import { deployTo, loopback, smokeOf } from "./deployments.ts";
+import { deployTo, ensureLocalTargets, loopback, smokeOf } from "./deployments.ts";
 import { clientObject, deps } from "../src/deps.ts";
 import { normalSource } from "../../modules/sign/src/policy.ts";
 import { parseChecks } from "../../modules/smoke/src/index.ts";
@@ -40,7 +40,18 @@ import {
   stillRunning,
 } from "../src/dag.ts";
 import { type Environment, loadEnvironment } from "./environments.ts";
-import { type Pipeline, resolveStages, scanThreshold } from "../src/api.ts";
+import {
+  DEFAULT_PREVIEWS,
+  forPreview,
+  isPreviewRun,
+  MAIN_ONLY,
+  type Pipeline,
+  PREVIEW_ONLY,
+  resolveStages,
+  scanThreshold,
+  ttlSeconds,
+} from "../src/api.ts";
+import { ensurePreview, removeExpired } from "./previews.ts";
 import { customRunner } from "./custom-stages.ts";
 import { branchOf } from "./git.ts";
 
@@ -120,6 +131,9 @@ export function hostStageRunners(ctx: RunContext): Record<string, () => Promise<
     "smoke-staging": smoke("staging"),
     "deploy-production": deploy("production"),
     "smoke-production": smoke("production"),
+    // ctx.environments.preview is the branch's preview, set up before the run (runStages)
+    "deploy-preview": deploy("preview"),
+    "smoke-preview": smoke("preview"),
   };
 }
 
@@ -259,17 +273,36 @@ export interface DagOptions {
   pipeline?: Pipeline;
   /** production may deploy without asking (the approval stage passes) */
   approve?: boolean;
+  /** how long a preview deployed by this run lives (default: the config's previews.ttl, 72h) */
+  previewTtl?: string;
 }
 
 /** Runs the selected stages in one engine session; prints each stage's line as it finishes. */
 export async function runStages(
   o: DagOptions,
   print: (r: StageRun) => void,
-): Promise<{ runs: StageRun[]; commit?: Commit; image?: string }> {
+): Promise<{ runs: StageRun[]; commit?: Commit; image?: string; preview?: RunReport["preview"] }> {
   const runStart = Date.now();
-  const stages = o.pipeline ? resolveStages(o.pipeline.stages) : PIPELINE;
-  const chosen = select(stages, o.until, o.skip, o.only);
   const branch = await branchOf(o.source);
+  // a branch other than main deploys to its own preview, in staging's and production's place
+  const previews = o.pipeline?.previews ?? DEFAULT_PREVIEWS;
+  const previewRun = isPreviewRun(previews, branch);
+  const ttl = ttlSeconds(o.previewTtl ?? previews.ttl, o.previewTtl ? "--preview-ttl" : "previews.ttl");
+  const declared = o.pipeline && previewRun ? forPreview(o.pipeline.stages) : o.pipeline?.stages;
+  const stages = declared ? resolveStages(declared) : PIPELINE;
+  const chosen = select(stages, o.until, o.skip, o.only);
+  /** stages this run skips for its branch, with the reason */
+  const offRun = new Map<string, string>();
+  for (const s of previewRun ? MAIN_ONLY : PREVIEW_ONLY) {
+    const why = previewRun
+      ? `branch ${branch} deploys to its preview; staging and production deploy from ${previews.main.join(", ")}`
+      : !previews.enabled
+        ? "previews are off in slipway.config.ts"
+        : `${branch ? `branch ${branch}` : "a run on no branch"} deploys to staging and production; previews are for other branches`;
+    offRun.set(s, `${s}: skipped (${why})`);
+  }
+  // expired previews go at the next run, whatever it runs
+  for (const line of await removeExpired()) process.stdout.write(`  ${line}\n`);
   // the config's scan threshold for this branch, unless --fail-on named one
   const failOn = o.failOn ?? (o.pipeline ? scanThreshold(o.pipeline, branch, "high") : "high");
   if (o.key) keyPassword(o.key, o.passwordEnv); // bad key options fail now, not when sign comes
@@ -279,6 +312,7 @@ export async function runStages(
   await useEngine({ quiet: true, check: false });
   let runs: StageRun[] = [];
   let image: string | undefined;
+  let preview: RunReport["preview"];
   // a line at least every HEARTBEAT_SECONDS: a stage's result, a tool being waited for, or what is still running
   const active = new Map<string, number>();
   let said = Date.now();
@@ -333,11 +367,26 @@ export async function runStages(
       ...hostStageRunners(ctx),
       approval: () => approval(o.approve, ctx.published?.ref),
     };
-    for (const st of o.pipeline?.stages ?? []) if (st.run) runners[st.name] = customRunner(st, ctx, branch, waiting);
+    if (previewRun && chosen.has("deploy-preview")) {
+      const staging = (ctx.environments.staging ??= loadEnvironment(o.source, "staging"));
+      await ensureLocalTargets(staging);
+      const made = await ensurePreview(staging, branch, ttl);
+      ctx.environments.preview = made.env;
+      const deployPreview = runners["deploy-preview"];
+      runners["deploy-preview"] = async () => {
+        const r = await deployPreview();
+        if (r.status === "passed") preview = { branch, url: made.preview.url, expires: made.preview.expires };
+        return { ...r, message: `${r.message}; preview of ${branch} at ${made.preview.url}, until ${made.preview.expires}` };
+      };
+    }
+    for (const st of declared ?? [])
+      if (st.run) runners[st.name] = customRunner(st, ctx, branch, waiting, previewRun && st.previews ? "preview" : undefined);
     runs = await runDag(
       stages,
       chosen,
       async (stage) => {
+        const off = offRun.get(stage);
+        if (off) return { stage, status: "skipped", message: off, seconds: 0, cached: null };
         await waitForTools(stageTools(stage, { scanner: o.scanner, vulnDb: o.vulnDb ? resolve(o.vulnDb) : undefined }), waiting);
         // the key is read when a stage signs or attests: sign, verify and the smoke stages (a passed smoke is attested)
         if (stage === "sign" || stage === "verify" || stage.startsWith("smoke-"))
@@ -360,7 +409,7 @@ export async function runStages(
     image = ctx.published?.ref;
   });
   clearInterval(heartbeat);
-  return { runs, commit, image };
+  return { runs, commit, image, preview };
 }
 
 /**
@@ -414,6 +463,7 @@ async function runAffected(
 export const PIPELINE_HELP = `Usage: slipway pipeline [--source DIR] [--reports DIR] [--until STAGE] [--skip STAGE[,STAGE]] [--only STAGE[,STAGE]]
                         [--key FILE --password-env VAR] [--scanner trivy|osv-scanner] [--vuln-db DIR]
                         [--fail-on SEVERITY] [--allowlist FILE] [--repository REGISTRY/PATH] [--allow-dirty] [--approve]
+                        [--preview-ttl TTL]
        slipway pipeline --source WORKSPACE --affected-since GIT_REF [--reports DIR]
 
 Runs every stage on the source (default: the current directory; \`npm run pipeline\` passes examples/node-api), independent ones in parallel; a failing stage
@@ -423,7 +473,10 @@ and each stage's own under <reports>/<stage>/. With no --key, signs with the mac
 A source with uncommitted changes is not signed: commit them, or pass --allow-dirty (the provenance then says so).
 --lint-script NAME, --typecheck-script NAME: the project's script for lint / typecheck (default: found by name).
 Production waits for approval: a prompt on a terminal, --approve in scripts; otherwise the run stops before it
-(exit 3, "waiting for approval"). A slipway.config.ts at the source's root (export default definePipeline(...),
+(exit 3, "waiting for approval"). On a branch other than main (or master) the run deploys to the branch's own
+preview instead of staging and production (deploy-preview, smoke-preview: its URL in the report); a preview lives
+--preview-ttl (default 72h) after its last deploy and the next run after that removes it (\`slipway preview\`).
+A slipway.config.ts at the source's root (export default definePipeline(...),
 imported from "slipway") adds, removes and reorders stages; it is type-checked and checked whole before anything
 runs (docs/pipeline.md).
 --affected-since: in an npm/yarn/pnpm workspace, lint, typecheck and test only the packages changed since GIT_REF and
@@ -455,6 +508,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
       "affected-since": { type: "string" },
       "lint-script": { type: "string" },
       "typecheck-script": { type: "string" },
+      "preview-ttl": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -478,7 +532,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
     const rep = { ...report(source, (await commitOf(source))?.revision ?? "", started, runs), affected };
     return writeReport(rep, runs, reports);
   }
-  const { runs, commit, image } = await runStages(
+  const { runs, commit, image, preview } = await runStages(
     {
       source,
       reports,
@@ -498,10 +552,11 @@ export async function runPipeline(argv: string[]): Promise<number> {
       typecheckScript: values["typecheck-script"],
       pipeline,
       approve: values.approve,
+      previewTtl: values["preview-ttl"],
     },
     line,
   );
-  return writeReport(report(source, commit?.revision ?? "", started, runs, image), runs, reports);
+  return writeReport(report(source, commit?.revision ?? "", started, runs, image, preview), runs, reports);
 }
 
 /** The run report into the reports directory (and a GitHub job's summary and outputs), its table on stdout. */
@@ -514,6 +569,7 @@ function writeReport(rep: RunReport, runs: StageRun[], reports: string): number 
   writeFileSync(join(reports, "junit.xml"), mergedJunit(runs));
   if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
   if (process.env.GITHUB_OUTPUT && image) appendFileSync(process.env.GITHUB_OUTPUT, `image=${image}\n`);
+  if (process.env.GITHUB_OUTPUT && rep.preview) appendFileSync(process.env.GITHUB_OUTPUT, `preview-url=${rep.preview.url}\n`);
   const end =
     rep.status === "passed"
       ? "passed"

@@ -77,6 +77,7 @@ export const STAGE_TOOLS: Readonly<Record<string, readonly string[]>> = {
   verify: ["cosign"],
   "deploy-staging": ["cosign"],
   "deploy-production": ["cosign"],
+  "deploy-preview": ["cosign"],
 };
 
 /**

@@ -66,6 +66,12 @@ export interface Stage {
   about: string;
   /** set for a built-in stage: Slipway runs it */
   builtin?: true;
+  /**
+   * also runs on a branch's preview run, against the preview in staging's place: its needs, gates and `before` on
+   * deploy-staging and smoke-staging become deploy-preview and smoke-preview, and ctx.environment("staging") is the
+   * preview (its URL, and its own database's DATABASE_URL)
+   */
+  previews?: boolean;
   /** a stage of the team's own */
   run?: (ctx: StageContext) => Promise<StageOutcome>;
 }
@@ -87,6 +93,8 @@ export function stage(def: {
   after?: string[];
   before?: string[];
   about?: string;
+  /** also run it against a branch's preview, in staging's place (see Stage.previews) */
+  previews?: boolean;
   run: (ctx: StageContext) => Promise<StageOutcome>;
 }): Stage {
   if (typeof def.run !== "function")
@@ -97,6 +105,7 @@ export function stage(def: {
     after: def.after ?? [],
     before: def.before ?? [],
     about: def.about ?? "a stage of the project's slipway.config.ts",
+    ...(def.previews ? { previews: true } : {}),
     run: def.run,
   };
 }
@@ -122,11 +131,28 @@ export interface PipelineOptions {
   stages: readonly Stage[];
   /** the scan's threshold (default: --fail-on, high), and per branch: a name, or a pattern with * ("release/*") */
   scan?: { failOn?: Severity; branches?: Record<string, { failOn: Severity }> };
+  /**
+   * Preview environments: a run on any branch but `main`'s deploys the branch to its own environment (deploy-preview)
+   * instead of staging and production. main: the branches (names or patterns with *) that deploy to staging and
+   * production (default main and master); ttl: how long a preview lives after its last deploy (default 72h; s, m, h
+   * or d). false: no previews, every branch deploys to staging and production.
+   */
+  previews?: false | { main?: string[]; ttl?: string };
 }
+
+/** Previews as a pipeline has them (PipelineOptions.previews with its defaults). */
+export interface Previews {
+  enabled: boolean;
+  main: string[];
+  ttl: string;
+}
+
+export const DEFAULT_PREVIEWS: Previews = Object.freeze({ enabled: true, main: ["main", "master"], ttl: "72h" });
 
 export interface Pipeline {
   readonly stages: readonly Stage[];
   readonly scan: { failOn?: Severity; branches: Record<string, { failOn: Severity }> };
+  readonly previews: Previews;
   /** marks a value definePipeline made (what the CLI expects as the config's default export) */
   readonly kind: "slipway.pipeline";
 }
@@ -144,9 +170,14 @@ export function definePipeline(options: PipelineOptions): Pipeline {
   ])
     if (t !== undefined && !SEVERITIES.includes(t as Severity))
       throw new Error(`${where}: ${JSON.stringify(t)} is not a severity: use ${SEVERITIES.join(", ")}`);
+  const previews = options.previews === false ? { ...DEFAULT_PREVIEWS, enabled: false } : { ...DEFAULT_PREVIEWS, ...options.previews };
+  if (!Array.isArray(previews.main) || !previews.main.every((b) => typeof b === "string" && b))
+    throw new Error(`previews.main: ${JSON.stringify(previews.main)} is not a list of branch names: write e.g. ["main"]`);
+  ttlSeconds(previews.ttl, "previews.ttl");
   return Object.freeze({
     stages,
     scan: { failOn: scan.failOn, branches: { ...(scan.branches ?? {}) } },
+    previews,
     kind: "slipway.pipeline" as const,
   });
 }
@@ -210,10 +241,40 @@ function findCycle(defs: StageDef[]): string[] | undefined {
   return undefined;
 }
 
+/** A branch pattern ("release/*": * matches any run of characters) as a test of branch names. */
+const branchPattern = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+
 /** The scan threshold for branch: the first matching branch pattern's, else the pipeline's, else fallback. */
 export function scanThreshold(p: Pipeline, branch: string, fallback: string): string {
-  const match = Object.entries(p.scan.branches).find(([pattern]) =>
-    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(branch),
-  );
+  const match = Object.entries(p.scan.branches).find(([pattern]) => branchPattern(pattern).test(branch));
   return match?.[1].failOn ?? p.scan.failOn ?? fallback;
+}
+
+/** A TTL in seconds ("30s", "15m", "72h", "7d"); where names the setting in the error. */
+export function ttlSeconds(text: string, where: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(String(text).trim());
+  if (!m || Number(m[1]) === 0) throw new Error(`${where}: ${JSON.stringify(text)} is not a time to live: write e.g. 30m, 72h or 7d`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+/**
+ * Whether a run of branch deploys a preview (in staging's and production's place): previews on, and a branch
+ * that is not one of previews.main ("" — detached, or no repository — counts as main).
+ */
+export function isPreviewRun(previews: Previews, branch: string): boolean {
+  return previews.enabled && branch !== "" && !previews.main.some((p) => branchPattern(p).test(branch));
+}
+
+/** The stages staging's and production's deploys are made of: a preview run skips them. */
+export const MAIN_ONLY = ["deploy-staging", "smoke-staging", "approval", "deploy-production", "smoke-production"];
+/** The preview's stages: a run on a main branch skips them. */
+export const PREVIEW_ONLY = ["deploy-preview", "smoke-preview"];
+
+/**
+ * The stages of a preview run: a stage marked `previews` waits for the preview's deploy and smoke checks where it
+ * waited for staging's, and runs before the preview's deploy where it ran before staging's.
+ */
+export function forPreview(stages: readonly Stage[]): Stage[] {
+  const swap = (n: string) => (n === "deploy-staging" ? "deploy-preview" : n === "smoke-staging" ? "smoke-preview" : n);
+  return stages.map((s) => (s.previews ? { ...s, needs: s.needs.map(swap), after: s.after.map(swap), before: s.before.map(swap) } : s));
 }

@@ -71,6 +71,13 @@ export const PIPELINE: StageDef[] = [
     about: "cosign signature; SBOM, SLSA provenance and scan attestations",
   },
   { name: "verify", needs: ["sign"], after: [], about: "signature and the three attestations against the public key" },
+  {
+    name: "deploy-preview",
+    needs: ["verify"],
+    after: [],
+    about: "on a branch: its own environment (containers, database, URL) on staging's target, in staging's place",
+  },
+  { name: "smoke-preview", needs: ["deploy-preview"], after: [], about: "smoke checks against the branch's preview" },
   { name: "deploy-staging", needs: ["verify"], after: [], about: "roll out to staging (.env.staging)" },
   { name: "smoke-staging", needs: ["deploy-staging"], after: [], about: "smoke checks against staging" },
   {
@@ -187,12 +194,21 @@ export interface RunReport {
   waiting?: { stage: string; message: string };
   /** the image the run built (repository@sha256:...), when it got that far */
   image?: string;
+  /** the branch's preview environment, when the run deployed one */
+  preview?: { branch: string; url: string; expires: string };
   /** the first failed stage and why */
   failure?: { stage: string; message: string };
   stages: StageRun[];
 }
 
-export function report(source: string, revision: string, started: Date, runs: StageRun[], image?: string): RunReport {
+export function report(
+  source: string,
+  revision: string,
+  started: Date,
+  runs: StageRun[],
+  image?: string,
+  preview?: RunReport["preview"],
+): RunReport {
   const failed = runs.find((r) => r.status === "failed");
   const waiting = runs.find((r) => r.status === "waiting");
   return {
@@ -202,6 +218,7 @@ export function report(source: string, revision: string, started: Date, runs: St
     seconds: (Date.now() - started.getTime()) / 1000,
     status: failed ? "failed" : waiting ? "waiting" : "passed",
     ...(image ? { image } : {}),
+    ...(preview ? { preview } : {}),
     ...(failed ? { failure: { stage: failed.stage, message: failed.message } } : {}),
     ...(!failed && waiting ? { waiting: { stage: waiting.stage, message: waiting.message } } : {}),
     stages: runs.map(({ junit: _junit, ...r }) => r),
@@ -233,6 +250,9 @@ export function markdown(r: RunReport): string {
     "",
     `Source \`${r.source}\`${r.revision ? ` at \`${r.revision.slice(0, 12)}\`` : ""}, ${r.seconds.toFixed(1)} s.`,
     "",
+    ...(r.preview
+      ? [`Preview of \`${r.preview.branch}\`: ${r.preview.url} (removed after ${r.preview.expires} unless redeployed)`, ""]
+      : []),
     "| stage | outcome | time | cache | details |",
     "| --- | --- | ---: | --- | --- |",
     ...r.stages.map(

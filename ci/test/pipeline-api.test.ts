@@ -5,7 +5,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { builtins, definePipeline, goldenPath, resolveStages, scanThreshold, stage, without } from "../src/api.ts";
+import {
+  builtins,
+  definePipeline,
+  forPreview,
+  goldenPath,
+  isPreviewRun,
+  resolveStages,
+  scanThreshold,
+  stage,
+  ttlSeconds,
+  without,
+} from "../src/api.ts";
+import { freeSlot, previewSlug } from "../cli/previews.ts";
 import { PIPELINE, runDag, select, type StageRun } from "../src/dag.ts";
 import { loadPipeline } from "../cli/config.ts";
 import { tempDir } from "./helpers.ts";
@@ -93,6 +105,54 @@ describe("the pipeline API", () => {
     expect(by["smoke-production"].status).toBe("skipped");
     expect(by["smoke-staging"].status).toBe("passed");
     expect(order).not.toContain("deploy-production");
+  });
+});
+
+describe("previews", () => {
+  it("a branch other than main, master or a configured one deploys a preview; no branch counts as main; off is off", () => {
+    const { previews } = definePipeline({ stages: goldenPath });
+    expect(previews).toEqual({ enabled: true, main: ["main", "master"], ttl: "72h" });
+    expect(["feature/x", "fix-1", "mainline"].map((b) => isPreviewRun(previews, b))).toEqual([true, true, true]);
+    expect(["main", "master", ""].map((b) => isPreviewRun(previews, b))).toEqual([false, false, false]);
+    const trunk = definePipeline({ stages: goldenPath, previews: { main: ["trunk", "release/*"], ttl: "2h" } }).previews;
+    expect(["trunk", "release/1.2", "main"].map((b) => isPreviewRun(trunk, b))).toEqual([false, false, true]);
+    expect(isPreviewRun(definePipeline({ stages: goldenPath, previews: false }).previews, "feature/x")).toBe(false);
+  });
+
+  it("a TTL is a whole number of s, m, h or d; anything else is refused naming the setting", () => {
+    expect([ttlSeconds("30s", "t"), ttlSeconds("15m", "t"), ttlSeconds("72h", "t"), ttlSeconds("7d", "t")]).toEqual([
+      30, 900, 259200, 604800,
+    ]);
+    for (const bad of ["72", "1.5h", "0h", "-1d", "soon"])
+      expect(() => ttlSeconds(bad, "--preview-ttl")).toThrow(`--preview-ttl: "${bad}" is not a time to live: write e.g. 30m, 72h or 7d`);
+    expect(() => definePipeline({ stages: goldenPath, previews: { ttl: "3 days" } })).toThrow(/^previews\.ttl: "3 days" is not/);
+    expect(() => definePipeline({ stages: goldenPath, previews: { main: "main" as never } })).toThrow(
+      /^previews\.main: "main" is not a list/,
+    );
+  });
+
+  it("a stage marked for previews waits for the preview where it waited for staging; the others are left as declared", () => {
+    const migrate = stage({ name: "migrate", needs: ["verify"], before: ["deploy-staging"], previews: true, run: noop });
+    const e2e = stage({ name: "e2e", needs: ["smoke-staging"], before: ["deploy-production"], previews: true, run: noop });
+    const other = stage({ name: "notify", needs: ["smoke-staging"], run: noop });
+    const defs = resolveStages(forPreview([...goldenPath, migrate, e2e, other]));
+    const by = Object.fromEntries(defs.map((d) => [d.name, d]));
+    expect(by["deploy-preview"].after).toEqual(["migrate"]);
+    expect(by["deploy-staging"].after).toEqual([]);
+    expect(by.e2e.needs).toEqual(["smoke-preview"]);
+    expect(by.notify.needs).toEqual(["smoke-staging"]);
+    expect(by["deploy-production"].after).toEqual(["smoke-staging", "e2e"]);
+  });
+
+  it("a branch's slug is a container name part that tells feature/x from feature-x; slots are the lowest free", () => {
+    expect(previewSlug("feature/x")).toMatch(/^feature-x-[0-9a-f]{6}$/);
+    expect(previewSlug("feature/x")).not.toBe(previewSlug("feature-x"));
+    expect(previewSlug("Feature/Very_Long/Branch-Name-With.Many.Parts")).toMatch(/^feature-very-long-branch-[0-9a-f]{6}$/);
+    expect(previewSlug("///")).toMatch(/^branch-[0-9a-f]{6}$/);
+    expect([freeSlot([]), freeSlot([0, 1, 3]), freeSlot([1])]).toEqual([0, 2, 0]);
+    expect(() => freeSlot([...Array(50).keys()])).toThrow(
+      /all 50 preview slots are taken: remove some with `slipway preview down --branch B`/,
+    );
   });
 });
 

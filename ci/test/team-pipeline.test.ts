@@ -43,6 +43,10 @@ function liveImages(docker: string): Promise<string[]> {
 }
 
 const git = (dir: string) => $({ cwd: dir, quiet: true });
+const stagingDocker = $({ quiet: true, nothrow: true, env: { ...process.env, DOCKER_HOST: `unix://${STAGING.docker}` } });
+/** The containers of an app on the staging target (a preview's: its replicas, proxy and database). */
+const containers = async (app: string) =>
+  (await stagingDocker`docker ps -aq --filter ${`label=slipway.app=${app}`}`).stdout.split("\n").filter(Boolean);
 /** A copy of the example as its own git repository (images are tagged by commit). */
 async function project(): Promise<string> {
   const dir = tempDir("team");
@@ -95,7 +99,8 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
     expect(first.status).toBe("waiting");
     // the declared pipeline: the golden path without integration, then the team's stages
     expect(first.stages.map((s) => s.stage)).toEqual([
-      ...["lint", "typecheck", "test", "build", "sbom", "scan", "secrets", "sign", "verify", "deploy-staging", "smoke-staging"],
+      ...["lint", "typecheck", "test", "build", "sbom", "scan", "secrets", "sign", "verify", "deploy-preview", "smoke-preview"],
+      ...["deploy-staging", "smoke-staging"],
       ...["approval", "deploy-production", "smoke-production", "migrate-staging", "e2e", "migrate-production"],
     ]);
     const status = Object.fromEntries(first.stages.map((s) => [s.stage, s.status]));
@@ -106,7 +111,11 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
       approval: "waiting",
       "migrate-production": "skipped",
       "deploy-production": "skipped",
+      "deploy-preview": "skipped",
     });
+    expect(stageOf(first, "deploy-preview").message).toBe(
+      "deploy-preview: skipped (branch main deploys to staging and production; previews are for other branches)",
+    );
     // in the order declared: the migration after verify and before the deploy, e2e after staging's smoke checks
     expect(stageOf(first, "migrate-staging").startedAt!).toBeGreaterThanOrEqual(endOf(first, "verify"));
     expect(stageOf(first, "deploy-staging").startedAt!).toBeGreaterThanOrEqual(endOf(first, "migrate-staging"));
@@ -156,6 +165,94 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
     expect(stageOf(rep, "deploy-production").status).toBe("skipped");
     expect(await liveImages(PRODUCTION.docker)).toEqual(production);
     await git(src)`git checkout -- e2e/journeys.ts`;
+  });
+
+  it("two branches get two previews (own URL, database and data, no production secret); `preview down` removes one and its data; an expired one goes at the next run", async () => {
+    const runOn = async (branch: string, ...extra: string[]) => {
+      await git(src)`git checkout -q -B ${branch} main`;
+      const reports = tempDir("reports");
+      const r = await slipway("pipeline", "--source", src, "--reports", reports, ...extra);
+      expect(r.code, r.out).toBe(0);
+      return { rep: read(reports), md: readFileSync(join(reports, "pipeline.md"), "utf8") };
+    };
+    const runs = { "feature/a": await runOn("feature/a"), "feature/b": await runOn("feature/b", "--preview-ttl", "1s") };
+    await git(src)`git checkout -q main`;
+    const list = await slipway("preview", "list");
+    expect(list.code, list.out).toBe(0);
+    const previews: Record<string, { url: string; app: string }> = {};
+    for (const [branch, { rep, md }] of Object.entries(runs)) {
+      const status = Object.fromEntries(rep.stages.map((st) => [st.stage, st.status]));
+      expect(status).toMatchObject({
+        "migrate-staging": "passed",
+        "deploy-preview": "passed",
+        "smoke-preview": "passed",
+        e2e: "passed",
+        "deploy-staging": "skipped",
+        approval: "skipped",
+        "deploy-production": "skipped",
+      });
+      expect(stageOf(rep, "deploy-staging").message).toBe(
+        `deploy-staging: skipped (branch ${branch} deploys to its preview; staging and production deploy from main, master)`,
+      );
+      // the team's stages marked for previews ran against the preview: its migrations before its deploy, e2e after its smoke
+      expect(stageOf(rep, "migrate-staging").message).toMatch(
+        /^migrate-staging: passed, applied 001_create_team_notes\.sql; .* \(preview-/,
+      );
+      expect(stageOf(rep, "deploy-preview").startedAt!).toBeGreaterThanOrEqual(endOf(rep, "migrate-staging"));
+      expect(stageOf(rep, "e2e").message).toMatch(/^e2e: passed, 3 journey\(s\) against preview-/);
+      expect(stageOf(rep, "e2e").startedAt!).toBeGreaterThanOrEqual(endOf(rep, "smoke-preview"));
+      const url = (rep as Report & { preview: { url: string } }).preview.url;
+      expect(md).toContain(`Preview of \`${branch}\`: ${url}`);
+      const listed = new RegExp(`^${branch.replace("/", "\\/")}\t(\\S+)\t(\\S+)\texpires `, "m").exec(list.out);
+      expect(listed, list.out).not.toBeNull();
+      expect(listed![1]).toBe(url);
+      previews[branch] = { url, app: listed![2] };
+      expect((await fetch(`${url}/notes`)).status).toBe(200); // the migrated table, in its own database
+    }
+    const [a, b] = [previews["feature/a"], previews["feature/b"]];
+    expect(a.url).not.toBe(b.url);
+    // each its own data: a note written to one preview is in neither the other nor staging
+    const text = `only in feature/a ${Date.now()}`;
+    expect(
+      (await fetch(`${a.url}/notes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text }) }))
+        .status,
+    ).toBe(201);
+    expect(await (await fetch(`${a.url}/notes`)).text()).toContain(text);
+    for (const other of [b.url, STAGING.url]) expect(await (await fetch(`${other}/notes`)).text()).not.toContain(text);
+    // no production secret (nor staging's) reaches a preview: its only secret is its own database's URL
+    const secrets = ["production", "staging"].map((e) => readFileSync(`/var/cache/slipway/targets/${e}/database-url`, "utf8").trim());
+    for (const p of [a, b]) {
+      const ids = await containers(p.app);
+      expect(ids.length).toBeGreaterThanOrEqual(3); // a replica, the proxy, the database
+      for (const id of ids) {
+        const inspect = await stagingDocker`docker inspect ${id}`;
+        for (const secret of secrets) {
+          expect(inspect.stdout).not.toContain(secret);
+          expect(inspect.stdout).not.toContain(secret.split("@")[0].split(":").pop()!);
+        }
+      }
+      const replica = (
+        await stagingDocker`docker ps -q --filter ${`label=slipway.app=${p.app}`} --filter label=slipway.slot`
+      ).stdout.trim();
+      const seen = await stagingDocker`docker exec ${replica} sh -c ${"cat /run/secrets/*; env"}`;
+      expect(seen.exitCode, seen.stderr).toBe(0);
+      expect(seen.stdout).toMatch(/postgres:\/\/postgres:\S+@127\.0\.0\.1:55\d\d\/app/);
+      for (const secret of secrets) expect(seen.stdout).not.toContain(secret.split("@")[0].split(":").pop()!);
+    }
+    // down: its containers, its database's volume and its URL gone; the other preview untouched
+    const down = await slipway("preview", "down", "--branch", "feature/a");
+    expect(down.code, down.out).toBe(0);
+    expect(down.out).toMatch(/^removed the preview of feature\/a \(http:\/\/127\.0\.0\.1:\d+, \S+: 3 container\(s\), its data\)$/m);
+    expect(await containers(a.app)).toEqual([]);
+    expect((await stagingDocker`docker volume inspect ${`${a.app}-postgres`}`).exitCode).not.toBe(0);
+    await expect(fetch(`${a.url}/notes`)).rejects.toThrow();
+    expect((await fetch(`${b.url}/notes`)).status).toBe(200);
+    // feature/b's TTL (1s) ran out: the next run, whatever it runs, removes it
+    const next = await slipway("pipeline", "--source", src, "--only", "lint", "--reports", tempDir("reports"));
+    expect(next.code, next.out).toBe(0);
+    expect(next.out).toMatch(/^ {2}removed the preview of feature\/b \(.*\): expired /m);
+    expect(await containers(b.app)).toEqual([]);
+    expect((await slipway("preview", "list")).out).not.toMatch(/^feature\//m);
   });
 
   it("a failing migration stops the deploy: staging keeps serving the previous version, the report names the migration", async () => {

@@ -71,7 +71,7 @@ describe("tool images", () => {
     expect(stageTools("integration")).toEqual([]);
     expect(stageTools("sbom")).toEqual(["syft"]);
     expect(stageTools("secrets")).toEqual(["gitleaks"]);
-    for (const s of ["sign", "verify", "deploy-staging", "deploy-production"]) expect(stageTools(s)).toEqual(["cosign"]);
+    for (const s of ["sign", "verify", "deploy-staging", "deploy-production", "deploy-preview"]) expect(stageTools(s)).toEqual(["cosign"]);
     expect(stageTools("smoke-staging")).toEqual([]);
   });
 

@@ -7,7 +7,10 @@ import { definePipeline, goldenPath, stage, type StageContext, without } from "s
 import { dag, ReturnType } from "@dagger.io/dagger";
 import { runJourneys } from "./e2e/journeys.ts";
 
-/** Runs scripts/migrate.ts against the environment's PostgreSQL (its DATABASE_URL secret), before its deploy. */
+/**
+ * Runs scripts/migrate.ts against the environment's PostgreSQL (its DATABASE_URL secret), before its deploy. Staging's
+ * also runs on a branch's preview run, against the preview's own database, before the preview's deploy.
+ */
 function migrate(environment: "staging" | "production", after: string[] = []) {
   return stage({
     name: `migrate-${environment}`,
@@ -16,6 +19,7 @@ function migrate(environment: "staging" | "production", after: string[] = []) {
     needs: environment === "production" ? ["verify", "approval"] : ["verify"],
     after,
     before: [`deploy-${environment}`],
+    previews: environment === "staging",
     async run(ctx: StageContext) {
       const env = ctx.environment(environment);
       const deps = dag
@@ -32,20 +36,23 @@ function migrate(environment: "staging" | "production", after: string[] = []) {
       ctx.report("migrate.log", out);
       const failed = out.split("\n").find((l) => l.startsWith("migration "));
       if (code !== 0) return { status: "failed", message: failed ?? `scripts/migrate.ts exited with ${code}: see migrate.log` };
-      return out.trim().split("\n").join("; ");
+      const done = out.trim().split("\n").join("; ");
+      return env.name === environment ? done : `${done} (${env.name})`;
     },
   });
 }
 
 const e2e = stage({
   name: "e2e",
-  about: "end-to-end journeys against staging (e2e/journeys.ts)",
+  about: "end-to-end journeys against staging (e2e/journeys.ts), and against a branch's preview",
   needs: ["smoke-staging"],
   before: ["deploy-production"],
+  previews: true,
   async run(ctx) {
-    const lines = await runJourneys(ctx.environment("staging").url, ctx.log);
+    const target = ctx.environment("staging");
+    const lines = await runJourneys(target.url, ctx.log);
     ctx.report("journeys.txt", lines.join("\n") + "\n");
-    return `${lines.length} journey(s) against staging`;
+    return `${lines.length} journey(s) against ${target.name}`;
   },
 });
 

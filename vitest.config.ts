@@ -1,12 +1,37 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * `npm test` (ci/test/suite.ts) runs these alone, after the rest: they stop, restart or kill the engine, or change
+ * what the registry mirror serves, which would fail whatever else runs meanwhile.
+ */
+export const EXCLUSIVE = [
+  "ci/test/engine-lifecycle.test.ts",
+  "ci/test/registry.test.ts",
+  "ci/test/reliability.test.ts",
+  "ci/test/reproducible.test.ts",
+  "ci/test/tools.test.ts",
+];
+
+/**
+ * The files that deploy to the local targets (node-api and team-notes on staging and production, the previews) or
+ * run the integration stage (its Docker engine's image store is one cache volume, which integration-stage empties):
+ * one after another, side by side with the files that only use the engine and the registry (every other file).
+ */
+export const TARGET_FILES = [
+  "ci/test/deploy.test.ts",
+  "ci/test/team-pipeline.test.ts",
+  "ci/test/pipeline.test.ts",
+  "ci/test/wrappers.test.ts",
+  "ci/test/integration-stage.test.ts",
+];
+
 export default defineConfig({
   test: {
     include: ["ci/test/**/*.test.ts", "modules/*/test/**/*.test.ts"],
     // brings the engine up (slipway engine up) when it is not, before any test runs
     globalSetup: ["ci/test/global-setup.ts"],
     setupFiles: ["ci/test/engine-env.ts"],
-    // end-to-end tests share one engine on a 2-core machine: files run one after another
+    // within a vitest run files go one after another; `npm test` runs two such runs side by side (ci/test/suite.ts)
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 1_800_000,

@@ -4,7 +4,8 @@
  * journeys against staging gate production, production waits for approval; a failing journey or migration stops
  * what follows and names itself; a broken config is refused before any stage runs.
  */
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { request } from "node:http";
 import { join } from "node:path";
 import { $ } from "zx";
@@ -23,8 +24,8 @@ interface Report {
 }
 const read = (dir: string) => JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as Report;
 const stageOf = (rep: Report, name: string) => rep.stages.find((s) => s.stage === name)!;
-/** when a stage ended, in seconds from the run's start */
-const endOf = (rep: Report, name: string) => stageOf(rep, name).startedAt! + stageOf(rep, name).seconds;
+/** when a stage ended, in seconds from the run's start, to the millisecond (the report's own precision) */
+const endOf = (rep: Report, name: string) => Math.floor((stageOf(rep, name).startedAt! + stageOf(rep, name).seconds) * 1000) / 1000;
 
 /** The images the app's running replicas were deployed from on a target (their slipway.image label). */
 function liveImages(docker: string): Promise<string[]> {
@@ -42,14 +43,21 @@ function liveImages(docker: string): Promise<string[]> {
   });
 }
 
-const git = (dir: string) => $({ cwd: dir, quiet: true });
+/**
+ * git in the copy, its commits dated at a fixed time: the same commit (SHA, time, and the copy's fixed path as its
+ * source) on every run, so a run on a warm engine finds the image built and signed, as a team's second run would.
+ */
+const COMMIT_DATE = "2026-01-01T00:00:00Z";
+const git = (dir: string) =>
+  $({ cwd: dir, quiet: true, env: { ...process.env, GIT_AUTHOR_DATE: COMMIT_DATE, GIT_COMMITTER_DATE: COMMIT_DATE } });
 const stagingDocker = $({ quiet: true, nothrow: true, env: { ...process.env, DOCKER_HOST: `unix://${STAGING.docker}` } });
 /** The containers of an app on the staging target (a preview's: its replicas, proxy and database). */
 const containers = async (app: string) =>
   (await stagingDocker`docker ps -aq --filter ${`label=slipway.app=${app}`}`).stdout.split("\n").filter(Boolean);
-/** A copy of the example as its own git repository (images are tagged by commit). */
+/** A copy of the example as its own git repository (images are tagged by commit), at a fixed path. */
 async function project(): Promise<string> {
-  const dir = tempDir("team");
+  const dir = join(tmpdir(), "slipway-team-pipeline");
+  rmSync(dir, { recursive: true, force: true });
   cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
   await git(dir)`git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm team`;
   return dir;
@@ -88,6 +96,10 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
   let first: Report;
   beforeAll(async () => {
     src = await project();
+    // production starts without the app: the commit is the same every run, and production must not serve it before approval
+    const production = $({ quiet: true, nothrow: true, env: { ...process.env, DOCKER_HOST: `unix://${PRODUCTION.docker}` } });
+    const ids = (await production`docker ps -aq --filter label=slipway.app=team-notes`).stdout.split("\n").filter(Boolean);
+    if (ids.length) await production`docker rm -f ${ids}`;
   });
 
   it("runs its stages in their place; without approval it stops before production, with --approve it deploys", async () => {
@@ -261,7 +273,7 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
       join(src, "migrations/003_broken.sql"),
       "ALTER TABLE team_notes ADD COLUMN author text NOT NULL REFERENCES no_such_table (id);\n",
     );
-    writeFileSync(join(src, "src/version.ts"), `export const version = "${Date.now()}";\n`); // a new image
+    writeFileSync(join(src, "src/version.ts"), `export const version = "broken-migration";\n`); // a new image
     await git(src)`git add -A && git -c user.name=t -c user.email=t@t commit -qm broken-migration`;
     const reports = tempDir("reports");
     const r = await slipway("pipeline", "--source", src, "--reports", reports, "--approve");

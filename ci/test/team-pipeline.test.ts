@@ -187,6 +187,8 @@ describe("a team's own pipeline (examples/team-pipeline)", () => {
       expect(r.code, r.out).toBe(0);
       return { rep: read(reports), md: readFileSync(join(reports, "pipeline.md"), "utf8") };
     };
+    // from none: a run cut short before its `preview down` left them behind
+    for (const branch of ["feature/a", "feature/b"]) await slipway("preview", "down", "--branch", branch);
     const runs = { "feature/a": await runOn("feature/a"), "feature/b": await runOn("feature/b", "--preview-ttl", "1s") };
     await git(src)`git checkout -q main`;
     const list = await slipway("preview", "list");

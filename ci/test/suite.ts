@@ -15,8 +15,8 @@ import { EXCLUSIVE, TARGET_FILES } from "../../vitest.config.ts";
 const ROOT = join(import.meta.dirname, "../..");
 const VITEST = join(ROOT, "node_modules/vitest/vitest.mjs");
 
-/** Runs a command with its output lines prefixed (a lane's name); resolves with its exit code. */
-function run(label: string, cmd: string, args: string[]): Promise<number> {
+/** Runs a command with its output lines prefixed (a lane's name, when it has one); resolves with its exit code. */
+function run(label: string, cmd: string, args: string[], name = label): Promise<number> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -35,7 +35,7 @@ function run(label: string, cmd: string, args: string[]): Promise<number> {
     child.on("close", (code, signal) => {
       const status = code ?? (signal ? 128 : 1);
       process.stdout.write(
-        `${label || "vitest"}: ${status === 0 ? "passed" : `failed (exit ${status})`} in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`,
+        `${name}: ${status === 0 ? "passed" : `failed (exit ${status})`} in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`,
       );
       resolve(status);
     });
@@ -45,10 +45,10 @@ function run(label: string, cmd: string, args: string[]): Promise<number> {
 const vitest = (label: string, args: string[]) => run(label, process.execPath, [VITEST, "run", ...args]);
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.length) return run("", process.execPath, [VITEST, "run", ...argv]);
+  if (argv.length) return run("", process.execPath, [VITEST, "run", ...argv], "vitest");
   const t0 = Date.now();
   // the engine, the registry, the targets' images and every tool image, once, before any lane starts
-  const up = await run("", process.execPath, [join(ROOT, "ci/bin/slipway.js"), "engine", "up"]);
+  const up = await run("", process.execPath, [join(ROOT, "ci/bin/slipway.js"), "engine", "up"], "slipway engine up");
   if (up !== 0) return up;
   const codes = await Promise.all([
     vitest("targets", TARGET_FILES),

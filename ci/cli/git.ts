@@ -40,7 +40,7 @@ export async function commitOf(dir: string): Promise<WorkTreeCommit | undefined>
  */
 export async function branchOf(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const ci = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || env.CI_COMMIT_REF_NAME;
-  if (ci) return ci;
+  if (ci) return ci === "HEAD" ? "" : ci; // a detached checkout, as a local runner may name it
   const r = await $({ cwd: dir, nothrow: true, quiet: true })`git rev-parse --abbrev-ref HEAD`;
   const name = r.exitCode === 0 ? r.stdout.trim() : "";
   return name === "HEAD" ? "" : name;

@@ -18,6 +18,7 @@ import {
   without,
 } from "../src/api.ts";
 import { freeSlot, previewSlug } from "../cli/previews.ts";
+import { branchOf } from "../cli/git.ts";
 import { PIPELINE, runDag, select, type StageRun } from "../src/dag.ts";
 import { loadPipeline } from "../cli/config.ts";
 import { tempDir } from "./helpers.ts";
@@ -117,6 +118,14 @@ describe("previews", () => {
     const trunk = definePipeline({ stages: goldenPath, previews: { main: ["trunk", "release/*"], ttl: "2h" } }).previews;
     expect(["trunk", "release/1.2", "main"].map((b) => isPreviewRun(trunk, b))).toEqual([false, false, true]);
     expect(isPreviewRun(definePipeline({ stages: goldenPath, previews: false }).previews, "feature/x")).toBe(false);
+  });
+
+  it("the branch is the CI's name for it, else the work tree's; a detached checkout or no repository is none", async () => {
+    const outside = tempDir("no-git");
+    expect(await branchOf(outside, { GITHUB_HEAD_REF: "feature/x", GITHUB_REF_NAME: "1/merge" })).toBe("feature/x");
+    expect(await branchOf(outside, { CI_COMMIT_REF_NAME: "release/1.2" })).toBe("release/1.2");
+    expect(await branchOf(outside, { CI_COMMIT_REF_NAME: "HEAD" })).toBe("");
+    expect(await branchOf(outside, {})).toBe("");
   });
 
   it("a TTL is a whole number of s, m, h or d; anything else is refused naming the setting", () => {

@@ -23,10 +23,14 @@ describe("slipway pipeline", () => {
     expect(r.code, r.out).toBe(0);
     const rep = read(reports);
     expect(rep.stages.map((s) => s.stage)).toEqual(PIPELINE.map((s) => s.name));
+    // on main every stage passes but the preview's two, which are for other branches
     expect(
-      rep.stages.filter((s) => s.status !== "passed"),
+      rep.stages.filter((s) => s.status !== "passed").map((s) => `${s.stage} ${s.status}`),
       r.out,
-    ).toEqual([]);
+    ).toEqual(["deploy-preview skipped", "smoke-preview skipped"]);
+    expect(rep.stages.find((s) => s.stage === "deploy-preview")!.message).toMatch(
+      /^deploy-preview: skipped \((branch main|a run on no branch) deploys to staging and production; previews are for other branches\)$/,
+    );
     // the same commit deployed before leaves production as it is
     expect(r.out).toMatch(
       /^\| deploy-production \| ✅ passed \| [\d.]+ s \| - \| deploy production: (passed, \S+ live in the (blue|green) slot \(canary|unchanged, \S+ is already live)/m,
@@ -35,7 +39,7 @@ describe("slipway pipeline", () => {
     const md = readFileSync(join(reports, "pipeline.md"), "utf8");
     expect(md).toMatch(/^## Slipway pipeline: ✅ passed/);
     const junit = readFileSync(join(reports, "junit.xml"), "utf8");
-    expect(junit).toContain('<testsuite name="slipway.pipeline" tests="15" failures="0" skipped="0">');
+    expect(junit).toContain('<testsuite name="slipway.pipeline" tests="17" failures="0" skipped="2">');
     expect(junit).toMatch(/<testsuite name="[^"]*notes[^"]*"/); // the example's unit tests, merged in
     for (const f of [
       "test/junit.xml",

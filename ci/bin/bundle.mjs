@@ -93,7 +93,7 @@ export function freshEntry(root = ROOT) {
 
 /**
  * esbuild plugin: the SDK's module-mode entrypoint becomes a stub that throws when called, which leaves its
- * introspector and `typescript` out of the bundle; `typescript` imported from anywhere else fails the build.
+ * introspector and `typescript` out of the bundle; `typescript` imported statically from anywhere else fails the build.
  */
 const noModuleMode = {
   name: "no-module-mode",
@@ -105,9 +105,14 @@ const noModuleMode = {
       loader: "js",
       contents: `export function entrypoint() { throw new Error("the slipway CLI bundle leaves out the SDK's module-mode entrypoint"); }`,
     }));
-    build.onResolve({ filter: /^typescript$/ }, (/** @type {{ importer: string }} */ args) => ({
-      errors: [{ text: `${args.importer} imports typescript: it would cost every start half a second (only module mode needs it)` }],
-    }));
+    // a dynamic import (the config's type check, ci/cli/config.ts) loads it only when that code runs: left external
+    build.onResolve({ filter: /^typescript$/ }, (/** @type {{ importer: string, kind: string }} */ args) =>
+      args.kind === "dynamic-import"
+        ? { path: "typescript", external: true }
+        : {
+            errors: [{ text: `${args.importer} imports typescript: it would cost every start half a second (only module mode needs it)` }],
+          },
+    );
   },
 };
 

@@ -9,12 +9,12 @@
  * The state of a preview: <cache>/targets/previews/<app>/<slug>/preview.json, and database-url beside it (root
  * only). Ports are allocated by slot (0-49), the same slot for the proxy, the replicas and the database.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { $ } from "zx";
 import { paths, waitFor } from "../platform/host.ts";
+import { dockerAt, postgresReady, runPostgres } from "../platform/targets.ts";
 import type { Environment } from "./environments.ts";
 import { branchOf } from "./git.ts";
 
@@ -59,7 +59,6 @@ export function freeSlot(taken: number[]): number {
 }
 
 const dirOf = (project: string, slug: string) => join(PREVIEWS_DIR, project, slug);
-const docker = (host: string) => $({ env: { ...process.env, DOCKER_HOST: host }, quiet: true, nothrow: true });
 
 /** Every preview on this machine (all projects), oldest first. */
 export function listPreviews(): Preview[] {
@@ -78,23 +77,17 @@ async function startDatabase(p: Preview, dir: string): Promise<string> {
   const urlFile = join(dir, "database-url");
   const name = `${p.app}-postgres`;
   const dbPort = port.database + p.slot;
-  const d = docker(p.dockerHost);
+  const d = dockerAt(p.dockerHost);
   const running = (await d`docker inspect -f {{.State.Running}} ${name}`).stdout.trim();
   if (running === "false") await d`docker start ${name}`;
   if (!running || !existsSync(urlFile)) {
     await d`docker rm -f ${name}`;
     await d`docker volume rm -f ${name}`;
-    const password = randomBytes(18).toString("base64url");
-    const r =
-      await d`docker run -d --name ${name} --network host --restart unless-stopped --label slipway.app=${p.app} --label slipway.preview=${p.branch} -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v ${name}:/var/lib/postgresql/data postgres:15 postgres -p ${dbPort} -c listen_addresses=127.0.0.1`;
-    if (r.exitCode !== 0)
-      throw new Error(
-        `preview ${p.branch}: its database did not start (${r.stderr.trim().split("\n").pop()}): is staging's target up (npx slipway targets up)?`,
-      );
-    writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${dbPort}/app\n`, { mode: 0o600 });
+    const failed = await runPostgres(p.dockerHost, name, dbPort, urlFile, [`slipway.app=${p.app}`, `slipway.preview=${p.branch}`]);
+    if (failed)
+      throw new Error(`preview ${p.branch}: its database did not start (${failed}): is staging's target up (npx slipway targets up)?`);
   }
-  const ready = async () => (await d`docker exec ${name} pg_isready -q -h 127.0.0.1 -p ${dbPort}`).exitCode === 0;
-  if (!(await waitFor(ready, 60)))
+  if (!(await waitFor(() => postgresReady(p.dockerHost, name, dbPort), 60)))
     throw new Error(`preview ${p.branch}: its database was not ready within 60s: DOCKER_HOST=${p.dockerHost} docker logs ${name}`);
   return urlFile;
 }
@@ -159,7 +152,7 @@ export async function ensurePreview(
 
 /** Removes a preview: its containers (replicas, proxy, lock, database), its volumes (the database's data) and its state. */
 export async function removePreview(p: Preview): Promise<string> {
-  const d = docker(p.dockerHost);
+  const d = dockerAt(p.dockerHost);
   if ((await d`docker version --format {{.Server.Version}}`).exitCode !== 0)
     throw new Error(`preview ${p.branch}: its target ${p.dockerHost} does not answer: start it (npx slipway targets up), then rerun`);
   const ids = (await d`docker ps -aq --filter ${`label=slipway.app=${p.app}`}`).stdout.split("\n").filter(Boolean);

@@ -24,7 +24,9 @@ const dir = (env: Name) => join(paths.cache, "targets", env);
 /** The target's Docker API: its unix socket, the only address its engine listens on. */
 export const targetSocket = (env: Name) => join(dir(env), "docker.sock");
 const dockerHost = (env: Name) => `unix://${targetSocket(env)}`;
-const docker = (env: Name) => $({ env: { ...process.env, DOCKER_HOST: dockerHost(env) }, quiet: true, nothrow: true });
+/** The docker CLI against the Docker engine at host (unix:///PATH), quiet, its failures returned. */
+export const dockerAt = (host: string) => $({ env: { ...process.env, DOCKER_HOST: host }, quiet: true, nothrow: true });
+const docker = (env: Name) => dockerAt(dockerHost(env));
 const pidOf = (env: Name) => {
   const f = join(dir(env), "dockerd.pid");
   return existsSync(f) ? Number(readFileSync(f, "utf8").trim()) : undefined;
@@ -94,11 +96,35 @@ function engineStep(env: Name): Step {
   };
 }
 
+/**
+ * Starts PostgreSQL 15 (through the mirror) as container `name` on the Docker engine at host: the host's network,
+ * listening on 127.0.0.1:port only, its data in the volume of the same name, a fresh password; its URL written to
+ * urlFile, which only root reads. undefined when started, else the docker CLI's last error line.
+ */
+export async function runPostgres(
+  host: string,
+  name: string,
+  port: number,
+  urlFile: string,
+  labels: string[] = [],
+): Promise<string | undefined> {
+  const password = randomBytes(18).toString("base64url");
+  const r = await dockerAt(
+    host,
+  )`docker run -d --name ${name} --network host --restart unless-stopped ${labels.flatMap((l) => ["--label", l])} -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v ${name}:/var/lib/postgresql/data postgres:15 postgres -p ${port} -c listen_addresses=127.0.0.1`;
+  if (r.exitCode !== 0) return r.stderr.trim().split("\n").pop() ?? "docker run failed";
+  writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${port}/app\n`, { mode: 0o600 });
+  return undefined;
+}
+
+/** Whether the PostgreSQL of container name answers on 127.0.0.1:port. */
+export const postgresReady = async (host: string, name: string, port: number) =>
+  (await dockerAt(host)`docker exec ${name} pg_isready -q -h 127.0.0.1 -p ${port}`).exitCode === 0;
+
 function databaseStep(env: Name): Step {
   const title = `${env} PostgreSQL (127.0.0.1:${LOCAL_TARGETS[env].dbPort})`;
   const urlFile = join(dir(env), "database-url");
-  const ready = async () =>
-    (await docker(env)`docker exec slipway-postgres pg_isready -q -h 127.0.0.1 -p ${LOCAL_TARGETS[env].dbPort}`).exitCode === 0;
+  const ready = () => postgresReady(dockerHost(env), "slipway-postgres", LOCAL_TARGETS[env].dbPort);
   return {
     title,
     async done() {
@@ -108,18 +134,9 @@ function databaseStep(env: Name): Step {
       const running = (await docker(env)`docker inspect -f {{.State.Running}} slipway-postgres`).stdout.trim();
       if (running === "false") await docker(env)`docker start slipway-postgres`;
       if (!running) {
-        const password = randomBytes(18).toString("base64url");
         progress("creating the database container (image postgres:15 through the mirror)");
-        const r = await docker(
-          env,
-        )`docker run -d --name slipway-postgres --network host --restart unless-stopped -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v slipway-postgres:/var/lib/postgresql/data postgres:15 postgres -p ${LOCAL_TARGETS[env].dbPort} -c listen_addresses=127.0.0.1`;
-        if (r.exitCode !== 0)
-          throw new StepError(
-            title,
-            r.stderr.trim().split("\n").pop() ?? "docker run failed",
-            "check that `npx slipway engine up` ran (the mirror serves postgres:15)",
-          );
-        writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${LOCAL_TARGETS[env].dbPort}/app\n`, { mode: 0o600 });
+        const failed = await runPostgres(dockerHost(env), "slipway-postgres", LOCAL_TARGETS[env].dbPort, urlFile);
+        if (failed) throw new StepError(title, failed, "check that `npx slipway engine up` ran (the mirror serves postgres:15)");
       }
       if (!(await waitFor(ready, 60)))
         throw new StepError(

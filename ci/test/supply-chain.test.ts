@@ -197,7 +197,7 @@ describe("slipway release", () => {
     const v = await slipway("verify", ref, "--public-key", join(keys, "cosign.pub"));
     expect(v.code, v.out).toBe(1);
     expect(v.out).toMatch(/^verify: failed, no valid signature for /m);
-  });
+  }, 600_000); // three releases of new content, beside the other lane
   it("re-tagging a different image under the signed tag makes verify fail", async () => {
     const r = await release(EXAMPLE, "--repository", "127.0.0.1:5000/scratch/retag");
     expect(r.code, r.out).toBe(0);

@@ -3,7 +3,7 @@
  * Pipeline code names images exactly as an online user's does ("node:22", "postgres:15"); the engine resolves
  * docker.io through the local mirror.
  */
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { $ } from "zx";
@@ -176,13 +176,17 @@ function goToolImage(name: GoToolName, entrypoint: string, extraPackages: string
     inputs: { tool: `${tool.pkg}@${tool.version}`, entrypoint },
     async setup(root, progress) {
       const bin = await goTool(name, progress);
+      // the bundle stays; without the command, the engine appends its extra CAs to the bundle itself instead of
+      // running update-ca-certificates in a container of its own before and after every exec (two container starts
+      // per exec, and an engine flake when one of them fails: "failed to install cacerts")
+      rmSync(join(root, "usr/sbin/update-ca-certificates"));
       mkdirSync(join(root, entrypoint, ".."), { recursive: true });
       copyFileSync(bin, join(root, entrypoint));
       chmodSync(join(root, entrypoint), 0o755);
     },
     config: { env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }, entrypoint: [entrypoint], cmd: [] },
     mirror: true,
-    revision: 1,
+    revision: 2,
   };
 }
 

@@ -6,7 +6,7 @@
 import { dag, type Container, File, func, object, ReturnType, Secret, Service } from "@dagger.io/dagger";
 import { createHash, randomUUID } from "node:crypto";
 import { StageResult } from "./result.ts";
-import { signatureState } from "./registry.ts";
+import { signatureState, stateOf } from "./registry.ts";
 import {
   canonical,
   GATES_TYPE,
@@ -221,26 +221,35 @@ export class Sign {
     required: Requirement[] = [],
     sources: string[] = [],
   ): Promise<StageResult> {
-    const { ctr: base, target } = await this.cosign(ref, registry, state);
-    const ctr = base.withMountedFile("/keys/cosign.pub", publicKey);
+    // keyed on the key's text, not on where the file came from: sign's check (a key derived from the private one)
+    // and verify's (the public key file) of the same state then share one cached answer
+    const key = dag
+      .directory()
+      .withNewFile("cosign.pub", await publicKey.contents())
+      .file("cosign.pub");
     const common = verifyFlags(tlog);
     const what: Record<string, string> = {
       sbom: "SBOM attestation",
       provenance: "provenance attestation",
       scan: "vulnerability scan attestation (was it scanned?)",
     };
-    const checks: [string, string[]][] = [
-      ["signature", ["verify", ...common, target]],
-      ...types.map((t): [string, string[]] => [what[t], ["verify-attestation", ...common, "--type", ATTESTATIONS[t], target]]),
+    // [what, cosign's arguments, the predicate type checked (none: the signature)]
+    const checks: [string, string[], string | undefined][] = [
+      ["signature", ["verify"], undefined],
+      ...types.map((t): [string, string[], string] => [what[t], ["verify-attestation", "--type", ATTESTATIONS[t]], PREDICATE_TYPES[t]]),
       // what the environment requires besides: the attestations of those types are read and judged below
-      ...[...new Set(required.map(requirementType))].map((t): [string, string[]] => [
+      ...[...new Set(required.map(requirementType))].map((t): [string, string[], string] => [
         t.endsWith("gates/v1") ? "gates attestation" : "smoke attestation",
-        ["verify-attestation", ...common, "--type", t, target],
+        ["verify-attestation", "--type", t],
+        t,
       ]),
     ];
     const runs = await Promise.all(
-      checks.map(async ([what, args]) => {
-        const run = ctr.withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
+      checks.map(async ([what, [command, ...flags], type]) => {
+        // each check cached on the part of the state it reads: a smoke attestation added later re-checks only smoke
+        const { ctr, target } = await this.cosign(ref, registry, state === undefined ? undefined : stateOf(state, type));
+        const args = [command, ...common, ...flags, target];
+        const run = ctr.withMountedFile("/keys/cosign.pub", key).withExec(args, { useEntrypoint: true, expect: ReturnType.Any });
         const [code, stdout, stderr] = await Promise.all([run.exitCode(), run.stdout(), run.stderr()]);
         return { what, args, code, stdout, stderr };
       }),

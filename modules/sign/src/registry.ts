@@ -129,3 +129,15 @@ export async function signatureState(ref: string, predicateTypes?: string[]): Pr
   ]);
   return sig === undefined || att === undefined ? undefined : `${sig}|${att}`;
 }
+
+/**
+ * The part of a signature state (see signatureState) one check reads: the signature's manifest digest for the
+ * signature (predicateType undefined), else the layers of that predicate type, so that another kind attested
+ * later leaves the cached answer of this check as it was.
+ */
+export function stateOf(state: string, predicateType?: string): string {
+  const [sig, att = ""] = state.split("|");
+  if (predicateType === undefined) return `sig:${sig}`;
+  const layers = att.split(",").filter((l) => l.startsWith(`${predicateType}=`));
+  return `att:${predicateType}:${layers.join(",")}`;
+}

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attestationLayers, registryOf, signatureState, signatureTags, tagDigest } from "../src/registry.ts";
+import { attestationLayers, registryOf, signatureState, signatureTags, stateOf, tagDigest } from "../src/registry.ts";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const SMOKE = "https://slipway.dev/attestations/smoke/v1";
@@ -87,5 +87,16 @@ describe("tagDigest against a registry on loopback", () => {
     expect(await attestationLayers(host, "app", "unsigned.att", types)).toBe("");
     expect(await attestationLayers("127.0.0.1:1", "app", "signed.att", types, 500)).toBeUndefined();
     expect(requests.at(-1)).toMatch(/^GET \/v2\/app\/manifests\/unsigned\.att/);
+  });
+  it("gives each check the part of the state it reads: the signature, or one type's layers", () => {
+    const state = `sha256:5150|https://cyclonedx.org/bom=sha256:b1,${SMOKE}=sha256:s1,${SMOKE}=sha256:s2`;
+    expect(stateOf(state)).toBe("sig:sha256:5150");
+    expect(stateOf(state, "https://cyclonedx.org/bom")).toBe("att:https://cyclonedx.org/bom:https://cyclonedx.org/bom=sha256:b1");
+    expect(stateOf(state, SMOKE)).toBe(`att:${SMOKE}:${SMOKE}=sha256:s1,${SMOKE}=sha256:s2`);
+    // a smoke attestation added: the SBOM check's part is the same, the smoke check's is not
+    const later = `${state},${SMOKE}=sha256:s3`;
+    expect(stateOf(later, "https://cyclonedx.org/bom")).toBe(stateOf(state, "https://cyclonedx.org/bom"));
+    expect(stateOf(later, SMOKE)).not.toBe(stateOf(state, SMOKE));
+    expect(stateOf("|", "https://cyclonedx.org/bom")).toBe("att:https://cyclonedx.org/bom:");
   });
 });

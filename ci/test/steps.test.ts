@@ -7,7 +7,7 @@ afterEach(() => {
 });
 
 describe("runSteps", () => {
-  it("a long step says it is still working every 30 s it is silent; quiet hides only what needed no work", async () => {
+  it("a long step says it is still working every 25 s it is silent (no gap reaches 30 s); quiet hides only what needed no work", async () => {
     vi.useFakeTimers();
     const slow: Step = {
       title: "Slow",
@@ -25,9 +25,10 @@ describe("runSteps", () => {
     const reports = await run;
     expect(lines).toEqual([
       "[1/2] Slow ...",
-      "      still working: Slow (30s so far)",
+      "      still working: Slow (25s so far)",
       "      half way",
-      "      still working: Slow (1 min 10s so far)",
+      "      still working: Slow (1 min 5s so far)",
+      "      still working: Slow (1 min 30s so far)",
       "[1/2] Slow: done, built (95.0s)",
     ]);
     expect(reports.map((r) => [r.title, r.changed])).toEqual([

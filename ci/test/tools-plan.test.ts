@@ -164,7 +164,7 @@ describe("waitForTools", () => {
     expect(lines).toEqual([]);
   });
 
-  it("starts the builder and says what it waits for at least every 30 s until the image is there", async () => {
+  it("starts the builder and says what it waits for at least every 25 s until the image is there", async () => {
     vi.useFakeTimers({ now: Date.parse("2026-01-01T10:00:00Z") });
     let starts = 0;
     let started: number | undefined;
@@ -202,8 +202,8 @@ describe("waitForTools", () => {
     expect(lines).toEqual([
       "waiting for trivy (starting the tool builder; waited 0s so far)",
       "waiting for trivy (building, 0s so far)",
-      "waiting for trivy (building, 29s so far)",
-      "waiting for trivy (building, 58s so far)",
+      "waiting for trivy (building, 24s so far)",
+      "waiting for trivy (building, 48s so far)",
       "waiting for trivy (building, 1 min so far)",
       "trivy ready (waited 1 min)",
     ]);

@@ -529,7 +529,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
       lintScript: values["lint-script"],
       typecheckScript: values["typecheck-script"],
     });
-    const rep = { ...report(source, (await commitOf(source))?.revision ?? "", started, runs), affected };
+    const rep = { ...report({ source, revision: (await commitOf(source))?.revision ?? "", started, runs }), affected };
     return writeReport(rep, runs, reports);
   }
   const { runs, commit, image, preview } = await runStages(
@@ -556,7 +556,7 @@ export async function runPipeline(argv: string[]): Promise<number> {
     },
     line,
   );
-  return writeReport(report(source, commit?.revision ?? "", started, runs, image, preview), runs, reports);
+  return writeReport(report({ source, revision: commit?.revision ?? "", started, runs, image, preview }), runs, reports);
 }
 
 /** The run report into the reports directory (and a GitHub job's summary and outputs), its table on stdout. */

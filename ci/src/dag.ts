@@ -201,14 +201,18 @@ export interface RunReport {
   stages: StageRun[];
 }
 
-export function report(
-  source: string,
-  revision: string,
-  started: Date,
-  runs: StageRun[],
-  image?: string,
-  preview?: RunReport["preview"],
-): RunReport {
+/** What a run's report is made of: its source and commit, when it started, its stages' runs, what it built and deployed. */
+export interface RunFacts {
+  source: string;
+  /** the commit, "" outside git */
+  revision: string;
+  started: Date;
+  runs: StageRun[];
+  image?: string;
+  preview?: RunReport["preview"];
+}
+
+export function report({ source, revision, started, runs, image, preview }: RunFacts): RunReport {
   const failed = runs.find((r) => r.status === "failed");
   const waiting = runs.find((r) => r.status === "waiting");
   return {

@@ -170,7 +170,7 @@ export class Slipway {
       for (const [dir, d] of Object.entries(files)) reports = reports.withDirectory(dir, d);
       return { ...line, seconds: (Date.now() - t0) / 1000 };
     });
-    const rep = report(this.sourceUrl || "source", this.revision, started, runs, ctx.published?.ref);
+    const rep = report({ source: this.sourceUrl || "source", revision: this.revision, started, runs, image: ctx.published?.ref });
     reports = reports
       .withNewFile("pipeline.md", markdown(rep))
       .withNewFile("pipeline.json", JSON.stringify(rep, null, 2) + "\n")

@@ -50,7 +50,7 @@ describe("pipeline DAG", () => {
       },
       { stage: "sign", status: "failed", message: "sign: failed, no key | really", seconds: 2.5, cached: null },
     ];
-    const r = report("/src", "0123456789abcdef", new Date(Date.now() - 5000), runs);
+    const r = report({ source: "/src", revision: "0123456789abcdef", started: new Date(Date.now() - 5000), runs });
     expect(r.failure).toEqual({ stage: "sign", message: "sign: failed, no key | really" });
     const md = markdown(r);
     expect(md).toContain("## Slipway pipeline: ❌ failed at **sign**");
@@ -75,7 +75,7 @@ describe("pipeline DAG", () => {
       { ...ok("lint"), findings: [] },
       { stage: "secrets", status: "failed", message: "secrets: failed", seconds: 1, cached: null, findings: [secret], junit: "<x/>" },
     ];
-    const json = JSON.parse(JSON.stringify(report("/src", "", new Date(), runs)));
+    const json = JSON.parse(JSON.stringify(report({ source: "/src", revision: "", started: new Date(), runs })));
     expect(json.stages.map((s: StageRun) => s.findings)).toEqual([[], [secret]]);
     expect(json.stages[1].junit).toBeUndefined();
   });

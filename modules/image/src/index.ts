@@ -170,8 +170,10 @@ export class Image {
    * A commit published before (every tag already at the digest built, read from the registry) is not pushed again.
    * registry: a tunnel to a registry only the caller's host reaches (e.g. tcp://localhost:5000); repositories
    * naming localhost or 127.0.0.1 are pushed through it.
+   * Cached for the caller's session only: a caller reads the result's fields (ref, digest, baseImages) in queries of
+   * their own, each of which would otherwise build and push again, concurrently; a new session pushes again.
    */
-  @func({ cache: "never" })
+  @func({ cache: "session" })
   async publish(source: Directory, repository: string, allowNoCommit = false, registry?: Service): Promise<Published> {
     const { revision, created, sourceUrl, dirty, username, password } = this;
     checkRepository(repository);

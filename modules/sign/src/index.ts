@@ -123,9 +123,10 @@ export class Sign {
    * Verifies the signature and the SBOM, provenance and vulnerability-scan attestations of ref (a tag is resolved
    * first): an image signed without a passing scan is refused. What the registry holds for a digest is read
    * first; while it and the key stay the same, the answer comes from the engine's cache (a refusal is always
-   * checked again).
+   * checked again). Cached for the caller's session only, as Image.publish is: a caller reads the result's fields
+   * in queries of their own, each of which would otherwise verify again.
    */
-  @func({ cache: "never" })
+  @func({ cache: "session" })
   async verify(
     ref: string,
     publicKey: File,

@@ -35,8 +35,10 @@ export function engineConfig(): object {
   if (!EXTERNAL_MIRROR || process.env.SLIPWAY_REGISTRY_MIRROR_HTTP === "1") registries[mirror] = { http: true };
   if (EXTERNAL_MIRROR) registries[REGISTRY] = { http: true };
   // the build cache is bounded: the disk may be shared and its free space vary (a full disk fails every build);
-  // the collector keeps the cache under SLIPWAY_ENGINE_CACHE_MAX and prunes to leave 10GB free, keeping at least 5GB
-  const gc = { maxUsedSpace: process.env.SLIPWAY_ENGINE_CACHE_MAX ?? "30GB", minFreeSpace: "10GB", reservedSpace: "5GB" };
+  // the collector keeps the cache under SLIPWAY_ENGINE_CACHE_MAX and prunes to leave 10GB free, keeping at least 5GB.
+  // 50GB: a day of runs fills about 30GB, and a collector pruning while a suite runs made execs fail with
+  // "snapshot ... does not exist" (at 30GB, 2026-12-04)
+  const gc = { maxUsedSpace: process.env.SLIPWAY_ENGINE_CACHE_MAX ?? "50GB", minFreeSpace: "10GB", reservedSpace: "5GB" };
   return { logLevel: "info", registries, gc };
 }
 

@@ -546,8 +546,8 @@ function buildFailure(tool: ToolImage, state: BuilderState | undefined): StepErr
 /**
  * Returns once the named tool images (GO_TOOLS names, as STAGE_TOOLS/stageTools give them) are in the mirror: at
  * once when they are; otherwise asks the builder to take them first, starts it when none runs, and prints a
- * waiting line through `say` at once, when what it waits on changes, and at least every HEARTBEAT_SECONDS. Fails with one line
- * (StepError, naming the log) when the build of one fails or the builder ends without it.
+ * waiting line through `say` at once, when what it waits on changes, and at least every HEARTBEAT_SECONDS. Fails
+ * with one line (StepError, naming the log) when the build of one fails or the builder ends without it.
  */
 export async function waitForTools(
   names: readonly string[],

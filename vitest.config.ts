@@ -23,6 +23,7 @@ export const TARGET_FILES = [
   "ci/test/pipeline.test.ts",
   "ci/test/wrappers.test.ts",
   "ci/test/integration-stage.test.ts",
+  "ci/test/ssh-host.test.ts",
 ];
 
 export default defineConfig({

@@ -18,7 +18,8 @@ Commands:
   rollback         put an environment's last good version back (--env NAME)
   smoke            HTTP smoke checks against an environment's URL (JUnit report)
   preview          a branch's preview environments: list, down [--branch B] (the pipeline deploys them)
-  targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment)
+  targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment);
+                   \`targets up ssh-host\`: a second host reached over SSH only (ssh://deploy@172.31.250.10)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
   trust            which keys and sources each environment accepts, and what it requires (list|add|remove|require)
@@ -79,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === "targets") {
     const { targetsCommand } = await import("../platform/targets.ts");
-    return targetsCommand(sub);
+    return targetsCommand(sub, argv[2]);
   }
   if (cmd === "lint" || cmd === "typecheck" || cmd === "test" || cmd === "integration") {
     const { runStage } = await import("./stages.ts");

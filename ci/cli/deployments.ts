@@ -50,6 +50,19 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
     const token = process.env.SLIPWAY_GITOPS_TOKEN ? dag.setSecret("gitops-token", process.env.SLIPWAY_GITOPS_TOKEN) : undefined;
     return d.withGitops(env.gitops.remote, env.gitops.path, env.gitops.branch, git, token);
   }
+  if (env.ssh) {
+    const secret = (what: string, ref: string) => {
+      const value = secretValue(`${env.name} ${what}`, ref);
+      return dag.setSecret(`${env.name}-${what}-${createHash("sha256").update(value).digest("hex").slice(0, 16)}`, `${value}\n`);
+    };
+    return d.withSshHost(
+      env.dockerHost,
+      secret("ssh-key", env.ssh.key),
+      secret("ssh-known-hosts", env.ssh.knownHosts),
+      s.listen,
+      s.appPort,
+    );
+  }
   const path = env.dockerHost.replace(/^unix:\/\//, "");
   if (!existsSync(path)) {
     throw new Error(
@@ -60,11 +73,16 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
   return d.withDockerHost(dag.host().unixSocket(path), s.listen, s.appPort).withLocalSocket(path);
 }
 
-/** Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does. */
+/**
+ * Starts the local targets when an environment points at them (the embedded defaults), as `targets up` does; the
+ * SSH test host as `targets up ssh-host` does.
+ */
 export async function ensureLocalTargets(env: Environment): Promise<void> {
   const { LOCAL_TARGETS, targetSocket, targetsUp } = await import("../platform/targets.ts");
   const local = (Object.keys(LOCAL_TARGETS) as (keyof typeof LOCAL_TARGETS)[]).map((t) => `unix://${targetSocket(t)}`);
   if (local.includes(env.dockerHost)) await targetsUp(true);
+  const { SSH_HOST_URL, sshHostUp } = await import("../platform/ssh-host.ts");
+  if (env.dockerHost === SSH_HOST_URL) await sshHostUp(true);
 }
 
 /**

@@ -10,6 +10,7 @@ import { basename, resolve } from "node:path";
 import { type DeploySettings, parseDuration, parseSteps, STRATEGIES, type Strategy } from "../../modules/deploy/src/plan.ts";
 import { appName, gitBranch, gitRemote, healthPath, repoPath, serviceUrl, variableName, variableValue } from "./inputs.ts";
 import { checkSecretSource, secretSourceRules } from "./secret-sources.ts";
+import { parseSshHost } from "../../modules/deploy/src/ssh.ts";
 
 export interface Environment {
   name: string;
@@ -19,6 +20,8 @@ export interface Environment {
   target: "docker-host" | "gitops";
   url: string;
   dockerHost: string;
+  /** an ssh:// Docker host's private key and known_hosts, by reference (env:VAR or file:PATH) like the app's secrets */
+  ssh?: { key: string; knownHosts: string };
   settings: Omit<DeploySettings, "image">;
   /** secret name -> where its value comes from (env:VAR or file:PATH) */
   secrets: Record<string, string>;
@@ -95,6 +98,20 @@ export function loadEnvironment(source: string, name: string): Environment {
       secrets[secret] = v;
     }
   }
+  const docker = target === "docker-host" ? dockerHost(need("SLIPWAY_DOCKER_HOST"), where("SLIPWAY_DOCKER_HOST")) : "";
+  let ssh: Environment["ssh"];
+  if (docker.startsWith("ssh:")) {
+    // the deploy's own credentials: secrets by reference, from sources the operator allows, as the app's are
+    const ref = (key: string, what: string) => {
+      const v = vars[key];
+      if (!v) throw new Error(`${where(key)} is not set: an ssh:// Docker host needs ${what} (file:PATH or env:VAR) in .env.${name}`);
+      if (!/^(env|file):./.test(v))
+        throw new Error(`${where(key)} must say where ${what} is (env:VAR or file:PATH), never the value itself`);
+      checkSecretSource(v, where(key), (allowed ??= secretSourceRules()));
+      return v;
+    };
+    ssh = { key: ref("SLIPWAY_SSH_KEY", "the SSH private key"), knownHosts: ref("SLIPWAY_SSH_KNOWN_HOSTS", "the host's known_hosts line") };
+  }
   const url = target === "docker-host" ? need("SLIPWAY_URL") : (vars.SLIPWAY_URL ?? "");
   const listen = url ? serviceUrl(url, where("SLIPWAY_URL")) : "";
   const gitops = {
@@ -108,7 +125,8 @@ export function loadEnvironment(source: string, name: string): Environment {
     files,
     target,
     url,
-    dockerHost: target === "docker-host" ? dockerHost(need("SLIPWAY_DOCKER_HOST"), where("SLIPWAY_DOCKER_HOST")) : "",
+    dockerHost: docker,
+    ...(ssh ? { ssh } : {}),
     settings: {
       app,
       environment: name,
@@ -131,16 +149,25 @@ export function loadEnvironment(source: string, name: string): Environment {
 }
 
 /**
- * The target's Docker API: a unix socket (unix:///PATH). An unauthenticated TCP Docker API is root on the target
- * for anyone who reaches it, so tcp:// is refused.
+ * The target's Docker API: a unix socket on this host (unix:///PATH), or a host reached over SSH
+ * (ssh://user@host[:port]). An unauthenticated TCP Docker API is root on the target for anyone who reaches it, so
+ * tcp:// is refused.
  */
 function dockerHost(value: string, where: string): string {
   if (/^unix:\/\/\/\S+$/.test(value)) return value;
+  if (/^ssh:/.test(value)) {
+    try {
+      parseSshHost(value);
+    } catch (err) {
+      throw new Error(`${where}=${(err as Error).message}`);
+    }
+    return value;
+  }
   if (/^tcp:/.test(value))
     throw new Error(
-      `${where}="${value}": an unauthenticated TCP Docker API is refused: use the target's unix socket, unix:///var/run/docker.sock (ssh comes later)`,
+      `${where}="${value}": an unauthenticated TCP Docker API is refused: use the target's unix socket (unix:///var/run/docker.sock) or reach the host over SSH (ssh://deploy@HOST)`,
     );
-  throw new Error(`${where}="${value}" is not a Docker socket: write unix:///PATH, e.g. unix:///var/run/docker.sock`);
+  throw new Error(`${where}="${value}" is not a Docker host: write unix:///PATH (e.g. unix:///var/run/docker.sock) or ssh://USER@HOST`);
 }
 
 /**

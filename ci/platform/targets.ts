@@ -159,11 +159,17 @@ export async function targetsUp(quiet = false): Promise<void> {
   await runSteps(steps);
 }
 
-export async function targetsCommand(sub: string | undefined): Promise<number> {
+export async function targetsCommand(sub: string | undefined, which?: string): Promise<number> {
   const envs = Object.keys(LOCAL_TARGETS) as Name[];
+  if (which !== undefined && which !== "ssh-host") {
+    process.stderr.write(`slipway targets ${sub}: unknown target "${which}"; name none (staging and production) or ssh-host\n`);
+    return 2;
+  }
+  const ssh = await import("./ssh-host.ts");
   switch (sub ?? "up") {
     case "up":
-      await targetsUp();
+      if (which === "ssh-host") await ssh.sshHostUp();
+      else await targetsUp();
       return 0;
     case "status":
       for (const e of envs) {
@@ -175,9 +181,15 @@ export async function targetsCommand(sub: string | undefined): Promise<number> {
           `${e.padEnd(11)} ${up ? `${dockerHost(e)} answers; ${apps.map((a) => a.replace(/:$/, "")).join(", ") || "no containers"}` : "not running"}\n`,
         );
       }
+      process.stdout.write(`${"ssh-host".padEnd(11)} ${await ssh.sshHostStatus()}\n`);
       return 0;
     case "down": {
       const stopped: string[] = [];
+      if (which === "ssh-host" || which === undefined) if (await ssh.sshHostDown()) stopped.push("ssh-host");
+      if (which === "ssh-host") {
+        process.stdout.write(stopped.length ? `stopped: ssh-host; its keys and data kept\n` : "the SSH host does not run\n");
+        return 0;
+      }
       for (const e of envs) {
         const pid = await stopEngine(e);
         if (pid) stopped.push(`${e} (pid ${pid})`);

@@ -44,10 +44,42 @@ describe("environments", () => {
   it("the Docker API is a unix socket: tcp:// is refused in one line naming the key and the fix", () => {
     const tcp = withEnvFile(".env.staging.local", "SLIPWAY_DOCKER_HOST=tcp://127.0.0.1:2381\n");
     expect(() => loadEnvironment(tcp, "staging")).toThrow(
-      /^SLIPWAY_DOCKER_HOST \(from .*\)="tcp:\/\/127\.0\.0\.1:2381": an unauthenticated TCP Docker API is refused: use the target's unix socket, unix:\/\/\/var\/run\/docker\.sock \(ssh comes later\)$/,
+      /^SLIPWAY_DOCKER_HOST \(from .*\)="tcp:\/\/127\.0\.0\.1:2381": an unauthenticated TCP Docker API is refused: use the target's unix socket \(unix:\/\/\/var\/run\/docker\.sock\) or reach the host over SSH \(ssh:\/\/deploy@HOST\)$/,
     );
     const http = withEnvFile(".env.staging.local", "SLIPWAY_DOCKER_HOST=http://docker:2375\n");
-    expect(() => loadEnvironment(http, "staging")).toThrow(/is not a Docker socket: write unix:\/\/\/PATH/);
+    expect(() => loadEnvironment(http, "staging")).toThrow(/is not a Docker host: write unix:\/\/\/PATH .* or ssh:\/\/USER@HOST$/);
+  });
+
+  it("an ssh:// Docker host: its key and known_hosts by reference, from the sources the operator allows", () => {
+    const remote = loadEnvironment(EXAMPLE, "remote");
+    expect(remote.dockerHost).toBe("ssh://deploy@172.31.250.10");
+    expect(remote.ssh).toEqual({
+      key: "file:/var/cache/slipway/targets/ssh-host/deploy_key",
+      knownHosts: "file:/var/cache/slipway/targets/ssh-host/known_hosts",
+    });
+    expect(remote.settings.listen).toBe("172.31.250.10:18090");
+    expect(loadEnvironment(EXAMPLE, "staging").ssh).toBeUndefined();
+    const env = (text: string) => withEnvFile(".env.staging.local", text);
+    expect(() => loadEnvironment(env("SLIPWAY_DOCKER_HOST=ssh://deploy@h\n"), "staging")).toThrow(
+      /^SLIPWAY_SSH_KEY \(from .*\) is not set: an ssh:\/\/ Docker host needs the SSH private key \(file:PATH or env:VAR\) in \.env\.staging$/,
+    );
+    expect(() =>
+      loadEnvironment(env("SLIPWAY_DOCKER_HOST=ssh://deploy@h\nSLIPWAY_SSH_KEY=-----BEGIN OPENSSH PRIVATE KEY-----\n"), "staging"),
+    ).toThrow(/^SLIPWAY_SSH_KEY \(from .*\) must say where the SSH private key is \(env:VAR or file:PATH\), never the value itself$/);
+    // the deploying host's own key is not the project's to name
+    expect(() =>
+      loadEnvironment(
+        env(
+          "SLIPWAY_DOCKER_HOST=ssh://deploy@h\nSLIPWAY_SSH_KEY=file:/root/.ssh/id_ed25519\nSLIPWAY_SSH_KNOWN_HOSTS=file:/root/.ssh/known_hosts\n",
+        ),
+        "staging",
+      ),
+    ).toThrow(
+      /^SLIPWAY_SSH_KEY \(from .*\)="file:\/root\/\.ssh\/id_ed25519" is refused: .* outside the secret sources the operator allows/,
+    );
+    expect(() => loadEnvironment(env("SLIPWAY_DOCKER_HOST=ssh://root@h:99999\n"), "staging")).toThrow(
+      /^SLIPWAY_DOCKER_HOST \(from .*\)="ssh:\/\/root@h:99999" is not an SSH Docker host: write ssh:\/\/USER@HOST\[:PORT\]/,
+    );
   });
 
   it("a .env.<name>.local overrides, as dotenv-flow orders them", () => {

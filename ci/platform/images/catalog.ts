@@ -135,6 +135,59 @@ export const dind: ImageRecipe = {
   revision: 1,
 };
 
+/**
+ * The SSH test host (`slipway targets up ssh-host`): a second machine for the deploy tests, reached over SSH only.
+ * sshd (public keys only, the user "deploy" in group docker) and dockerd on its unix socket, pulling docker.io
+ * images through 127.0.0.1:5000, which a deploy forwards back to its own registry over the SSH connection. Only
+ * loaded into the host's Docker: it runs there, privileged, as the dind image does.
+ */
+export const sshHost: ImageRecipe = {
+  refs: ["slipway/ssh-host:1"],
+  packages: ["docker.io", "iptables", "openssh-server", "ca-certificates", "procps", "util-linux", "tini"],
+  inputs: { runcWrapper: String(lacksSysResource), entrypoint: file("ssh-host-entrypoint.sh"), wrapper: file("runc-wrapper.sh") },
+  async setup(root) {
+    install(root, "usr/local/bin/ssh-host-entrypoint.sh", file("ssh-host-entrypoint.sh"));
+    if (lacksSysResource) writeRuncWrapper(join(root, "usr/local/lib/slipway/runc"), "/usr/sbin/runc");
+    const daemon = {
+      hosts: ["unix:///var/run/docker.sock"],
+      group: "docker",
+      "storage-driver": "overlay2",
+      "registry-mirrors": ["http://127.0.0.1:5000"],
+      ...(lacksSysResource
+        ? { runtimes: { "slipway-runc": { path: "/usr/local/lib/slipway/runc" } }, "default-runtime": "slipway-runc" }
+        : {}),
+    };
+    install(root, "etc/docker/daemon.json", JSON.stringify(daemon, null, 2) + "\n");
+    // keys only, no root; stream and TCP forwarding on (a deploy's Docker socket and registry travel over them)
+    const sshd = [
+      "Include /etc/ssh/sshd_config.d/*.conf",
+      "HostKey /etc/ssh/ssh_host_ed25519_key",
+      "PermitRootLogin no",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "PubkeyAuthentication yes",
+      "AllowUsers deploy",
+      "AllowStreamLocalForwarding yes",
+      "AllowTcpForwarding yes",
+      "GatewayPorts no",
+      "X11Forwarding no",
+      "UsePAM no",
+      "Subsystem sftp internal-sftp",
+    ];
+    writeFileSync(join(root, "etc/ssh/sshd_config"), sshd.join("\n") + "\n");
+    for (const f of readdirSync(join(root, "etc/ssh")).filter((n) => n.startsWith("ssh_host_"))) rmSync(join(root, "etc/ssh", f));
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    entrypoint: ["tini", "--", "ssh-host-entrypoint.sh"],
+    cmd: [],
+    expose: ["22"],
+    volumes: ["/var/lib/docker"],
+  },
+  mirror: false,
+  revision: 1,
+};
+
 export const postgres: ImageRecipe = {
   refs: ["postgres:15", `postgres:15-${DEBIAN_SUITE}`],
   packages: ["postgresql-15", "ca-certificates", "util-linux"],

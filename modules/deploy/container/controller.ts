@@ -18,6 +18,8 @@
 import { request } from "node:http";
 import { dockerRequest, proxyConfigKey, untarFirst } from "../src/docker-api.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess } from "node:child_process";
+import { openTunnel, parseSshHost, sshTunnelArgs } from "../src/ssh.ts";
 import { randomUUID } from "node:crypto";
 import {
   ADMIN_SOCKET,
@@ -726,7 +728,35 @@ async function servingReplica(): Promise<ContainerInfo | undefined> {
   return containers.find((c) => (slot ? c.Labels["slipway.slot"] === slot : c.Labels["slipway.slot"]) && c.State === "running");
 }
 
+/** The ssh connection to the target (SLIPWAY_SSH_HOST), when it is reached over SSH. */
+let tunnel: ChildProcess | undefined;
+/** Its failure refuses the deploy: nothing on the target was touched. */
+class Unreachable extends Error {}
+
+/**
+ * A target reached over SSH: its Docker socket forwarded to dockerSocket (and the image's loopback registry back to
+ * the host's 127.0.0.1), the host key checked against the environment's known_hosts (ssh.ts).
+ */
+async function connect(): Promise<void> {
+  const host = process.env.SLIPWAY_SSH_HOST;
+  if (!host) return;
+  const t = parseSshHost(host);
+  const files = { key: "/run/slipway/ssh/key", knownHosts: "/run/slipway/ssh/known_hosts" };
+  const args = sshTunnelArgs(t, files, dockerSocket, process.env.SLIPWAY_SSH_REGISTRY || undefined);
+  say(`connecting to ${host} over SSH`);
+  tunnel = await openTunnel(
+    t,
+    args,
+    dockerSocket,
+    () => docker("GET", "/_ping"),
+    "the environment's known hosts (SLIPWAY_SSH_KNOWN_HOSTS)",
+  ).catch((err: Error) => {
+    throw new Unreachable(err.message);
+  });
+}
+
 async function main(): Promise<number> {
+  await connect();
   await docker("GET", "/_ping");
   if (action === "deploy") {
     await acquireLock(false);
@@ -769,6 +799,10 @@ main().then(
       report.outcome = "locked";
       return finish(4);
     }
+    if (err instanceof Unreachable) {
+      report.outcome = "refused";
+      return finish(1);
+    }
     if (err instanceof LockLost) {
       report.outcome = "interrupted";
       say(`stopped: ${report.reason}`);
@@ -794,6 +828,7 @@ async function finish(code: number): Promise<void> {
   if (finishing) return;
   finishing = true;
   await releaseLock();
+  tunnel?.kill();
   report.durationSeconds = (Date.now() - started) / 1000;
   mkdirSync("/out", { recursive: true });
   writeFileSync("/out/deploy.json", JSON.stringify(report, null, 2) + "\n");

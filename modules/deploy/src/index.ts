@@ -25,13 +25,16 @@ import { deps, pins } from "./deps.ts";
 import { type DeploySettings, parseSteps, STRATEGIES, type Strategy } from "./plan.ts";
 import { setKustomizeImage } from "./kustomize.ts";
 import { servingImage } from "./docker-api.ts";
+import { parseSshHost } from "./ssh.ts";
 
 export * from "./plan.ts";
 export { setKustomizeImage } from "./kustomize.ts";
 
 const CONTROLLER_DIR = "/opt/slipway/deploy";
-/** Where the target's Docker API socket is mounted in the controller's container. */
+/** Where the target's Docker API socket is mounted (or, over SSH, forwarded) in the controller's container. */
 const DOCKER_SOCKET = "/run/slipway/docker.sock";
+/** Where an SSH target's key and known_hosts are mounted in the controller's container (see container/controller.ts). */
+const SSH_DIR = "/run/slipway/ssh";
 
 @object()
 export class Deploy {
@@ -89,6 +92,10 @@ export class DeployEnvironment {
   trustedKeys: File[] = [];
   trustedSources: string[] = [];
   docker?: Socket;
+  /** An SSH target: ssh://user@host[:port] ("" otherwise), its private key and known_hosts line(s) */
+  @field() sshHost: string = "";
+  sshKey?: Secret;
+  sshKnownHosts?: Secret;
   git?: Service;
   gitToken?: Secret;
   registry?: Service;
@@ -125,10 +132,31 @@ export class DeployEnvironment {
    */
   @func()
   withDockerHost(docker: Socket, listen: string, appPort: number): DeployEnvironment {
-    if (!/^[^\s:]+:\d+$/.test(listen)) throw new Error(`listen ${JSON.stringify(listen)} is not host:port: write e.g. 127.0.0.1:18081`);
-    if (!Number.isInteger(appPort) || appPort < 1 || appPort > 65435)
-      throw new Error(`appPort ${appPort} is not a port number (1-65435; green uses appPort + 100)`);
-    return this.with({ docker, listen, appPort, gitopsRemote: "" });
+    checkProxyPorts(listen, appPort);
+    return this.with({ docker, listen, appPort, gitopsRemote: "", sshHost: "" });
+  }
+
+  /**
+   * A Docker host reached over SSH, as Kamal reaches its servers: host is ssh://user@host[:port] (the user may use
+   * the host's Docker socket), key the private key, knownHosts the host's known_hosts line(s), checked strictly (a
+   * host whose key does not match is refused before anything runs). The proxy and the app run on that host; the
+   * proxy listens on listen there. An image on the caller's loopback registry (withRegistry) is pulled by the host
+   * through the same connection.
+   */
+  @func()
+  withSshHost(host: string, key: Secret, knownHosts: Secret, listen: string, appPort: number): DeployEnvironment {
+    parseSshHost(host);
+    checkProxyPorts(listen, appPort);
+    return this.with({
+      sshHost: host,
+      sshKey: key,
+      sshKnownHosts: knownHosts,
+      listen,
+      appPort,
+      gitopsRemote: "",
+      docker: undefined,
+      localSocket: "",
+    });
   }
 
   /**
@@ -150,6 +178,7 @@ export class DeployEnvironment {
       git,
       gitToken: token,
       docker: undefined,
+      sshHost: "",
     });
   }
 
@@ -343,8 +372,8 @@ export class DeployEnvironment {
 
   private target(): "docker-host" | "gitops" {
     if (this.gitopsRemote) return "gitops";
-    if (this.docker) return "docker-host";
-    throw new Error(`environment ${this.name} has no target: call withDockerHost or withGitops first`);
+    if (this.docker || this.sshHost) return "docker-host";
+    throw new Error(`environment ${this.name} has no target: call withDockerHost, withSshHost or withGitops first`);
   }
 
   private plan(image: string): DeploySettings {
@@ -443,9 +472,18 @@ export class DeployEnvironment {
       .withDirectory(CONTROLLER_DIR, controllerSource())
       // the proxy and the deploy lock's idle container run the pinned HAProxy image
       .withEnvVariable("SLIPWAY_PROXY_IMAGE", await pins().image("haproxy"))
-      .withUnixSocket(DOCKER_SOCKET, this.docker!)
       .withEnvVariable("DOCKER_HOST", `unix://${DOCKER_SOCKET}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
+    if (this.sshHost) {
+      // the controller opens the connection; the image's registry, when it is the caller's, is forwarded back over it
+      ctr = ctr
+        .withMountedSecret(`${SSH_DIR}/key`, this.sshKey!, { mode: 0o400 })
+        .withMountedSecret(`${SSH_DIR}/known_hosts`, this.sshKnownHosts!, { mode: 0o444 })
+        .withEnvVariable("SLIPWAY_SSH_HOST", this.sshHost);
+      const port = /^(?:127\.0\.0\.1|localhost):(\d+)\//.exec(image || s.image)?.[1];
+      if (this.registry && port)
+        ctr = ctr.withServiceBinding("registry", this.registry).withEnvVariable("SLIPWAY_SSH_REGISTRY", `registry:${port}`);
+    } else ctr = ctr.withUnixSocket(DOCKER_SOCKET, this.docker!);
     s.secretNames.forEach((n, i) => {
       ctr = ctr.withSecretVariable(`SLIPWAY_SECRET_${n}`, this.secrets[i]);
     });
@@ -483,12 +521,20 @@ function deployMessage(
 ): string {
   const head = `deploy ${environment}`;
   if (report.outcome === "locked" || (report.strategy === "recover" && code === 0)) return `${head}: ${report.reason}`;
+  if (report.outcome === "refused") return `${head}: refused, ${report.reason}`;
   if (report.outcome === "interrupted") return `${head}: stopped, ${report.reason}`;
   if (code === 0)
     return `${head}: ${report.outcome === "unchanged" ? "unchanged" : "passed"}, ${report.reason} (${report.strategy}, ${report.steps.length} gated step(s), ${report.failedRequests} failed request(s))`;
   if (report.outcome === "rolled back")
     return `${head}: failed and rolled back, ${report.reason}; ${report.failedRequests} failed request(s) during the attempt; the previous version serves`;
   return `${head}: failed, ${report.reason}${stderr.trim() ? ` (${lastLine(stderr)})` : ""}`;
+}
+
+/** A Docker host target's proxy listener (host:port) and first replica port. */
+function checkProxyPorts(listen: string, appPort: number): void {
+  if (!/^[^\s:]+:\d+$/.test(listen)) throw new Error(`listen ${JSON.stringify(listen)} is not host:port: write e.g. 127.0.0.1:18081`);
+  if (!Number.isInteger(appPort) || appPort < 1 || appPort > 65435)
+    throw new Error(`appPort ${appPort} is not a port number (1-65435; green uses appPort + 100)`);
 }
 
 function checkVariable(name: string): void {
@@ -514,7 +560,8 @@ function controllerSource(): Directory {
     .directory()
     .withNewFile("container/controller.ts", read("container/controller.ts"))
     .withNewFile("src/plan.ts", read("src/plan.ts"))
-    .withNewFile("src/docker-api.ts", read("src/docker-api.ts"));
+    .withNewFile("src/docker-api.ts", read("src/docker-api.ts"))
+    .withNewFile("src/ssh.ts", read("src/ssh.ts"));
 }
 
 /** A report as the controller writes one, for outcomes decided before or without it. */

@@ -1,0 +1,195 @@
+/**
+ * Deploys over SSH to a second host on this machine (`slipway targets up ssh-host`: sshd and dockerd in a container
+ * of their own at 172.31.250.10, reached only over SSH), with the example's `.env.remote`: each strategy under
+ * load, a broken version rolled back by its gate, `slipway rollback`, and a host whose key does not match the
+ * environment's known_hosts refused before anything runs.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, copyExample, copyWith, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
+import { startLoad } from "./load.ts";
+import { commitOf } from "../cli/git.ts";
+import { normalSource } from "../../modules/sign/src/policy.ts";
+import { knownHostsLine, SSH_HOST, SSH_HOST_FILES, sshHostDir, sshToHost } from "../platform/ssh-host.ts";
+
+process.env.SLIPWAY_SSH_TEST_PASSWORD = "slipway-ssh-test-password";
+process.env.SLIPWAY_TRUST_DIR = tempDir("trust");
+const URL = `http://${SSH_HOST.ip}:18090`;
+const images = { v1: "", v2: "", broken: "" };
+let keys = "";
+/** The example with .env.remote.local setting what a case needs (later files win). */
+const source = copyExample();
+
+const remote = (line: string) => writeFileSync(join(source, ".env.remote.local"), `${line}\n`);
+
+async function release(dir: string, ...extra: string[]): Promise<string> {
+  const r = await slipway(
+    "release",
+    "--source",
+    dir,
+    "--key",
+    join(keys, "cosign.key"),
+    "--password-env",
+    "SLIPWAY_SSH_TEST_PASSWORD",
+    "--vuln-db",
+    join(ROOT, "ci/test/fixtures/osv"),
+    "--reports",
+    tempDir("reports"),
+    ...extra,
+  );
+  expect(r.code, r.out).toBe(0);
+  return /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out)![1];
+}
+
+const deploy = (image: string) =>
+  slipway(
+    "deploy",
+    "--env",
+    "remote",
+    "--source",
+    source,
+    "--image",
+    image,
+    "--public-key",
+    join(keys, "cosign.pub"),
+    "--reports",
+    tempDir("reports"),
+  );
+
+/** What runs on the SSH host, read over SSH: container name -> its image label (and state). */
+async function onHost(): Promise<Record<string, string>> {
+  const r = await sshToHost(["docker", "ps", "-a", "--format", '{{.Names}} {{.State}} {{.Label "slipway.image"}}']);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("node-api-"))
+      .map((l) => {
+        const [name, state, image] = l.split(" ");
+        return [name, `${state} ${image ?? ""}`.trim()];
+      }),
+  );
+}
+const liveImages = async () => [
+  ...new Set(
+    Object.entries(await onHost()).flatMap(([n, v]) => (/-(blue|green)-\d+$/.test(n) && v.startsWith("running ") ? [v.split(" ")[1]] : [])),
+  ),
+];
+
+async function underLoad<T>(action: () => Promise<T>) {
+  const load = startLoad(`${URL}/notes`, 4);
+  const result = await action();
+  const report = await load.stop();
+  process.stderr.write(`load on ${URL}: ${report.sent} requests sent, ${report.failed} failed ${JSON.stringify(report.statuses)}\n`);
+  return { result, load: report };
+}
+
+beforeAll(async () => {
+  const up = await slipway("targets", "up", "ssh-host");
+  expect(up.code, up.out).toBe(0);
+  // a clean host: the app's containers and volumes from an earlier run removed over SSH
+  await sshToHost([
+    "sh",
+    "-c",
+    "docker ps -aq --filter label=slipway.app=node-api | xargs -r docker rm -f; docker volume rm -f node-api-proxy",
+  ]);
+  keys = tempDir("keys");
+  expect((await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_SSH_TEST_PASSWORD")).code).toBe(0);
+  const v2 = copyWith("src/notes.ts", (t) => `${t}\nexport const version = 2;\n`);
+  const broken = copyWith("src/app.ts", (t) =>
+    t.replace(
+      'app.get("/notes", async () => notes.list());',
+      'app.get("/notes", async (_req, reply) => reply.code(500).send({ error: "deliberately broken" }));',
+    ),
+  );
+  expect(readFileSync(join(broken, "src/app.ts"), "utf8")).toContain("deliberately broken");
+  images.v1 = await release(EXAMPLE);
+  images.v2 = await release(v2, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
+  images.broken = await release(broken, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
+  const sources = [normalSource((await commitOf(EXAMPLE))!.source), `file://${v2}`, `file://${broken}`];
+  const t = await run(process.execPath, [
+    CLI,
+    "trust",
+    "add",
+    "--env",
+    "remote",
+    "--public-key",
+    join(keys, "cosign.pub"),
+    ...sources.flatMap((s) => ["--source", s]),
+  ]);
+  expect(t.code, t.out).toBe(0);
+}, 1_200_000);
+
+afterAll(() => writeFileSync(join(source, ".env.remote.local"), ""));
+
+describe("a Docker host over SSH", () => {
+  it("rolling, blue-green and canary under load, each with 0 failed requests; the app runs on the SSH host", async () => {
+    remote("SLIPWAY_STRATEGY=rolling\nSLIPWAY_GATE_WINDOW=4s");
+    const first = await deploy(images.v1);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/^deploy remote: connecting to ssh:\/\/deploy@172\.31\.250\.10 over SSH$/m);
+    expect(await liveImages()).toEqual([images.v1]);
+
+    const plan: [string, string, RegExp][] = [
+      ["rolling", images.v2, /^deploy remote: passed, .*\(rolling, 2 gated step\(s\), 0 failed request\(s\)\)$/m],
+      ["blue-green", images.v1, /^deploy remote: passed, .*\(blue-green, 1 gated step\(s\), 0 failed request\(s\)\)$/m],
+      ["canary", images.v2, /^deploy remote: passed, .*\(canary, 3 gated step\(s\), 0 failed request\(s\)\)$/m],
+    ];
+    for (const [strategy, image, line] of plan) {
+      remote(`SLIPWAY_STRATEGY=${strategy}\nSLIPWAY_GATE_WINDOW=4s`);
+      const { result, load } = await underLoad(() => deploy(image));
+      expect(result.code, result.out).toBe(0);
+      expect(result.out).toMatch(line);
+      expect(load.sent).toBeGreaterThan(100);
+      expect(load.failed, `${strategy}: ${load.samples.join("; ")}`).toBe(0);
+      expect(await liveImages()).toEqual([image]);
+    }
+    // the Docker API is not reachable from here other than over SSH: the host's dockerd has no TCP listener
+    const listeners = await sshToHost(["cat", "/proc/net/tcp", "/proc/net/tcp6"]);
+    const ports = listeners.stdout
+      .split("\n")
+      .filter((l) => / 0A /.test(l))
+      .map((l) => parseInt(l.trim().split(/\s+/)[1].split(":")[1], 16));
+    expect(ports).not.toContain(2375);
+    expect(ports).not.toContain(2376);
+  }, 900_000);
+
+  it("a version that answers 500 is rolled back at its first gate; the report counts the failed requests; rollback restores the last good digest", async () => {
+    remote("SLIPWAY_STRATEGY=canary\nSLIPWAY_GATE_WINDOW=4s");
+    const before = await liveImages();
+    const broken = await deploy(images.broken);
+    expect(broken.code, broken.out).not.toBe(0);
+    expect(broken.out).toMatch(
+      /^deploy remote: failed and rolled back, error rate .* failed request\(s\) during the attempt; the previous version serves$/m,
+    );
+    expect(await liveImages()).toEqual(before);
+
+    const { result, load } = await underLoad(() =>
+      slipway("rollback", "--env", "remote", "--source", source, "--reports", tempDir("reports")),
+    );
+    expect(result.code, result.out).toBe(0);
+    expect(result.out).toMatch(/^deploy remote: passed, /m);
+    expect(load.failed, load.samples.join("; ")).toBe(0);
+    expect(await liveImages()).toEqual([images.v1]);
+  }, 600_000);
+
+  it("a host whose key does not match the environment's known_hosts is refused in one line; nothing on it changes", async () => {
+    // the host as it would present itself after a rebuild, or as another machine would: another ed25519 key
+    const other = join(sshHostDir, "test-other-host-key");
+    const { $ } = await import("zx");
+    await $({ quiet: true })`rm -f ${other} ${other}.pub && ssh-keygen -q -t ed25519 -N ${""} -f ${other}`;
+    writeFileSync(join(sshHostDir, "test-known_hosts-changed"), knownHostsLine(readFileSync(`${other}.pub`, "utf8")));
+    remote(`SLIPWAY_STRATEGY=blue-green\nSLIPWAY_SSH_KNOWN_HOSTS=file:${join(sshHostDir, "test-known_hosts-changed")}`);
+    const before = await onHost();
+    const r = await deploy(images.v2);
+    expect(r.code, r.out).not.toBe(0);
+    const lines = r.out.split("\n").filter((l) => l.startsWith("deploy remote: refused"));
+    expect(lines).toEqual([
+      `deploy remote: refused, the SSH host key of ${SSH_HOST.ip} does not match the environment's known hosts (SLIPWAY_SSH_KNOWN_HOSTS): if the host was rebuilt, check its new key and replace its line there; nothing was changed on it`,
+    ]);
+    expect(await onHost()).toEqual(before);
+    expect(readFileSync(SSH_HOST_FILES.knownHosts, "utf8")).not.toContain(readFileSync(`${other}.pub`, "utf8").split(" ")[1]);
+  }, 300_000);
+});

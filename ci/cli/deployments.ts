@@ -42,6 +42,7 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
     .withHealthCheck(s.healthPath, s.healthTimeoutSeconds)
     .withGate(s.windowSeconds, s.maxErrorRate)
     .withCanarySteps(s.canarySteps);
+  if (s.metrics) d = d.withPrometheusGates(s.metrics.errorQuery, s.metrics.latencyQuery, s.metrics.maxP99Seconds);
   for (const [name, value] of Object.entries(s.env)) d = d.withEnvVariable(name, value);
   for (const [name, secret] of environmentSecrets(env)) d = d.withSecretVariable(name, secret);
   if (registry) d = d.withRegistry(registry);

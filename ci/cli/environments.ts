@@ -11,6 +11,7 @@ import { type DeploySettings, parseDuration, parseSteps, STRATEGIES, type Strate
 import { appName, gitBranch, gitRemote, healthPath, repoPath, serviceUrl, variableName, variableValue } from "./inputs.ts";
 import { checkSecretSource, secretSourceRules } from "./secret-sources.ts";
 import { parseSshHost } from "../../modules/deploy/src/ssh.ts";
+import { checkQuery, DEFAULT_ERROR_QUERY, DEFAULT_LATENCY_QUERY, type MetricGates } from "../../modules/deploy/src/metrics.ts";
 
 export interface Environment {
   name: string;
@@ -112,6 +113,21 @@ export function loadEnvironment(source: string, name: string): Environment {
     };
     ssh = { key: ref("SLIPWAY_SSH_KEY", "the SSH private key"), knownHosts: ref("SLIPWAY_SSH_KNOWN_HOSTS", "the host's known_hosts line") };
   }
+  const gateMetrics = vars.SLIPWAY_GATE_METRICS ?? "haproxy";
+  if (gateMetrics !== "haproxy" && gateMetrics !== "prometheus")
+    throw new Error(
+      `${where("SLIPWAY_GATE_METRICS")}="${gateMetrics}" is not a gate source: use haproxy (the proxy's counters) or prometheus`,
+    );
+  let metrics: MetricGates | undefined;
+  if (gateMetrics === "prometheus")
+    metrics = {
+      errorQuery: checkQuery(vars.SLIPWAY_GATE_ERROR_QUERY ?? DEFAULT_ERROR_QUERY, where("SLIPWAY_GATE_ERROR_QUERY")),
+      latencyQuery: checkQuery(vars.SLIPWAY_GATE_LATENCY_QUERY ?? DEFAULT_LATENCY_QUERY, where("SLIPWAY_GATE_LATENCY_QUERY")),
+      maxP99Seconds: vars.SLIPWAY_GATE_MAX_P99 ? parseDuration(vars.SLIPWAY_GATE_MAX_P99, where("SLIPWAY_GATE_MAX_P99")) : 0,
+    };
+  else
+    for (const k of ["SLIPWAY_GATE_ERROR_QUERY", "SLIPWAY_GATE_LATENCY_QUERY", "SLIPWAY_GATE_MAX_P99"])
+      if (vars[k]) throw new Error(`${where(k)} needs SLIPWAY_GATE_METRICS=prometheus: the proxy's counters have no queries`);
   const url = target === "docker-host" ? need("SLIPWAY_URL") : (vars.SLIPWAY_URL ?? "");
   const listen = url ? serviceUrl(url, where("SLIPWAY_URL")) : "";
   const gitops = {
@@ -141,6 +157,7 @@ export function loadEnvironment(source: string, name: string): Environment {
       canarySteps: parseSteps(vars.SLIPWAY_CANARY_STEPS ?? "10,50,100", where("SLIPWAY_CANARY_STEPS")),
       env,
       secretNames: Object.keys(secrets),
+      ...(metrics ? { metrics } : {}),
     },
     secrets,
     smokeChecks: resolve(source, vars.SLIPWAY_SMOKE_CHECKS ?? "smoke.json"),
@@ -159,7 +176,7 @@ function dockerHost(value: string, where: string): string {
     try {
       parseSshHost(value);
     } catch (err) {
-      throw new Error(`${where}=${(err as Error).message}`);
+      throw new Error(`${where}=${(err as Error).message}`, { cause: err });
     }
     return value;
   }

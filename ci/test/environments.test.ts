@@ -13,6 +13,7 @@ import {
   SECRET_SOURCES_FILE,
 } from "../cli/secret-sources.ts";
 import { EXAMPLE, tempDir } from "./helpers.ts";
+import { DEFAULT_ERROR_QUERY, DEFAULT_LATENCY_QUERY } from "../../modules/deploy/src/metrics.ts";
 
 function withEnvFile(name: string, text: string): string {
   const dir = tempDir("env");
@@ -79,6 +80,22 @@ describe("environments", () => {
     );
     expect(() => loadEnvironment(env("SLIPWAY_DOCKER_HOST=ssh://root@h:99999\n"), "staging")).toThrow(
       /^SLIPWAY_DOCKER_HOST \(from .*\)="ssh:\/\/root@h:99999" is not an SSH Docker host: write ssh:\/\/USER@HOST\[:PORT\]/,
+    );
+  });
+
+  it("metric gates: SLIPWAY_GATE_METRICS=prometheus with the default queries, a p99 ceiling; queries need it", () => {
+    expect(loadEnvironment(EXAMPLE, "staging").settings.metrics).toBeUndefined();
+    const on = withEnvFile(".env.staging.local", "SLIPWAY_GATE_METRICS=prometheus\nSLIPWAY_GATE_MAX_P99=250ms\n");
+    expect(loadEnvironment(on, "staging").settings.metrics).toEqual({
+      errorQuery: DEFAULT_ERROR_QUERY,
+      latencyQuery: DEFAULT_LATENCY_QUERY,
+      maxP99Seconds: 0.25,
+    });
+    expect(() => loadEnvironment(withEnvFile(".env.staging.local", "SLIPWAY_GATE_METRICS=datadog\n"), "staging")).toThrow(
+      /^SLIPWAY_GATE_METRICS \(from .*\)="datadog" is not a gate source: use haproxy \(the proxy's counters\) or prometheus$/,
+    );
+    expect(() => loadEnvironment(withEnvFile(".env.staging.local", "SLIPWAY_GATE_MAX_P99=250ms\n"), "staging")).toThrow(
+      /^SLIPWAY_GATE_MAX_P99 \(from .*\) needs SLIPWAY_GATE_METRICS=prometheus/,
     );
   });
 

@@ -225,10 +225,12 @@ describe("module contracts", () => {
       "withGate",
       "withGitops",
       "withHealthCheck",
+      "withPrometheusGates",
       "withRegistry",
       "withReplicas",
       "withRequirements",
       "withSecretVariable",
+      "withSshHost",
       "withStrategy",
       "withTrustedKey",
     ]);
@@ -266,7 +268,7 @@ describe("module contracts", () => {
       }
     }
     expect(asked).toEqual({
-      deploy: ["haproxy", "node"],
+      deploy: ["haproxy", "node", "prometheus"],
       image: ["regctl"],
       node: ["node"],
       sbom: ["syft"],

@@ -16,7 +16,7 @@ import { knownHostsLine, SSH_HOST, SSH_HOST_FILES, sshHostDir, sshToHost } from 
 process.env.SLIPWAY_SSH_TEST_PASSWORD = "slipway-ssh-test-password";
 process.env.SLIPWAY_TRUST_DIR = tempDir("trust");
 const URL = `http://${SSH_HOST.ip}:18090`;
-const images = { v1: "", v2: "", broken: "" };
+const images = { v1: "", v2: "", broken: "", slow: "" };
 let keys = "";
 /** The example with .env.remote.local setting what a case needs (later files win). */
 const source = copyExample();
@@ -57,32 +57,34 @@ const deploy = (image: string) =>
     tempDir("reports"),
   );
 
-/** What runs on the SSH host, read over SSH: container name -> its image label (and state). */
-async function onHost(): Promise<Record<string, string>> {
+/** What runs on the SSH host, read over SSH: container name -> its state and image label. */
+async function onHost(app = "node-api"): Promise<Record<string, string>> {
   const r = await sshToHost(["docker", "ps", "-a", "--format", '{{.Names}} {{.State}} {{.Label "slipway.image"}}']);
   expect(r.exitCode, r.stderr).toBe(0);
   return Object.fromEntries(
     r.stdout
       .trim()
       .split("\n")
-      .filter((l) => l.startsWith("node-api-"))
+      .filter((l) => l.startsWith(`${app}-`))
       .map((l) => {
         const [name, state, image] = l.split(" ");
         return [name, `${state} ${image ?? ""}`.trim()];
       }),
   );
 }
-const liveImages = async () => [
+const liveImages = async (app = "node-api") => [
   ...new Set(
-    Object.entries(await onHost()).flatMap(([n, v]) => (/-(blue|green)-\d+$/.test(n) && v.startsWith("running ") ? [v.split(" ")[1]] : [])),
+    Object.entries(await onHost(app)).flatMap(([n, v]) =>
+      /-(blue|green)-\d+$/.test(n) && v.startsWith("running ") ? [v.split(" ")[1]] : [],
+    ),
   ),
 ];
 
-async function underLoad<T>(action: () => Promise<T>) {
-  const load = startLoad(`${URL}/notes`, 4);
+async function underLoad<T>(action: () => Promise<T>, url = URL) {
+  const load = startLoad(`${url}/notes`, 4);
   const result = await action();
   const report = await load.stop();
-  process.stderr.write(`load on ${URL}: ${report.sent} requests sent, ${report.failed} failed ${JSON.stringify(report.statuses)}\n`);
+  process.stderr.write(`load on ${url}: ${report.sent} requests sent, ${report.failed} failed ${JSON.stringify(report.statuses)}\n`);
   return { result, load: report };
 }
 
@@ -93,7 +95,7 @@ beforeAll(async () => {
   await sshToHost([
     "sh",
     "-c",
-    "docker ps -aq --filter label=slipway.app=node-api | xargs -r docker rm -f; docker volume rm -f node-api-proxy",
+    "for a in node-api metrics-api; do docker ps -aq --filter label=slipway.app=$a | xargs -r docker rm -f; docker volume rm -f $a-proxy; done",
   ]);
   keys = tempDir("keys");
   expect((await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_SSH_TEST_PASSWORD")).code).toBe(0);
@@ -105,10 +107,19 @@ beforeAll(async () => {
     ),
   );
   expect(readFileSync(join(broken, "src/app.ts"), "utf8")).toContain("deliberately broken");
+  // answers as v1 does, each /notes 300 ms later
+  const slow = copyWith("src/app.ts", (t) =>
+    t.replace(
+      'app.get("/notes", async () => notes.list());',
+      'app.get("/notes", async () => (await new Promise((r) => setTimeout(r, 300)), notes.list()));',
+    ),
+  );
+  expect(readFileSync(join(slow, "src/app.ts"), "utf8")).toContain("setTimeout(r, 300)");
   images.v1 = await release(EXAMPLE);
   images.v2 = await release(v2, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
   images.broken = await release(broken, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
-  const sources = [normalSource((await commitOf(EXAMPLE))!.source), `file://${v2}`, `file://${broken}`];
+  images.slow = await release(slow, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
+  const sources = [normalSource((await commitOf(EXAMPLE))!.source), `file://${v2}`, `file://${broken}`, `file://${slow}`];
   const t = await run(process.execPath, [
     CLI,
     "trust",
@@ -159,11 +170,18 @@ describe("a Docker host over SSH", () => {
   it("a version that answers 500 is rolled back at its first gate; the report counts the failed requests; rollback restores the last good digest", async () => {
     remote("SLIPWAY_STRATEGY=canary\nSLIPWAY_GATE_WINDOW=4s");
     const before = await liveImages();
-    const broken = await deploy(images.broken);
-    expect(broken.code, broken.out).not.toBe(0);
-    expect(broken.out).toMatch(
-      /^deploy remote: failed and rolled back, error rate .* failed request\(s\) during the attempt; the previous version serves$/m,
-    );
+    const attempt = await underLoad(() => deploy(images.broken));
+    expect(attempt.result.code, attempt.result.out).toBe(1);
+    const m =
+      /^deploy remote: failed and rolled back, error rate 100\.0% \((\d+) of \d+\) above 1\.0%; (\d+) failed request\(s\) during the attempt; the previous version serves$/m.exec(
+        attempt.result.out,
+      );
+    expect(m, attempt.result.out).not.toBeNull();
+    // the canary's tenth of the traffic for one window: the client's failures are its 500s, and the report counts them
+    expect(attempt.load.failed).toBeGreaterThan(0);
+    expect(attempt.load.failed).toBeLessThan(attempt.load.sent / 5);
+    expect(Object.keys(attempt.load.statuses).sort()).toEqual(["200", "500"]);
+    expect(Number(m![2])).toBeGreaterThan(0);
     expect(await liveImages()).toEqual(before);
 
     const { result, load } = await underLoad(() =>
@@ -192,4 +210,84 @@ describe("a Docker host over SSH", () => {
     expect(await onHost()).toEqual(before);
     expect(readFileSync(SSH_HOST_FILES.knownHosts, "utf8")).not.toContain(readFileSync(`${other}.pub`, "utf8").split(" ")[1]);
   }, 300_000);
+});
+
+describe("metric gates from Prometheus, on the SSH host", () => {
+  // a second app beside node-api, whose environment gates on PromQL (SLIPWAY_GATE_METRICS=prometheus)
+  const METRICS_URL = `http://${SSH_HOST.ip}:18091`;
+  const gated = () =>
+    remote(
+      `SLIPWAY_APP=metrics-api\nSLIPWAY_URL=${METRICS_URL}\nSLIPWAY_APP_PORT=19400\nSLIPWAY_STRATEGY=canary\nSLIPWAY_GATE_WINDOW=5s\nSLIPWAY_GATE_METRICS=prometheus\nSLIPWAY_GATE_MAX_P99=150ms`,
+    );
+  const load = <T>(action: () => Promise<T>) => underLoad(action, METRICS_URL);
+
+  it("a canary gated by PromQL (error ratio, p99) under load: 0 failed requests; Prometheus scrapes the proxy and the app", async () => {
+    gated();
+    const first = await load(() => deploy(images.v1));
+    expect(first.result.code, first.result.out).toBe(0);
+    expect(first.result.out).toMatch(/^deploy remote: starting Prometheus on 127\.0\.0\.1:19591 \(the gates' metrics\)$/m);
+    const { result, load: report } = await load(() => deploy(images.v2));
+    expect(result.code, result.out).toBe(0);
+    for (const share of [10, 50, 100])
+      expect(result.out).toMatch(
+        new RegExp(`^deploy remote: ${share}% on the new version for 5s: healthy, error ratio 0\\.0%, p99 \\d+ ms \\(PromQL\\)$`, "m"),
+      );
+    expect(report.failed, report.samples.join("; ")).toBe(0);
+    expect(await liveImages("metrics-api")).toEqual([images.v2]);
+    // what it scraped: the proxy's exporter and each replica's /metrics
+    const targets = await sshToHost(["docker", "exec", "metrics-api-prometheus", "curl", "-s", "http://127.0.0.1:19591/api/v1/targets"]);
+    const active = (JSON.parse(targets.stdout) as { data: { activeTargets: { labels: Record<string, string>; health: string }[] } }).data
+      .activeTargets;
+    expect(active.filter((t) => t.labels.job === "proxy").map((t) => t.health)).toEqual(["up"]);
+    expect(active.filter((t) => t.health === "up" && t.labels.job === "app")).toHaveLength(2);
+  }, 600_000);
+
+  it("a version that answers 500 is rolled back at its first gate by the PromQL error ratio; the report counts the failed requests", async () => {
+    gated();
+    const reports = tempDir("reports");
+    const { result, load: report } = await load(() =>
+      slipway(
+        "deploy",
+        "--env",
+        "remote",
+        "--source",
+        source,
+        "--image",
+        images.broken,
+        "--public-key",
+        join(keys, "cosign.pub"),
+        "--reports",
+        reports,
+      ),
+    );
+    expect(result.code, result.out).toBe(1);
+    const m =
+      /^deploy remote: failed and rolled back, error ratio 100\.0% above 1\.0% \(PromQL\); (\d+) failed request\(s\) during the attempt; the previous version serves$/m.exec(
+        result.out,
+      );
+    expect(m, result.out).not.toBeNull();
+    const deployReport = JSON.parse(readFileSync(join(reports, "deploy/deploy.json"), "utf8"));
+    expect(deployReport.steps.map((s: { traffic: number }) => s.traffic)).toEqual([10]);
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(deployReport.failedRequests).toBe(Number(m![1]));
+    expect(report.failed).toBeGreaterThan(0);
+    expect(await liveImages("metrics-api")).toEqual([images.v2]);
+  }, 600_000);
+
+  it("a slow version is stopped by the p99-latency gate; a step with no data is inconclusive, not passed", async () => {
+    gated();
+    const slow = await load(() => deploy(images.slow));
+    expect(slow.result.code, slow.result.out).toBe(1);
+    expect(slow.result.out).toMatch(
+      /^deploy remote: failed and rolled back, p99 latency \d+ ms above 150 ms \(PromQL\); \d+ failed request\(s\) during the attempt; the previous version serves$/m,
+    );
+    expect(await liveImages("metrics-api")).toEqual([images.v2]);
+    // no traffic during the window: nothing to judge the new version by
+    const idle = await deploy(images.v1);
+    expect(idle.code, idle.out).toBe(1);
+    expect(idle.out).toMatch(
+      /^deploy remote: failed and rolled back, inconclusive: the error-ratio query has no data \(no requests reached the new version, or nothing scraped them\); 0 failed request\(s\) during the attempt; the previous version serves$/m,
+    );
+    expect(await liveImages("metrics-api")).toEqual([images.v2]);
+  }, 600_000);
 });

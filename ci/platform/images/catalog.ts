@@ -5,6 +5,7 @@
  */
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -229,6 +230,31 @@ export const haproxy: ImageRecipe = {
 };
 
 /**
+ * Prometheus for the metric gates (modules/deploy, SLIPWAY_GATE_METRICS=prometheus): Debian bookworm's 2.42, under
+ * the upstream name of that release, started as the upstream image is (prometheus as the entrypoint, data in
+ * /prometheus, user nobody). curl: the deploy controller queries it by `docker exec` on the target's loopback.
+ */
+export const prometheus: ImageRecipe = {
+  refs: ["prom/prometheus:v2.42.0"],
+  packages: ["prometheus", "curl", "ca-certificates"],
+  async setup(root) {
+    mkdirSync(join(root, "prometheus"), { mode: 0o755 });
+    chownSync(join(root, "prometheus"), 65534, 65534);
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    entrypoint: ["/usr/bin/prometheus"],
+    cmd: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"],
+    user: "nobody",
+    workdir: "/prometheus",
+    expose: ["9090"],
+    volumes: ["/prometheus"],
+  },
+  mirror: true,
+  revision: 1,
+};
+
+/**
  * A supply-chain tool under its upstream image name: Debian slim with CA certificates and the binary built from
  * the Go module proxy, the binary as entrypoint (as upstream), so `useEntrypoint` calls work the same online.
  */
@@ -417,6 +443,7 @@ export const catalog: ImageRecipe[] = [
   dind,
   postgres,
   haproxy,
+  prometheus,
   cosign,
   syft,
   gitleaks,

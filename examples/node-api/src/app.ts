@@ -1,12 +1,14 @@
-/** The HTTP API: /health reports the database, /notes reads and writes notes. */
+/** The HTTP API: /health reports the database, /notes reads and writes notes, /metrics is for Prometheus. */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Pool } from "pg";
+import { addMetrics } from "./metrics.js";
 import { Notes } from "./notes.js";
 
 export function buildApp(pool: Pool, opts: { logLevel?: string } = {}): FastifyInstance {
   // structured JSON logs (pino), one line per request
   const app = Fastify({ logger: { level: opts.logLevel ?? "info" } });
   const notes = new Notes(pool);
+  addMetrics(app);
 
   app.get("/health", async (_req, reply) => {
     try {

@@ -20,6 +20,8 @@ import { dockerRequest, proxyConfigKey, untarFirst } from "../src/docker-api.ts"
 import { mkdirSync, writeFileSync } from "node:fs";
 import { type ChildProcess } from "node:child_process";
 import { openTunnel, parseSshHost, sshTunnelArgs } from "../src/ssh.ts";
+import { createHash } from "node:crypto";
+import { expandQuery, metricVerdict, PROMETHEUS_CONFIG, prometheusConfig, prometheusPort, queryValue } from "../src/metrics.ts";
 import { randomUUID } from "node:crypto";
 import {
   ADMIN_SOCKET,
@@ -542,6 +544,77 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
   throw new Error(`the proxy ${PROXY} did not open its runtime API ${ADMIN_SOCKET} (${last}): check its logs (docker logs ${PROXY})`);
 }
 
+const PROMETHEUS = `${settings.app}-prometheus`;
+const PROMETHEUS_IMAGE = process.env.SLIPWAY_PROMETHEUS_IMAGE ?? "";
+
+/**
+ * Metric gates (settings.metrics): Prometheus beside the proxy, on loopback, scraping the proxy's exporter and every
+ * replica each second; replaced when its configuration changed (its data only serves the gates of one rollout).
+ */
+async function ensurePrometheus(containers: ContainerInfo[]): Promise<void> {
+  if (!settings.metrics) return;
+  const config = prometheusConfig(settings);
+  const key = createHash("sha256")
+    .update(config + PROMETHEUS_IMAGE)
+    .digest("hex")
+    .slice(0, 16);
+  const found = containers.find((c) => c.Names.includes(`/${PROMETHEUS}`));
+  if (found?.Labels["slipway.prometheus-config"] === key) {
+    if (found.State !== "running") await docker("POST", `/containers/${PROMETHEUS}/start`);
+  } else {
+    say(`starting Prometheus on 127.0.0.1:${prometheusPort(settings)} (the gates' metrics)`);
+    await pull(PROMETHEUS_IMAGE);
+    await remove(PROMETHEUS);
+    await docker("POST", `/containers/create?name=${PROMETHEUS}`, {
+      Image: PROMETHEUS_IMAGE,
+      Cmd: [
+        `--config.file=${PROMETHEUS_CONFIG}`,
+        `--web.listen-address=127.0.0.1:${prometheusPort(settings)}`,
+        "--storage.tsdb.path=/prometheus",
+        "--storage.tsdb.retention.time=6h",
+      ],
+      Labels: { "slipway.app": settings.app, "slipway.role": "prometheus", "slipway.prometheus-config": key },
+      HostConfig: { NetworkMode: "host", RestartPolicy: { Name: "unless-stopped" } },
+    });
+    const dir = PROMETHEUS_CONFIG.slice(1, PROMETHEUS_CONFIG.lastIndexOf("/"));
+    const tar = tarArchive([
+      { name: `${dir}/`, mode: 0o755, uid: 0, gid: 0 },
+      { name: `${dir}/prometheus.yml`, mode: 0o644, uid: 0, gid: 0, data: config },
+    ]);
+    await dockerCall("PUT", `/containers/${PROMETHEUS}/archive?path=%2F`, tar);
+    await docker("POST", `/containers/${PROMETHEUS}/start`);
+  }
+  let last = "";
+  for (let i = 0; i < 120; i++) {
+    try {
+      await exec(PROMETHEUS, ["curl", "-sf", `http://127.0.0.1:${prometheusPort(settings)}/-/ready`], 5);
+      return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(0.25);
+  }
+  throw new Error(`Prometheus (${PROMETHEUS}) did not become ready (${last}): check its logs (docker logs ${PROMETHEUS})`);
+}
+
+/** One instant query to the target's Prometheus; undefined when it has no data. */
+async function promQuery(query: string): Promise<number | undefined> {
+  const url = `http://127.0.0.1:${prometheusPort(settings)}/api/v1/query`;
+  return queryValue(await exec(PROMETHEUS, ["curl", "-s", "--get", "--data-urlencode", `query=${query}`, url], 10));
+}
+
+/** The step's metric gates over the window just held, for the new version's servers. */
+async function metricGate(fresh: string[]): Promise<{ ok: boolean; reason: string }> {
+  const g = settings.metrics!;
+  await sleep(1.5); // the last second of the window scraped
+  const q = (query: string) => expandQuery(query, fresh, settings.windowSeconds);
+  const [errorRatio, p99] = await Promise.all([
+    promQuery(q(g.errorQuery)),
+    g.maxP99Seconds > 0 && g.latencyQuery ? promQuery(q(g.latencyQuery)) : Promise.resolve(undefined),
+  ]);
+  return metricVerdict(g, settings.maxErrorRate, errorRatio, p99);
+}
+
 /** The slot taking traffic (the first with a weight above 0), if any. */
 async function liveSlot(): Promise<Slot | undefined> {
   const s = await stats();
@@ -589,11 +662,20 @@ async function restore(p: Progress): Promise<string> {
 }
 
 /** Holds traffic `share` on `fresh` for the window and judges it. */
-async function observe(fresh: string[], traffic: number): Promise<Step> {
+async function observe(fresh: string[], traffic: number, first: boolean): Promise<Step> {
   const before = await stats();
   const t0 = Date.now();
   await sleep(settings.windowSeconds);
-  const step = { traffic, ...gate(before, await stats(), fresh, settings.maxErrorRate), seconds: (Date.now() - t0) / 1000 };
+  const counted = gate(before, await stats(), fresh, settings.maxErrorRate);
+  let verdict = { ok: counted.ok, reason: counted.reason };
+  // with Prometheus, the proxy's counters still say which replicas are up and count the requests; PromQL decides
+  if (settings.metrics && !counted.reason.startsWith("health:")) {
+    verdict = await metricGate(fresh);
+    // a first deploy has nothing to fall back to: no data there is no reason to take it down
+    if (!verdict.ok && first && verdict.reason.startsWith("inconclusive"))
+      verdict = { ok: true, reason: `${verdict.reason}; first deploy, kept` };
+  }
+  const step = { traffic, ...counted, ...verdict, seconds: (Date.now() - t0) / 1000 };
   report.steps.push(step);
   report.failedRequests += step.failed;
   say(`${traffic}% on the new version for ${settings.windowSeconds}s: ${step.ok ? "healthy" : "FAILED"}, ${step.reason}`);
@@ -603,6 +685,7 @@ async function observe(fresh: string[], traffic: number): Promise<Step> {
 async function rollout(): Promise<number> {
   let containers = await list();
   let live = await ensureProxy(containers);
+  await ensurePrometheus(containers);
   // a rollout another run left half done: put right first (never "already live" for a canary at 10%)
   const pending = await readProgress();
   if (pending) {
@@ -670,7 +753,7 @@ async function rollout(): Promise<number> {
       attemptStart ??= await stats();
       await setWeight([fresh[i]], 100);
       await setWeight([old[i]], 0);
-      const step = await observe(fresh.slice(0, i + 1), Math.round(((i + 1) / fresh.length) * 100));
+      const step = await observe(fresh.slice(0, i + 1), Math.round(((i + 1) / fresh.length) * 100), false);
       if (!step.ok) return back(step.reason);
       await docker("POST", `/containers/${settings.app}-${old[i]}/stop?t=10`);
     }
@@ -686,7 +769,7 @@ async function rollout(): Promise<number> {
       // new weight first, then old: there is never a moment with no server to take a request
       await setWeight(fresh, share);
       await setWeight(old, 100 - share);
-      const step = await observe(fresh, share);
+      const step = await observe(fresh, share, !old.length);
       if (!step.ok) return back(step.reason);
     }
   }

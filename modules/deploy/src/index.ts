@@ -26,8 +26,10 @@ import { type DeploySettings, parseSteps, STRATEGIES, type Strategy } from "./pl
 import { setKustomizeImage } from "./kustomize.ts";
 import { servingImage } from "./docker-api.ts";
 import { parseSshHost } from "./ssh.ts";
+import { checkQuery, DEFAULT_ERROR_QUERY, DEFAULT_LATENCY_QUERY, type MetricGates } from "./metrics.ts";
 
 export * from "./plan.ts";
+export { DEFAULT_ERROR_QUERY, DEFAULT_LATENCY_QUERY } from "./metrics.ts";
 export { setKustomizeImage } from "./kustomize.ts";
 
 const CONTROLLER_DIR = "/opt/slipway/deploy";
@@ -76,6 +78,10 @@ export class DeployEnvironment {
   @field() windowSeconds: float = 10;
   @field() maxErrorRate: float = 0.01;
   @field() canarySteps: number[] = [10, 50, 100];
+  /** Gates from Prometheus (withPrometheusGates): the error-ratio and p99-latency PromQL queries, the p99 ceiling */
+  @field() errorQuery: string = "";
+  @field() latencyQuery: string = "";
+  @field() maxP99Seconds: float = 0;
   /** The app's plain environment, as NAME=value */
   @field() env: string[] = [];
   /** Names of the app's secret variables, in the order of `secrets` */
@@ -196,6 +202,24 @@ export class DeployEnvironment {
     if (!(windowSeconds > 0)) throw new Error(`gate window ${windowSeconds} is not a number of seconds`);
     if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) throw new Error(`max error rate ${maxErrorRate} is not between 0 and 1 (0.01 = 1%)`);
     return this.with({ windowSeconds, maxErrorRate });
+  }
+
+  /**
+   * Each traffic step gated by Prometheus instead of the proxy's counters: a Prometheus beside the proxy scrapes the
+   * proxy's exporter and each replica's /metrics every second. errorQuery's value must stay at most the gate's
+   * maxErrorRate; latencyQuery's (seconds) at most maxP99Seconds (0: no latency gate). In both, $servers is the
+   * new version's servers (a regex, e.g. green-1|green-2) and $window the gate's window. The defaults: the proxy's
+   * 5xx ratio of the new servers (today's gate, in PromQL) and the p99 of the app's http_request_duration_seconds.
+   * A query with no data is inconclusive: the step fails (except on a first deploy, which has nothing to go back to).
+   */
+  @func()
+  withPrometheusGates(errorQuery = "", latencyQuery = "", maxP99Seconds: float = 0): DeployEnvironment {
+    if (!(maxP99Seconds >= 0)) throw new Error(`max p99 ${maxP99Seconds} is not a number of seconds (0: no latency gate)`);
+    return this.with({
+      errorQuery: checkQuery(errorQuery || DEFAULT_ERROR_QUERY, "error query"),
+      latencyQuery: checkQuery(latencyQuery || DEFAULT_LATENCY_QUERY, "latency query"),
+      maxP99Seconds,
+    });
   }
 
   /** A canary's traffic steps: rising percentages ending at 100 (default 10, 50, 100). */
@@ -394,7 +418,12 @@ export class DeployEnvironment {
       env,
       secretNames: this.secretNames,
       ...(this.run ? { run: this.run } : {}),
+      ...(this.errorQuery ? { metrics: this.metricGates() } : {}),
     };
+  }
+
+  private metricGates(): MetricGates {
+    return { errorQuery: this.errorQuery, latencyQuery: this.latencyQuery, maxP99Seconds: this.maxP99Seconds };
   }
 
   /** The digest written into the kustomization of the GitOps repository, committed and pushed. */
@@ -472,6 +501,7 @@ export class DeployEnvironment {
       .withDirectory(CONTROLLER_DIR, controllerSource())
       // the proxy and the deploy lock's idle container run the pinned HAProxy image
       .withEnvVariable("SLIPWAY_PROXY_IMAGE", await pins().image("haproxy"))
+      .withEnvVariable("SLIPWAY_PROMETHEUS_IMAGE", this.errorQuery ? await pins().image("prometheus") : "")
       .withEnvVariable("DOCKER_HOST", `unix://${DOCKER_SOCKET}`)
       .withEnvVariable("SLIPWAY_DEPLOY", JSON.stringify(s));
     if (this.sshHost) {
@@ -561,7 +591,8 @@ function controllerSource(): Directory {
     .withNewFile("container/controller.ts", read("container/controller.ts"))
     .withNewFile("src/plan.ts", read("src/plan.ts"))
     .withNewFile("src/docker-api.ts", read("src/docker-api.ts"))
-    .withNewFile("src/ssh.ts", read("src/ssh.ts"));
+    .withNewFile("src/ssh.ts", read("src/ssh.ts"))
+    .withNewFile("src/metrics.ts", read("src/metrics.ts"));
 }
 
 /** A report as the controller writes one, for outcomes decided before or without it. */

@@ -4,6 +4,8 @@
  * runs under plain node (type stripping): no enums, no parameter properties, type-only imports marked as such.
  */
 
+import { exporterPort, type MetricGates } from "./metrics.ts";
+
 export const STRATEGIES = ["rolling", "blue-green", "canary"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 export type Slot = "blue" | "green";
@@ -30,6 +32,8 @@ export interface DeploySettings {
   secretNames: string[];
   /** The run this rollout belongs to (named in the lock; its own recovery may take the lock over) */
   run?: string;
+  /** Gates from Prometheus (metrics.ts) instead of the proxy's counters; absent: the counters */
+  metrics?: MetricGates;
 }
 
 /** The proxy's named Docker volume is mounted here: its config, its runtime API socket and its saved server state. */
@@ -105,6 +109,10 @@ export function haproxyConfig(s: DeploySettings, live: Slot | undefined): string
     "  default-server inter 500ms fall 2 rise 2",
     ...line("blue"),
     ...line("green"),
+    // the proxy's counters for Prometheus, on loopback only
+    ...(s.metrics
+      ? ["frontend metrics", `  bind 127.0.0.1:${exporterPort(s)}`, "  http-request use-service prometheus-exporter if { path /metrics }"]
+      : []),
     "",
   ].join("\n");
 }

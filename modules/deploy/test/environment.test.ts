@@ -51,7 +51,7 @@ describe("DeployEnvironment: an environment built with withX()", () => {
   });
   it("refuses to deploy without a target", async () => {
     await expect(staging().deploy("r/app@sha256:1", undefined as never)).rejects.toThrow(
-      "environment staging has no target: call withDockerHost or withGitops first",
+      "environment staging has no target: call withDockerHost, withSshHost or withGitops first",
     );
   });
 });

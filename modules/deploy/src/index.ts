@@ -207,18 +207,18 @@ export class DeployEnvironment {
   /**
    * Each traffic step gated by Prometheus instead of the proxy's counters: a Prometheus beside the proxy scrapes the
    * proxy's exporter and each replica's /metrics every second. errorQuery's value must stay at most the gate's
-   * maxErrorRate; latencyQuery's (seconds) at most maxP99Seconds (0: no latency gate). In both, $servers is the
+   * maxErrorRate; latencyQuery's (seconds, the p99 by default) at most maxLatency (0: no latency gate). In both, $servers is the
    * new version's servers (a regex, e.g. green-1|green-2) and $window the gate's window. The defaults: the proxy's
    * 5xx ratio of the new servers (today's gate, in PromQL) and the p99 of the app's http_request_duration_seconds.
    * A query with no data is inconclusive: the step fails (except on a first deploy, which has nothing to go back to).
    */
   @func()
-  withPrometheusGates(errorQuery = "", latencyQuery = "", maxP99Seconds: float = 0): DeployEnvironment {
-    if (!(maxP99Seconds >= 0)) throw new Error(`max p99 ${maxP99Seconds} is not a number of seconds (0: no latency gate)`);
+  withPrometheusGates(errorQuery = "", latencyQuery = "", maxLatency: float = 0): DeployEnvironment {
+    if (!(maxLatency >= 0)) throw new Error(`max latency ${maxLatency} is not a number of seconds (0: no latency gate)`);
     return this.with({
       errorQuery: checkQuery(errorQuery || DEFAULT_ERROR_QUERY, "error query"),
       latencyQuery: checkQuery(latencyQuery || DEFAULT_LATENCY_QUERY, "latency query"),
-      maxP99Seconds,
+      maxP99Seconds: maxLatency,
     });
   }
 

@@ -80,9 +80,12 @@ const liveImages = async (app = "node-api") => [
   ),
 ];
 
-async function underLoad<T>(action: () => Promise<T>, url = URL) {
+async function underLoad<T extends { out: string }>(action: () => Promise<T>, url = URL) {
   const load = startLoad(`${url}/notes`, 4);
   const result = await action();
+  // the gates' lines, for the record
+  for (const line of result.out.split("\n").filter((l) => /^deploy remote: (\d+% on|passed|failed)/.test(l)))
+    process.stderr.write(`${line}\n`);
   const report = await load.stop();
   process.stderr.write(`load on ${url}: ${report.sent} requests sent, ${report.failed} failed ${JSON.stringify(report.statuses)}\n`);
   return { result, load: report };
@@ -219,13 +222,15 @@ describe("metric gates from Prometheus, on the SSH host", () => {
     remote(
       `SLIPWAY_APP=metrics-api\nSLIPWAY_URL=${METRICS_URL}\nSLIPWAY_APP_PORT=19400\nSLIPWAY_STRATEGY=canary\nSLIPWAY_GATE_WINDOW=5s\nSLIPWAY_GATE_METRICS=prometheus\nSLIPWAY_GATE_MAX_P99=150ms`,
     );
-  const load = <T>(action: () => Promise<T>) => underLoad(action, METRICS_URL);
+  const load = <T extends { out: string }>(action: () => Promise<T>) => underLoad(action, METRICS_URL);
 
   it("a canary gated by PromQL (error ratio, p99) under load: 0 failed requests; Prometheus scrapes the proxy and the app", async () => {
     gated();
-    const first = await load(() => deploy(images.v1));
-    expect(first.result.code, first.result.out).toBe(0);
-    expect(first.result.out).toMatch(/^deploy remote: starting Prometheus on 127\.0\.0\.1:19591 \(the gates' metrics\)$/m);
+    // nothing serves yet, so no load: the first deploy's gate has no data, which a first deploy keeps
+    const first = await deploy(images.v1);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/^deploy remote: starting Prometheus on 127\.0\.0\.1:19591 \(the gates' metrics\)$/m);
+    expect(first.out).toMatch(/^deploy remote: 100% on the new version for 5s: healthy, inconclusive: .*; first deploy, kept$/m);
     const { result, load: report } = await load(() => deploy(images.v2));
     expect(result.code, result.out).toBe(0);
     for (const share of [10, 50, 100])

@@ -12,7 +12,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { $ } from "zx";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { CLI, copyWith, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
+import { CLI, copyWith, EXAMPLE, exampleVersions, releaseImage, ROOT, run, slipway, tempDir } from "./helpers.ts";
 import { commitOf } from "../cli/git.ts";
 import { normalSource } from "../../modules/sign/src/policy.ts";
 import { startLoad } from "./load.ts";
@@ -91,24 +91,7 @@ Promise.all(all.map((t) => new Promise((done) => {
   s.on("error", (e) => done([t, e.code]));
 }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));`;
 
-async function release(source: string, ...extra: string[]): Promise<string> {
-  const r = await slipway(
-    "release",
-    "--source",
-    source,
-    "--key",
-    join(keys, "cosign.key"),
-    "--password-env",
-    "SLIPWAY_DEPLOY_TEST_PASSWORD",
-    "--vuln-db",
-    join(ROOT, "ci/test/fixtures/osv"),
-    "--reports",
-    tempDir("reports"),
-    ...extra,
-  );
-  expect(r.code, r.out).toBe(0);
-  return /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out)![1];
-}
+const release = (source: string, ...extra: string[]) => releaseImage(source, keys, "SLIPWAY_DEPLOY_TEST_PASSWORD", ...extra);
 
 /** `slipway deploy` of image to env from the example, verified with keyDir's cosign.pub. */
 const deployArgs = (env: string, image: string, keyDir = keys) => [
@@ -143,14 +126,7 @@ beforeAll(async () => {
   keys = tempDir("keys");
   expect((await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_DEPLOY_TEST_PASSWORD")).code).toBe(0);
   // three signed versions: the example, a changed copy, and a copy whose /notes answers 500 (health stays fine)
-  const v2 = copyWith("src/notes.ts", (t) => `${t}\nexport const version = 2;\n`);
-  const broken = copyWith("src/app.ts", (t) =>
-    t.replace(
-      'app.get("/notes", async () => notes.list());',
-      'app.get("/notes", async (_req, reply) => reply.code(500).send({ error: "deliberately broken" }));',
-    ),
-  );
-  expect(readFileSync(join(broken, "src/app.ts"), "utf8")).toContain("deliberately broken");
+  const { v2, broken } = exampleVersions();
   images.v1 = await release(EXAMPLE);
   images.v2 = await release(v2, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
   images.broken = await release(broken, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");

@@ -48,3 +48,45 @@ export function sourceFiles(dir: string, skip: string[] = []): string[] {
 }
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `slipway-${prefix}-`));
+
+/**
+ * Copies of the example for deploy tests, each a version of its own: v2 (a changed file), broken (/notes answers
+ * 500, /health stays fine) and slow (/notes answers 300 ms later).
+ */
+export function exampleVersions(): { v2: string; broken: string; slow: string } {
+  const notes = 'app.get("/notes", async () => notes.list());';
+  const edited = (replacement: string) =>
+    copyWith("src/app.ts", (t) => {
+      if (!t.includes(notes)) throw new Error(`examples/node-api/src/app.ts no longer has ${notes}: update exampleVersions`);
+      return t.replace(notes, replacement);
+    });
+  return {
+    v2: copyWith("src/notes.ts", (t) => `${t}\nexport const version = 2;\n`),
+    broken: edited('app.get("/notes", async (_req, reply) => reply.code(500).send({ error: "deliberately broken" }));'),
+    slow: edited('app.get("/notes", async () => (await new Promise((r) => setTimeout(r, 300)), notes.list()));'),
+  };
+}
+
+/** `slipway release`'s arguments for source signed with keys/cosign.key (its password in the variable passwordEnv), scanned against the fixture advisories. */
+export const releaseArgs = (source: string, keys: string, passwordEnv: string, ...extra: string[]): string[] => [
+  "release",
+  "--source",
+  source,
+  "--key",
+  join(keys, "cosign.key"),
+  "--password-env",
+  passwordEnv,
+  "--vuln-db",
+  join(ROOT, "ci/test/fixtures/osv"),
+  "--reports",
+  tempDir("reports"),
+  ...extra,
+];
+
+/** That release run (releaseArgs); the published repository@sha256 reference, or an error with the output. */
+export async function releaseImage(source: string, keys: string, passwordEnv: string, ...extra: string[]): Promise<string> {
+  const r = await slipway(...releaseArgs(source, keys, passwordEnv, ...extra));
+  const m = /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out);
+  if (r.code !== 0 || !m) throw new Error(`slipway release of ${source} failed (exit ${r.code}):\n${r.out}`);
+  return m[1];
+}

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, copyExample, copyWith, EXAMPLE, ROOT, run, slipway, tempDir } from "./helpers.ts";
+import { CLI, copyExample, EXAMPLE, exampleVersions, releaseImage, run, slipway, tempDir } from "./helpers.ts";
 import { startLoad } from "./load.ts";
 import { commitOf } from "../cli/git.ts";
 import { normalSource } from "../../modules/sign/src/policy.ts";
@@ -23,26 +23,7 @@ const source = copyExample();
 
 const remote = (line: string) => writeFileSync(join(source, ".env.remote.local"), `${line}\n`);
 
-async function release(dir: string, ...extra: string[]): Promise<string> {
-  const r = await slipway(
-    "release",
-    "--source",
-    dir,
-    "--key",
-    join(keys, "cosign.key"),
-    "--password-env",
-    "SLIPWAY_SSH_TEST_PASSWORD",
-    "--vuln-db",
-    join(ROOT, "ci/test/fixtures/osv"),
-    "--reports",
-    tempDir("reports"),
-    ...extra,
-  );
-  expect(r.code, r.out).toBe(0);
-  return /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(r.out)![1];
-}
-
-const deploy = (image: string) =>
+const deploy = (image: string, reports = tempDir("reports")) =>
   slipway(
     "deploy",
     "--env",
@@ -54,7 +35,7 @@ const deploy = (image: string) =>
     "--public-key",
     join(keys, "cosign.pub"),
     "--reports",
-    tempDir("reports"),
+    reports,
   );
 
 /** What runs on the SSH host, read over SSH: container name -> its state and image label. */
@@ -102,22 +83,8 @@ beforeAll(async () => {
   ]);
   keys = tempDir("keys");
   expect((await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_SSH_TEST_PASSWORD")).code).toBe(0);
-  const v2 = copyWith("src/notes.ts", (t) => `${t}\nexport const version = 2;\n`);
-  const broken = copyWith("src/app.ts", (t) =>
-    t.replace(
-      'app.get("/notes", async () => notes.list());',
-      'app.get("/notes", async (_req, reply) => reply.code(500).send({ error: "deliberately broken" }));',
-    ),
-  );
-  expect(readFileSync(join(broken, "src/app.ts"), "utf8")).toContain("deliberately broken");
-  // answers as v1 does, each /notes 300 ms later
-  const slow = copyWith("src/app.ts", (t) =>
-    t.replace(
-      'app.get("/notes", async () => notes.list());',
-      'app.get("/notes", async () => (await new Promise((r) => setTimeout(r, 300)), notes.list()));',
-    ),
-  );
-  expect(readFileSync(join(slow, "src/app.ts"), "utf8")).toContain("setTimeout(r, 300)");
+  const { v2, broken, slow } = exampleVersions();
+  const release = (dir: string, ...extra: string[]) => releaseImage(dir, keys, "SLIPWAY_SSH_TEST_PASSWORD", ...extra);
   images.v1 = await release(EXAMPLE);
   images.v2 = await release(v2, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
   images.broken = await release(broken, "--allow-no-commit", "--repository", "127.0.0.1:5000/node-api");
@@ -250,21 +217,7 @@ describe("metric gates from Prometheus, on the SSH host", () => {
   it("a version that answers 500 is rolled back at its first gate by the PromQL error ratio; the report counts the failed requests", async () => {
     gated();
     const reports = tempDir("reports");
-    const { result, load: report } = await load(() =>
-      slipway(
-        "deploy",
-        "--env",
-        "remote",
-        "--source",
-        source,
-        "--image",
-        images.broken,
-        "--public-key",
-        join(keys, "cosign.pub"),
-        "--reports",
-        reports,
-      ),
-    );
+    const { result, load: report } = await load(() => deploy(images.broken, reports));
     expect(result.code, result.out).toBe(1);
     const m =
       /^deploy remote: failed and rolled back, error ratio 100\.0% above 1\.0% \(PromQL\); (\d+) failed request\(s\) during the attempt; the previous version serves$/m.exec(

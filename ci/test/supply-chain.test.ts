@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { paths } from "../platform/host.ts";
 import { registryAuthorization } from "../platform/registry.ts";
 import { GO_TOOLS } from "../platform/versions.ts";
-import { copyExample, EXAMPLE, ROOT, slipway, tempDir } from "./helpers.ts";
+import { copyExample, EXAMPLE, releaseArgs, ROOT, slipway, tempDir } from "./helpers.ts";
 
 const ADVISORIES = join(ROOT, "ci/test/fixtures/osv");
 const PASSWORD = "slipway-test-key-password";
@@ -24,21 +24,7 @@ beforeAll(async () => {
   expect(r.code, r.out).toBe(0);
 });
 
-const release = (source: string, ...extra: string[]) =>
-  slipway(
-    "release",
-    "--source",
-    source,
-    "--key",
-    join(keys, "cosign.key"),
-    "--password-env",
-    "SLIPWAY_TEST_KEY_PASSWORD",
-    "--vuln-db",
-    ADVISORIES,
-    "--reports",
-    tempDir("reports"),
-    ...extra,
-  );
+const release = (source: string, ...extra: string[]) => slipway(...releaseArgs(source, keys, "SLIPWAY_TEST_KEY_PASSWORD", ...extra));
 
 /** A copy of the example outside git, with `edit` applied in it. */
 function copy(edit: (dir: string) => void | Promise<void>): Promise<string> {

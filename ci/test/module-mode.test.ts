@@ -125,6 +125,27 @@ describe("module mode: dagger functions, call and check on the real engine", () 
       "message",
     );
     expect(refused).toMatch(/^deploy staging: refused, .*signature.*nothing changed on staging$/i);
+    // an SSH Docker host and Prometheus gates, as a module-mode caller spells them; the key is a Secret, in no setting
+    const secrets = tempDir("ssh");
+    writeFileSync(join(secrets, "key"), "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key-7f3a\n-----END OPENSSH PRIVATE KEY-----\n");
+    writeFileSync(join(secrets, "known_hosts"), "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJq\n");
+    const settings = await call(
+      "deploy",
+      "environment",
+      "--name=remote",
+      "--app=node-api",
+      "with-ssh-host",
+      "--host=ssh://deploy@203.0.113.10",
+      `--key=file:${join(secrets, "key")}`,
+      `--known-hosts=file:${join(secrets, "known_hosts")}`,
+      "--listen=203.0.113.10:18090",
+      "--app-port=19000",
+      "with-prometheus-gates",
+      "--max-latency=0.25",
+      "settings",
+    );
+    expect(JSON.parse(settings)).toMatchObject({ listen: "203.0.113.10:18090", appPort: 19000, metrics: { maxP99Seconds: 0.25 } });
+    expect(settings).not.toContain("not-a-real-key");
     // smoke checks an app on this host's loopback through a tunnel
     const app = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
     await once(app, "listening");

@@ -1,6 +1,6 @@
 /** What the tests share: commands as a user runs them, copies of the example, the repository's source files. */
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -25,7 +25,7 @@ export function run(
 export const slipway = (...args: string[]) => run(process.execPath, [CLI, ...args]);
 
 /** A copy of the example at dir (a new temporary directory by default), without node_modules, reports or dist. */
-export function copyExample(dir = mkdtempSync(join(tmpdir(), "slipway-example-"))): string {
+export function copyExample(dir = tempDir("example")): string {
   cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !/node_modules|reports|dist/.test(src.slice(EXAMPLE.length)) });
   return dir;
 }
@@ -47,7 +47,20 @@ export function sourceFiles(dir: string, skip: string[] = []): string[] {
   });
 }
 
-export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `slipway-${prefix}-`));
+const made: string[] = [];
+
+/** A new temporary directory, removed when the test file ends (removeTempDirs; SLIPWAY_KEEP_TEMP=1 keeps them). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `slipway-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes the temporary directories this test file made (ci/test/engine-env.ts calls it after each file). */
+export function removeTempDirs(): void {
+  if (process.env.SLIPWAY_KEEP_TEMP === "1") return;
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /**
  * Copies of the example for deploy tests, each a version of its own: v2 (a changed file), broken (/notes answers

@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CLI, copyExample, EXAMPLE, exampleVersions, releaseImage, run, slipway, tempDir } from "./helpers.ts";
 import { startLoad } from "./load.ts";
 import { commitOf } from "../cli/git.ts";
@@ -103,7 +103,6 @@ beforeAll(async () => {
   expect(t.code, t.out).toBe(0);
 }, 1_200_000);
 
-afterAll(() => writeFileSync(join(source, ".env.remote.local"), ""));
 
 describe("a Docker host over SSH", () => {
   it("rolling, blue-green and canary under load, each with 0 failed requests; the app runs on the SSH host", async () => {

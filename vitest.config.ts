@@ -2,10 +2,12 @@ import { defineConfig } from "vitest/config";
 
 /**
  * `npm test` (ci/test/suite.ts) runs these alone, after the rest: they stop, restart or kill the engine, or change
- * what the registry mirror serves, which would fail whatever else runs meanwhile.
+ * what the registry mirror serves, which would fail whatever else runs meanwhile; integration-stage checks that the
+ * stage leaves no Docker engine process in the Dagger engine, which another file's Docker service would fail.
  */
 export const EXCLUSIVE = [
   "ci/test/engine-lifecycle.test.ts",
+  "ci/test/integration-stage.test.ts",
   "ci/test/registry.test.ts",
   "ci/test/reliability.test.ts",
   "ci/test/reproducible.test.ts",
@@ -13,16 +15,16 @@ export const EXCLUSIVE = [
 ];
 
 /**
- * The files that deploy to the local targets (node-api and team-notes on staging and production, the previews) or
- * run the integration stage (its Docker engine's image store is one cache volume, which integration-stage empties):
- * one after another, side by side with the files that only use the engine and the registry (every other file).
+ * The files that deploy to the local targets (node-api and team-notes on staging and production, the previews, the
+ * SSH test host) or run the integration stage (pipeline and wrappers: its Docker engine's image store is one cache
+ * volume): one after another, side by side with the files that only use the engine and the registry (every other
+ * file).
  */
 export const TARGET_FILES = [
   "ci/test/deploy.test.ts",
   "ci/test/team-pipeline.test.ts",
   "ci/test/pipeline.test.ts",
   "ci/test/wrappers.test.ts",
-  "ci/test/integration-stage.test.ts",
   "ci/test/ssh-host.test.ts",
 ];
 

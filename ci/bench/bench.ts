@@ -6,9 +6,11 @@
  *   (e) the whole pipeline, lint to production smoke, warm with no change (sign, verify and deploys no-ops);
  *   (f) the whole pipeline after a one-file change, through production;
  *   (g) the CLI's own start: `slipway --help`, and a cached `slipway lint` of the example (its answer is in the
- *       engine's cache: the time is the CLI's start, its connection and one query).
+ *       engine's cache: the time is the CLI's start, its connection and one query);
+ *   (h) a rollout's duration by target: `slipway deploy` of a new version by blue-green, gated for 5 s, to the
+ *       Docker host on this machine (staging) and to the Docker host over SSH (`targets up ssh-host`).
  * Prints the times, the ratios b/a, c/a, d/a and (g)'s targets with the machine and date, and writes BENCHMARKS.md.
- * Options: --runs N (default 3), --out FILE (default BENCHMARKS.md), --only abcd,ef,g (some groups of measures:
+ * Options: --runs N (default 3), --out FILE (default BENCHMARKS.md), --only abcd,ef,g,h (some groups of measures:
  * prints their rows and writes a file only when --out is given).
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -19,6 +21,8 @@ import { parseArgs, promisify } from "node:util";
 import { $ } from "zx";
 import { ENGINE_CONTAINER, ENGINE_VOLUME } from "../platform/engine.ts";
 import { DAGGER_VERSION } from "../platform/versions.ts";
+import { commitOf } from "../cli/git.ts";
+import { normalSource } from "../../modules/sign/src/policy.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const EXAMPLE = join(ROOT, "examples/node-api");
@@ -29,7 +33,7 @@ const STAGES = "lint,typecheck,test,build";
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, out: { type: "string" }, only: { type: "string" } } });
 const RUNS = Number(values.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs ${values.runs} is not a positive whole number`);
-const GROUPS = ["abcd", "ef", "g"];
+const GROUPS = ["abcd", "ef", "g", "h"];
 const ONLY = values.only?.split(",");
 for (const g of ONLY ?? [])
   if (!GROUPS.includes(g)) throw new Error(`--only ${values.only}: name groups of measures among ${GROUPS.join(", ")}`);
@@ -148,6 +152,65 @@ async function wholePipeline(dir: string): Promise<{ e: number[]; f: number[] }>
   return { e, f };
 }
 
+/**
+ * (h): two signed versions of a copy, trusted for its environments in a trust directory of the bench's own, then
+ * deployed in turn RUNS times to each target by blue-green with a 5 s gate (the first deploy to each not timed).
+ */
+async function rollouts(dir: string): Promise<{ local: number[]; ssh: number[] }> {
+  const keys = mkdtempSync(join(tmpdir(), "slipway-bench-keys-"));
+  const env = { ...process.env, SLIPWAY_TRUST_DIR: mkdtempSync(join(tmpdir(), "slipway-bench-trust-")), SLIPWAY_BENCH_KEY: "bench" };
+  const cli = (...args: string[]) => $({ quiet: true, env })`node ${CLI} ${args}`;
+  await cli("targets", "up");
+  await cli("targets", "up", "ssh-host");
+  await cli("keys", "--out", keys, "--password-env", "SLIPWAY_BENCH_KEY");
+  const release = async () => {
+    const out = (
+      await cli(
+        "release",
+        "--source",
+        dir,
+        "--key",
+        join(keys, "cosign.key"),
+        "--password-env",
+        "SLIPWAY_BENCH_KEY",
+        "--reports",
+        join(dir, "reports"),
+      )
+    ).stdout;
+    return /^publish: (\S+@sha256:[0-9a-f]{64})$/m.exec(out)![1];
+  };
+  const versions = [await release()];
+  appendFileSync(join(dir, "src/notes.ts"), "\nexport const benchRollout = 2;\n");
+  await $({ cwd: dir, quiet: true })`git -c user.name=bench -c user.email=bench@localhost commit -qam rollout`;
+  versions.push(await release());
+  const settings = "SLIPWAY_STRATEGY=blue-green\nSLIPWAY_GATE_WINDOW=5s\n";
+  for (const target of ["staging", "remote"]) {
+    writeFileSync(join(dir, `.env.${target}.local`), settings);
+    await cli(
+      "trust",
+      "add",
+      "--env",
+      target,
+      "--public-key",
+      join(keys, "cosign.pub"),
+      "--source",
+      normalSource((await commitOf(dir))!.source),
+    );
+  }
+  const deploy = (target: string, image: string) =>
+    timed(`rollout to ${target}`, () =>
+      cli("deploy", "--env", target, "--source", dir, "--image", image, "--reports", join(dir, "reports")),
+    );
+  const local: number[] = [],
+    ssh: number[] = [];
+  for (const target of ["staging", "remote"]) await deploy(target, versions[1]); // not timed: whatever was live before
+  for (let i = 0; i < RUNS; i++) {
+    local.push(await deploy("staging", versions[i % 2]));
+    ssh.push(await deploy("remote", versions[i % 2]));
+  }
+  return { local, ssh };
+}
+
 await $({ quiet: true })`node ${CLI} engine up`;
 const a: number[] = [],
   b: number[] = [],
@@ -171,9 +234,10 @@ if (wants("abcd")) {
 }
 const whole = wants("ef") ? (say("the whole pipeline"), await wholePipeline(await copy())) : { e: [], f: [] };
 const g = wants("g") ? (say("the CLI's start"), await cliStart(dir ?? (await copy()))) : { help: [], lint: [] };
+const h = wants("h") ? (say("rollouts by target"), await rollouts(await copy())) : { local: [], ssh: [] };
 
 const [ma, mb, mc, md] = [a, b, c, d].map(median);
-const [mgHelp, mgLint, me, mf] = [g.help, g.lint, whole.e, whole.f].map(median);
+const [mgHelp, mgLint, me, mf, mhLocal, mhSsh] = [g.help, g.lint, whole.e, whole.f, h.local, h.ssh].map(median);
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 const machine = `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${execFileSync("sh", ["-c", ". /etc/os-release && echo $PRETTY_NAME"]).toString().trim()}`;
 const date = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -203,6 +267,12 @@ const table = [
         `| (g) CLI start: \`slipway --help\` | ${mgHelp.toFixed(2)} s | ${fmt(g.help, 2)} | ${seconds(mgHelp, 0.3)} |`,
         `| (g) CLI start: cached \`slipway lint\` of the example | ${mgLint.toFixed(2)} s | ${fmt(g.lint, 2)} | ${seconds(mgLint, 1.5)} |`,
       ]),
+  ...(!wants("h")
+    ? []
+    : [
+        `| (h) rollout, blue-green with a 5 s gate: Docker host on this machine (staging) | ${mhLocal.toFixed(1)} s | ${fmt(h.local)} | measured |`,
+        `| (h) rollout, blue-green with a 5 s gate: Docker host over SSH (ssh-host) | ${mhSsh.toFixed(1)} s | ${fmt(h.ssh)} | ssh/local = ${(mhSsh / mhLocal).toFixed(2)} |`,
+      ]),
 ].join("\n");
 process.stdout.write(`\n${date} on ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) each, medians\n\n${table}\n`);
 const efText = `- (e) and (f) run the whole pipeline (deploys to the local staging and production targets and their smoke
@@ -213,6 +283,10 @@ const efText = `- (e) and (f) run the whole pipeline (deploys to the local stagi
 const gText = `- (g) times whole starts of the CLI (\`node ci/bin/slipway.js\`, from its bundle), after one untimed start of each:
   \`slipway --help\` (no engine), and \`slipway lint --source <the copy>\` whose answer the engine has cached, so
   what remains is the start, the connection to the engine and one query.
+`;
+const hText = `- (h) deploys two signed versions of a fresh copy in turn (each deploy a real rollout: new replicas, health
+  checks, the traffic switched, a 5 s gate, the old ones retired), \`slipway deploy\` timed whole (verification
+  included), to the local staging target and to the SSH test host; the first deploy to each is not timed.
 `;
 if (OUT) {
   writeFileSync(
@@ -225,7 +299,7 @@ ${RUNS} run(s) of each measure, medians.
 
 ${table}
 
-${wants("ef") ? efText : ""}${wants("g") ? gText : ""}`
+${wants("ef") ? efText : ""}${wants("g") ? gText : ""}${wants("h") ? hText : ""}`
       : `# Benchmarks
 
 Written by \`npm run bench\` (ci/bench/bench.ts) on ${date}: ${machine}; Dagger ${DAGGER_VERSION}; ${RUNS} run(s) of
@@ -241,7 +315,7 @@ ${table}
 - (b) empties the engine's cache before each run (engine container and its state volume removed, \`engine up\`
   starts a fresh one, not timed); the local registry mirror stays warm.
 - (c) reruns (b)'s source unchanged; (d) appends one line to src/notes.ts and commits it.
-${efText}${gText}`,
+${efText}${gText}${hText}`,
   );
   say(`wrote ${OUT}`);
 }

@@ -32,7 +32,7 @@ describe("code stages on examples/node-api", () => {
     const reports = mkdtempSync(join(tmpdir(), "slipway-reports-"));
     const r = await slipway("test", "--source", src, "--reports", reports);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^test: failed \(7 tests, 1 failed, 0 skipped\): test\/unit\/notes\.test\.ts > validateText > trims text/m);
+    expect(r.out).toMatch(/^test: failed \(8 tests, 1 failed, 0 skipped\): test\/unit\/notes\.test\.ts > validateText > trims text/m);
     const junit = readFileSync(join(reports, "test/junit.xml"), "utf8");
     expect(junit).toMatch(/name="validateText &gt; trims text"[^>]*>\s*<failure/);
   });

@@ -79,7 +79,7 @@ beforeAll(async () => {
   await sshToHost([
     "sh",
     "-c",
-    "for a in node-api metrics-api; do docker ps -aq --filter label=slipway.app=$a | xargs -r docker rm -f; docker volume rm -f $a-proxy; done",
+    "for a in node-api metrics-api; do docker ps -aq --filter label=slipway.app=$a | xargs -r docker rm -f; docker volume rm -f $a-proxy; done; docker image prune -af >/dev/null",
   ]);
   keys = tempDir("keys");
   expect((await slipway("keys", "--out", keys, "--password-env", "SLIPWAY_SSH_TEST_PASSWORD")).code).toBe(0);
@@ -102,7 +102,6 @@ beforeAll(async () => {
   ]);
   expect(t.code, t.out).toBe(0);
 }, 1_200_000);
-
 
 describe("a Docker host over SSH", () => {
   it("rolling, blue-green and canary under load, each with 0 failed requests; the app runs on the SSH host", async () => {
@@ -134,6 +133,10 @@ describe("a Docker host over SSH", () => {
       .map((l) => parseInt(l.trim().split(/\s+/)[1].split(":")[1], 16));
     expect(ports).not.toContain(2375);
     expect(ports).not.toContain(2376);
+    // smoke against the SSH host's URL, from here, like any environment's
+    const smoke = await slipway("smoke", "--env", "remote", "--source", source, "--reports", tempDir("reports"));
+    expect(smoke.code, smoke.out).toBe(0);
+    expect(smoke.out).toMatch(/^smoke: passed, 3 check\(s\) against http:\/\/172\.31\.250\.10:18090$/m);
   }, 900_000);
 
   it("a version that answers 500 is rolled back at its first gate; the report counts the failed requests; rollback restores the last good digest", async () => {

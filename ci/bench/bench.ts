@@ -173,6 +173,8 @@ async function rollouts(dir: string): Promise<{ local: number[]; ssh: number[] }
         join(keys, "cosign.key"),
         "--password-env",
         "SLIPWAY_BENCH_KEY",
+        "--vuln-db",
+        join(ROOT, "ci/test/fixtures/osv"),
         "--reports",
         join(dir, "reports"),
       )

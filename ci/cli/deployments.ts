@@ -53,7 +53,7 @@ export function deployEnvironment(env: Environment, registry?: Service): DeployE
   }
   if (env.ssh) {
     const secret = (what: string, ref: string) => {
-      const value = secretValue(`${env.name} ${what}`, ref);
+      const value = secretValue(`${env.name} ${what}`, ref, true);
       return dag.setSecret(`${env.name}-${what}-${createHash("sha256").update(value).digest("hex").slice(0, 16)}`, `${value}\n`);
     };
     return d.withSshHost(

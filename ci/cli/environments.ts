@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { type DeploySettings, parseDuration, parseSteps, STRATEGIES, type Strategy } from "../../modules/deploy/src/plan.ts";
 import { appName, gitBranch, gitRemote, healthPath, repoPath, serviceUrl, variableName, variableValue } from "./inputs.ts";
-import { checkSecretSource, secretSourceRules } from "./secret-sources.ts";
+import { checkDeployCredential, checkSecretSource, secretSourceRules } from "./secret-sources.ts";
 import { parseSshHost } from "../../modules/deploy/src/ssh.ts";
 import { checkQuery, DEFAULT_ERROR_QUERY, DEFAULT_LATENCY_QUERY, type MetricGates } from "../../modules/deploy/src/metrics.ts";
 
@@ -108,7 +108,7 @@ export function loadEnvironment(source: string, name: string): Environment {
       if (!v) throw new Error(`${where(key)} is not set: an ssh:// Docker host needs ${what} (file:PATH or env:VAR) in .env.${name}`);
       if (!/^(env|file):./.test(v))
         throw new Error(`${where(key)} must say where ${what} is (env:VAR or file:PATH), never the value itself`);
-      checkSecretSource(v, where(key), (allowed ??= secretSourceRules()));
+      checkDeployCredential(v, where(key), (allowed ??= secretSourceRules()));
       return v;
     };
     ssh = { key: ref("SLIPWAY_SSH_KEY", "the SSH private key"), knownHosts: ref("SLIPWAY_SSH_KNOWN_HOSTS", "the host's known_hosts line") };
@@ -191,8 +191,8 @@ function dockerHost(value: string, where: string): string {
  * The value of a secret reference (env:VAR or file:PATH), read on the host; only a source the operator allows
  * (checked again here: loadEnvironment checked it with the key's name and file).
  */
-export function secretValue(name: string, ref: string): string {
-  checkSecretSource(ref, `secret ${name}`);
+export function secretValue(name: string, ref: string, credential = false): string {
+  (credential ? checkDeployCredential : checkSecretSource)(ref, `secret ${name}`);
   const [kind, rest] = [ref.slice(0, ref.indexOf(":")), ref.slice(ref.indexOf(":") + 1)];
   if (kind === "env") {
     const v = process.env[rest];

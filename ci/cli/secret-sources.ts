@@ -20,8 +20,20 @@ export const SECRET_SOURCES_FILE = "/etc/slipway/secret-sources";
 /** The allowlist when SECRET_SOURCES_FILE does not exist: the local targets' files, and APP_SECRET_* variables. */
 export const DEFAULT_SECRET_SOURCES = [`file:${paths.cache}/targets/`, "env:APP_SECRET_*"];
 
-/** Never a source, whatever the allowlist says: the signing keys, the registry's credentials, Slipway's variables. */
-export const NEVER_SECRET_SOURCES = [`file:${paths.cache}/keys/`, `file:${paths.cache}/registry-private/`, "env:SLIPWAY_*", "env:COSIGN_*"];
+/** The SSH test host's keys (`targets up ssh-host`): a deploy's credentials by default, never an app's secret. */
+export const SSH_HOST_KEYS = `file:${paths.cache}/ssh-host/`;
+
+/**
+ * Never a source, whatever the allowlist says: the signing keys, the registry's credentials, the SSH test host's
+ * keys, Slipway's variables.
+ */
+export const NEVER_SECRET_SOURCES = [
+  `file:${paths.cache}/keys/`,
+  `file:${paths.cache}/registry-private/`,
+  SSH_HOST_KEYS,
+  "env:SLIPWAY_*",
+  "env:COSIGN_*",
+];
 
 const RULE = /^(file:\/\S*|env:[A-Za-z_*][A-Za-z0-9_*]*)$/;
 
@@ -67,7 +79,13 @@ function covers(rule: string, ref: string): boolean {
  * not, as the end of a one-line refusal. A file is judged by its normalized path and, when it exists, by the path
  * its symbolic links lead to: both must be allowed.
  */
-export function secretSourceRefusal(ref: string, rules: string[], from: string, realpath = realOrSelf): string | null {
+export function secretSourceRefusal(
+  ref: string,
+  rules: string[],
+  from: string,
+  realpath = realOrSelf,
+  never = NEVER_SECRET_SOURCES,
+): string | null {
   const kind = ref.slice(0, ref.indexOf(":"));
   const value = ref.slice(ref.indexOf(":") + 1);
   let refs: string[];
@@ -82,10 +100,10 @@ export function secretSourceRefusal(ref: string, rules: string[], from: string, 
     return "it is neither env:VAR nor file:PATH";
   }
   for (const r of refs) {
-    if (NEVER_SECRET_SOURCES.some((n) => covers(n, r)))
+    if (never.some((n) => covers(n, r)))
       return kind === "env"
         ? `Slipway's own variables (SLIPWAY_*, COSIGN_*) are never a secret source: export the app's secret under a name of its own (e.g. APP_SECRET_${value.replace(/^(SLIPWAY|COSIGN)_/, "")})`
-        : `Slipway's signing keys and registry credentials (${paths.cache}/keys/, ${paths.cache}/registry-private/) are never a secret source: give the app a secret file of its own`;
+        : `Slipway's signing keys, registry credentials and SSH test host keys (${paths.cache}/keys/, ${paths.cache}/registry-private/, ${paths.cache}/ssh-host/) are never a secret source: give the app a secret file of its own`;
   }
   const outside = refs.find((r) => !rules.some((rule) => covers(rule, r)));
   if (!outside) return null;
@@ -113,5 +131,15 @@ function realOrSelf(path: string): string {
 /** Refuses ref unless the operator's allowlist allows it; `where` names the setting (key and file) in the line. */
 export function checkSecretSource(ref: string, where: string, allow = secretSourceRules()): void {
   const why = secretSourceRefusal(ref, allow.rules, allow.from);
+  if (why) throw new Error(`${where}=${JSON.stringify(ref)} is refused: ${why}`);
+}
+
+/**
+ * A deploy's own credential (an SSH Docker host's key and known_hosts): what the operator allows, and the SSH test
+ * host's keys, which no app may name.
+ */
+export function checkDeployCredential(ref: string, where: string, allow = secretSourceRules()): void {
+  const never = NEVER_SECRET_SOURCES.filter((n) => n !== SSH_HOST_KEYS);
+  const why = secretSourceRefusal(ref, [...allow.rules, SSH_HOST_KEYS], allow.from, undefined, never);
   if (why) throw new Error(`${where}=${JSON.stringify(ref)} is refused: ${why}`);
 }

@@ -3,10 +3,11 @@
  * A privileged container of the host's Docker (image slipway/ssh-host, assembled from Debian) on a network of its
  * own, 172.31.250.0/24, at SSH_HOST.ip: sshd takes the user "deploy" with a key only, and its dockerd listens on its
  * unix socket only, so the one way in is SSH, as on a real server. Its keys are generated here, under
- * /var/cache/slipway/targets/ssh-host (root's only): the deploy key, the host key and the known_hosts line a deploy
- * checks it against. Its PostgreSQL (127.0.0.1:5443 on that host) was started over SSH like any server's.
+ * /var/cache/slipway/ssh-host (root's only): the deploy key, the host key and the known_hosts line a deploy checks
+ * it against. Its PostgreSQL (127.0.0.1:5443 on that host) was started over SSH like any server's; its URL is in
+ * /var/cache/slipway/targets/ssh-host/database-url, which the host's apps may be given.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
@@ -25,13 +26,16 @@ export const SSH_HOST = {
   dbPort: 5443,
 } as const;
 
-export const sshHostDir = join(paths.cache, "targets", "ssh-host");
+/** The keys: a deploy's credentials, outside targets/ so that no app may name them as a secret (secret-sources.ts). */
+export const sshHostDir = join(paths.cache, "ssh-host");
+/** What the host's apps may be given: its database's URL. */
+const targetDir = join(paths.cache, "targets", "ssh-host");
 export const SSH_HOST_FILES = {
   key: join(sshHostDir, "deploy_key"),
   knownHosts: join(sshHostDir, "known_hosts"),
   hostKey: join(sshHostDir, "ssh_host_ed25519_key"),
   authorized: join(sshHostDir, "authorized_keys"),
-  databaseUrl: join(sshHostDir, "database-url"),
+  databaseUrl: join(targetDir, "database-url"),
 };
 /** The test host as SLIPWAY_DOCKER_HOST names it. */
 export const SSH_HOST_URL = `ssh://${SSH_HOST.user}@${SSH_HOST.ip}`;
@@ -102,6 +106,16 @@ const keysStep: Step = {
   },
 };
 
+/** What the host container was started with: its authorized key and its host key, by hash ("" before they exist). */
+function keysLabel(): string {
+  const files = [SSH_HOST_FILES.authorized, `${SSH_HOST_FILES.hostKey}.pub`];
+  if (!files.every((f) => existsSync(f))) return "";
+  return createHash("sha256")
+    .update(files.map((f) => readFileSync(f, "utf8")).join(""))
+    .digest("hex")
+    .slice(0, 16);
+}
+
 /** The known_hosts line for the test host from its public host key (`TYPE BASE64 COMMENT`). */
 export function knownHostsLine(publicKey: string, host: string = SSH_HOST.ip): string {
   const [type, key] = publicKey.trim().split(/\s+/);
@@ -112,20 +126,32 @@ export function knownHostsLine(publicKey: string, host: string = SSH_HOST.ip): s
 const hostStep: Step = {
   title: `SSH host ${SSH_HOST_URL} (container ${SSH_HOST.container})`,
   async done() {
-    return (await running()) === "true" && (await answers()) ? "answers over SSH; its Docker engine answers" : undefined;
+    const current =
+      (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.keys"}}'} ${SSH_HOST.container}`).stdout.trim() === keysLabel();
+    return current && (await running()) === "true" && (await answers()) ? "answers over SSH; its Docker engine answers" : undefined;
   },
   async run(progress) {
     if ((await quiet`docker network inspect ${SSH_HOST.network}`).exitCode !== 0) {
       progress(`creating the network ${SSH_HOST.network} (${SSH_HOST.subnet})`);
       await $({ quiet: true })`docker network create --subnet ${SSH_HOST.subnet} ${SSH_HOST.network}`;
     }
-    const state = await running();
+    // a container started with other keys (regenerated, or from an older layout) is replaced; its Docker data stays
+    let state = await running();
+    const label = keysLabel();
+    if (
+      state &&
+      (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.keys"}}'} ${SSH_HOST.container}`).stdout.trim() !== label
+    ) {
+      progress(`replacing ${SSH_HOST.container}: its keys changed`);
+      await quiet`docker rm -f ${SSH_HOST.container}`;
+      state = "";
+    }
     if (state === "false") await quiet`docker start ${SSH_HOST.container}`;
     if (!state) {
       progress(`starting ${SSH_HOST.container} at ${SSH_HOST.ip} (sshd, dockerd)`);
       const keys = ["authorized_keys", "ssh_host_ed25519_key"].flatMap((k) => ["-v", `${join(sshHostDir, k)}:/etc/slipway-ssh/${k}:ro`]);
       const r =
-        await quiet`docker run -d --name ${SSH_HOST.container} --hostname ssh-host --privileged --restart unless-stopped --network ${SSH_HOST.network} --ip ${SSH_HOST.ip} ${keys} -v ${SSH_HOST.container}-docker:/var/lib/docker ${recipe.refs[0]}`;
+        await quiet`docker run -d --name ${SSH_HOST.container} --hostname ssh-host --privileged --restart unless-stopped --network ${SSH_HOST.network} --ip ${SSH_HOST.ip} --label ${`slipway.keys=${label}`} ${keys} -v ${SSH_HOST.container}-docker:/var/lib/docker ${recipe.refs[0]}`;
       if (r.exitCode !== 0)
         throw new StepError(this.title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "check `docker info`");
     }
@@ -182,6 +208,7 @@ const databaseStep: Step = {
       );
       if (r.exitCode !== 0)
         throw new StepError(this.title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "npx slipway engine up");
+      chmodSync(ensureDir(targetDir), 0o700);
       writeFileSync(SSH_HOST_FILES.databaseUrl, `postgres://postgres:${password}@127.0.0.1:${SSH_HOST.dbPort}/app\n`, { mode: 0o600 });
     }
     if (!(await waitFor(dbReady, 60)))

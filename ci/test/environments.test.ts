@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadEnvironment, secretValue } from "../cli/environments.ts";
 import { appName, gitBranch, gitRemote, healthPath, repoPath, serviceUrl, variableName, variableValue } from "../cli/inputs.ts";
 import {
+  checkDeployCredential,
   checkSecretSource,
   DEFAULT_SECRET_SOURCES,
   parseSecretSources,
@@ -55,8 +56,8 @@ describe("environments", () => {
     const remote = loadEnvironment(EXAMPLE, "remote");
     expect(remote.dockerHost).toBe("ssh://deploy@172.31.250.10");
     expect(remote.ssh).toEqual({
-      key: "file:/var/cache/slipway/targets/ssh-host/deploy_key",
-      knownHosts: "file:/var/cache/slipway/targets/ssh-host/known_hosts",
+      key: "file:/var/cache/slipway/ssh-host/deploy_key",
+      knownHosts: "file:/var/cache/slipway/ssh-host/known_hosts",
     });
     expect(remote.settings.listen).toBe("172.31.250.10:18090");
     expect(loadEnvironment(EXAMPLE, "staging").ssh).toBeUndefined();
@@ -260,7 +261,13 @@ describe("secret sources: the operator's allowlist", () => {
   it("never Slipway's keys, registry credentials or own variables, whatever the rules say", () => {
     const all = ["file:/*", "file:/var/", "env:*"];
     const never = (ref: string) => secretSourceRefusal(ref, all, "test", (p) => p);
-    expect(never("file:/var/cache/slipway/keys/cosign.key")).toMatch(/signing keys and registry credentials .* are never a secret source/);
+    expect(never("file:/var/cache/slipway/keys/cosign.key")).toMatch(
+      /signing keys, registry credentials and SSH test host keys .* are never a secret source/,
+    );
+    // the SSH test host's keys are a deploy's credentials (SLIPWAY_SSH_KEY), never an app's secret
+    expect(never("file:/var/cache/slipway/ssh-host/deploy_key")).toMatch(/never a secret source/);
+    expect(() => checkDeployCredential("file:/var/cache/slipway/ssh-host/deploy_key", "SLIPWAY_SSH_KEY")).not.toThrow();
+    expect(() => checkDeployCredential("file:/var/cache/slipway/keys/cosign.key", "SLIPWAY_SSH_KEY")).toThrow(/never a secret source/);
     expect(never("file:/var/cache/slipway/targets/../keys/cosign.key")).toMatch(/never a secret source/);
     expect(never("file:/var/cache/slipway/registry-private/credentials.json")).toMatch(/never a secret source/);
     expect(never("env:SLIPWAY_RELEASE_PASSWORD")).toMatch(

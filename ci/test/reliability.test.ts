@@ -339,7 +339,7 @@ describe("input", () => {
     [
       "a secret reference to the signing keys",
       `SLIPWAY_APP_SECRET_SIGNING_KEY=file:${paths.cache}/keys/cosign.key`,
-      /^slipway: SLIPWAY_APP_SECRET_SIGNING_KEY \(from \.env\.staging\)="file:.*\/keys\/cosign\.key" is refused: Slipway's signing keys and registry credentials .* are never a secret source: give the app a secret file of its own$/,
+      /^slipway: SLIPWAY_APP_SECRET_SIGNING_KEY \(from \.env\.staging\)="file:.*\/keys\/cosign\.key" is refused: Slipway's signing keys, registry credentials and SSH test host keys .* are never a secret source: give the app a secret file of its own$/,
     ],
     [
       "a secret reference to a host file outside the allowlist",

@@ -19,7 +19,7 @@ import { request } from "node:http";
 import { dockerRequest, proxyConfigKey, untarFirst } from "../src/docker-api.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { type ChildProcess } from "node:child_process";
-import { openTunnel, parseSshHost, sshTunnelArgs } from "../src/ssh.ts";
+import { openTunnel, parseSshHost, sshTunnelArgs, throughRegistry } from "../src/ssh.ts";
 import { createHash } from "node:crypto";
 import { expandQuery, metricVerdict, PROMETHEUS_CONFIG, prometheusConfig, prometheusPort, queryValue } from "../src/metrics.ts";
 import { randomUUID } from "node:crypto";
@@ -60,8 +60,11 @@ const started = Date.now();
 /** The run named in the lock (the CLI's), and this process's own token in it. */
 const runId = settings.run || `controller-${randomUUID().slice(0, 8)}`;
 const LOCK = lockName(settings.app);
+/** Over SSH with the registry forwarded, the host pulls Slipway's images from it (throughRegistry). */
+const forwarded = (process.env.SLIPWAY_SSH_REGISTRY ?? "").split(":")[1];
+const pinned = (ref: string) => (forwarded && ref ? throughRegistry(ref, forwarded) : ref);
 /** The pinned HAProxy image (the deploy module passes it): the proxy's, and the lock's idle container's. */
-const PROXY_IMAGE = process.env.SLIPWAY_PROXY_IMAGE ?? "";
+const PROXY_IMAGE = pinned(process.env.SLIPWAY_PROXY_IMAGE ?? "");
 /** The lock container's image: the proxy's, which every target pulls anyway. */
 const LOCK_IMAGE = PROXY_IMAGE;
 const token = randomUUID();
@@ -494,7 +497,7 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
   const proxy = containers.find((c) => c.Names.includes(`/${PROXY}`));
   if (proxy && proxy.Labels["slipway.proxy-config"] !== key) {
     throw new Error(
-      `the proxy ${PROXY} on ${settings.environment} runs with other settings (listen, ports, replicas or health path changed): remove it (docker rm -f ${PROXY}) during a maintenance window, then deploy again`,
+      `the proxy ${PROXY} on ${settings.environment} runs with other settings (listen, ports, replicas, health path or metric gates changed): remove it (docker rm -f ${PROXY}) during a maintenance window, then deploy again`,
     );
   }
   const running = (slot: Slot) => containers.some((c) => c.Labels["slipway.slot"] === slot && c.State === "running");
@@ -545,7 +548,7 @@ async function ensureProxy(containers: ContainerInfo[]): Promise<Slot | undefine
 }
 
 const PROMETHEUS = `${settings.app}-prometheus`;
-const PROMETHEUS_IMAGE = process.env.SLIPWAY_PROMETHEUS_IMAGE ?? "";
+const PROMETHEUS_IMAGE = pinned(process.env.SLIPWAY_PROMETHEUS_IMAGE ?? "");
 
 /**
  * Metric gates (settings.metrics): Prometheus beside the proxy, on loopback, scraping the proxy's exporter and every
@@ -564,7 +567,9 @@ async function ensurePrometheus(containers: ContainerInfo[]): Promise<void> {
   } else {
     say(`starting Prometheus on 127.0.0.1:${prometheusPort(settings)} (the gates' metrics)`);
     await pull(PROMETHEUS_IMAGE);
-    await remove(PROMETHEUS);
+    await docker("DELETE", `/containers/${PROMETHEUS}?force=1&v=1`).catch((e: Error) => {
+      if (!/404/.test(e.message)) throw e;
+    });
     await docker("POST", `/containers/create?name=${PROMETHEUS}`, {
       Image: PROMETHEUS_IMAGE,
       Cmd: [
@@ -595,6 +600,24 @@ async function ensurePrometheus(containers: ContainerInfo[]): Promise<void> {
     await sleep(0.25);
   }
   throw new Error(`Prometheus (${PROMETHEUS}) did not become ready (${last}): check its logs (docker logs ${PROMETHEUS})`);
+}
+
+/**
+ * Before anything moves: Prometheus up and the queries accepted by it (a mistyped query fails here, not after the
+ * traffic moved). A rollback is the way back: when Prometheus cannot serve it, it is gated on the counters alone.
+ */
+async function gatesReady(containers: ContainerInfo[]): Promise<void> {
+  if (!settings.metrics) return;
+  try {
+    await ensurePrometheus(containers);
+    const g = settings.metrics;
+    for (const query of [g.errorQuery, ...(g.maxP99Seconds > 0 && g.latencyQuery ? [g.latencyQuery] : [])])
+      await promQuery(expandQuery(query, servers(settings, "blue"), settings.windowSeconds));
+  } catch (err) {
+    if (report.strategy !== "rollback") throw err;
+    say(`the metric gates are unavailable (${(err as Error).message}): this rollback is gated on the proxy's counters`);
+    settings.metrics = undefined;
+  }
 }
 
 /** One instant query to the target's Prometheus; undefined when it has no data. */
@@ -668,12 +691,13 @@ async function observe(fresh: string[], traffic: number, first: boolean): Promis
   await sleep(settings.windowSeconds);
   const counted = gate(before, await stats(), fresh, settings.maxErrorRate);
   let verdict = { ok: counted.ok, reason: counted.reason };
-  // with Prometheus, the proxy's counters still say which replicas are up and count the requests; PromQL decides
-  if (settings.metrics && !counted.reason.startsWith("health:")) {
-    verdict = await metricGate(fresh);
-    // a first deploy has nothing to fall back to: no data there is no reason to take it down
-    if (!verdict.ok && first && verdict.reason.startsWith("inconclusive"))
-      verdict = { ok: true, reason: `${verdict.reason}; first deploy, kept` };
+  // with Prometheus, the proxy's counters still gate (replicas up, failed exchanges too) and count the requests;
+  // the PromQL gates must pass as well. A query that fails is a failed step: the traffic goes back.
+  if (settings.metrics && counted.ok) {
+    verdict = await metricGate(fresh).catch((err: Error) => ({ ok: false, reason: `the metric gate failed: ${err.message}` }));
+    // a first deploy has nothing to fall back to, a rollback is the way back: no data is no reason to undo either
+    if (!verdict.ok && (first || report.strategy === "rollback") && verdict.reason.startsWith("inconclusive"))
+      verdict = { ok: true, reason: `${verdict.reason}; ${first ? "first deploy" : "rollback"}, kept` };
   }
   const step = { traffic, ...counted, ...verdict, seconds: (Date.now() - t0) / 1000 };
   report.steps.push(step);
@@ -685,7 +709,6 @@ async function observe(fresh: string[], traffic: number, first: boolean): Promis
 async function rollout(): Promise<number> {
   let containers = await list();
   let live = await ensureProxy(containers);
-  await ensurePrometheus(containers);
   // a rollout another run left half done: put right first (never "already live" for a canary at 10%)
   const pending = await readProgress();
   if (pending) {
@@ -703,6 +726,7 @@ async function rollout(): Promise<number> {
     say(report.reason);
     return 0;
   }
+  await gatesReady(containers);
   const slot: Slot = live ? other(live) : "blue";
   const fresh = servers(settings, slot);
   const old = live ? servers(settings, live) : [];

@@ -507,8 +507,8 @@ export class DeployEnvironment {
     if (this.sshHost) {
       // the controller opens the connection; the image's registry, when it is the caller's, is forwarded back over it
       ctr = ctr
-        .withMountedSecret(`${SSH_DIR}/key`, this.sshKey!, { mode: 0o400 })
-        .withMountedSecret(`${SSH_DIR}/known_hosts`, this.sshKnownHosts!, { mode: 0o444 })
+        .withMountedSecret(`${SSH_DIR}/key`, this.sshKey!)
+        .withMountedSecret(`${SSH_DIR}/known_hosts`, this.sshKnownHosts!)
         .withEnvVariable("SLIPWAY_SSH_HOST", this.sshHost);
       const port = /^(?:127\.0\.0\.1|localhost):(\d+)\//.exec(image || s.image)?.[1];
       if (this.registry && port)

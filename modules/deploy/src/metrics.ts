@@ -1,10 +1,11 @@
 /**
  * Metric gates from Prometheus (SLIPWAY_GATE_METRICS=prometheus): a Prometheus beside the proxy on the target
  * scrapes HAProxy's exporter and each replica's /metrics every second; each traffic step's gate is a PromQL query
- * per measure with a threshold. The error ratio's default is the proxy's own gate written in PromQL (5xx over all
- * responses of the new version's servers); the p99 latency's reads the app's request histogram (the standard
- * http_request_duration_seconds of prom-client and its kind). A query with no data is inconclusive: the step does
- * not pass. Pure: shared by the module and the rollout controller (plain node, type stripping).
+ * per measure with a threshold, on top of the proxy's counters (which still gate health and failed exchanges). The
+ * error ratio's default is the proxy's 5xx ratio of the new version's servers; the p99 latency's reads the app's
+ * request histogram (the standard http_request_duration_seconds of prom-client and its kind), health checks and
+ * scrapes left out. A query with no data is inconclusive: the step does not pass. Pure: shared by the module and
+ * the rollout controller (plain node, type stripping).
  */
 
 /** The gates' queries and thresholds; $servers (the new version's servers, a regex) and $window are filled in. */
@@ -19,7 +20,7 @@ export interface MetricGates {
 export const DEFAULT_ERROR_QUERY =
   'sum(increase(haproxy_server_http_responses_total{proxy="app",server=~"$servers",code="5xx"}[$window])) / sum(increase(haproxy_server_http_responses_total{proxy="app",server=~"$servers"}[$window]))';
 export const DEFAULT_LATENCY_QUERY =
-  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="app",server=~"$servers"}[$window])))';
+  'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="app",server=~"$servers",route!~"/health|/metrics"}[$window])))';
 
 /** Where HAProxy's Prometheus exporter and Prometheus listen on the target (loopback; past both slots' ports). */
 export const exporterPort = (s: { appPort: number }) => s.appPort + 190;
@@ -68,16 +69,25 @@ export function prometheusConfig(s: { appPort: number; replicas: number }): stri
 
 /** The value of an instant query's answer (Prometheus's /api/v1/query JSON); undefined when it has no data. */
 export function queryValue(answer: string): number | undefined {
-  const parsed = JSON.parse(answer) as {
-    status: string;
-    error?: string;
-    data?: { resultType: string; result: { value: [number, string] }[] | [number, string] };
-  };
+  let parsed: { status: string; error?: string; data?: { resultType: string; result: unknown } };
+  try {
+    parsed = JSON.parse(answer);
+  } catch {
+    throw new Error(`Prometheus did not answer the query (${answer.trim().slice(0, 120) || "no output"})`);
+  }
   if (parsed.status !== "success") throw new Error(`Prometheus refused the query: ${parsed.error ?? parsed.status}`);
-  const r = parsed.data?.result;
-  const raw = parsed.data?.resultType === "scalar" ? (r as [number, string])[1] : (r as { value: [number, string] }[])?.[0]?.value[1];
-  const n = raw === undefined ? NaN : Number(raw);
-  return Number.isFinite(n) ? n : undefined;
+  const { resultType, result } = parsed.data ?? { resultType: "none", result: undefined };
+  let raw: string | undefined;
+  if (resultType === "scalar") raw = (result as [number, string])[1];
+  else if (resultType === "vector") {
+    const series = result as { value: [number, string] }[];
+    if (series.length > 1)
+      throw new Error(`the query returns ${series.length} series, not one value: aggregate it (e.g. sum(...) or max(...))`);
+    raw = series[0]?.value[1];
+  } else throw new Error(`the query returns a ${resultType}, not one value: write an instant query that aggregates to one number`);
+  // NaN (0/0: no requests, an empty histogram) is no data; +Inf is a value, above any ceiling
+  const n = raw === undefined ? NaN : raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+  return Number.isNaN(n) ? undefined : n;
 }
 
 export interface MetricVerdict {

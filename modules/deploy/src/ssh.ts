@@ -54,6 +54,9 @@ export function sshTunnelArgs(t: SshTarget, files: { key: string; knownHosts: st
     LogLevel: "ERROR",
   };
   return [
+    // no configuration file: nothing in the image's ssh_config (a ProxyCommand, another known-hosts source) applies
+    "-F",
+    "none",
     "-N",
     "-T",
     "-i",
@@ -64,6 +67,20 @@ export function sshTunnelArgs(t: SshTarget, files: { key: string; knownHosts: st
     ...forwards,
     `${t.user}@${t.host}`,
   ];
+}
+
+/**
+ * An image as the host pulls it through the forwarded registry (127.0.0.1:port there): Slipway's own builds of
+ * the proxy and Prometheus images (they carry socat and curl, which the controller runs in them) are served by the
+ * deploying host's mirror under their upstream names (haproxy:2.6 pulled as 127.0.0.1:5000/library/haproxy:2.6). A
+ * reference to another registry is left as it is.
+ */
+export function throughRegistry(ref: string, port: string): string {
+  const first = ref.split("/")[0];
+  const mirrored = /^(docker\.io|ghcr\.io|gcr\.io)$/.test(first);
+  if (ref.includes("/") && !mirrored && /[.:]|^localhost$/.test(first)) return ref;
+  const name = mirrored ? ref.slice(first.length + 1) : ref;
+  return `127.0.0.1:${port}/${name.includes("/") ? name : `library/${name}`}`;
 }
 
 /** ssh's complaint as one line a user can act on. */

@@ -19,7 +19,7 @@ describe("metric gates", () => {
     expect(q).toBe(
       'sum(increase(haproxy_server_http_responses_total{proxy="app",server=~"green-1|green-2",code="5xx"}[5s])) / sum(increase(haproxy_server_http_responses_total{proxy="app",server=~"green-1|green-2"}[5s]))',
     );
-    expect(expandQuery(DEFAULT_LATENCY_QUERY, ["blue-1"], 0.5)).toContain('server=~"blue-1"}[2s]');
+    expect(expandQuery(DEFAULT_LATENCY_QUERY, ["blue-1"], 0.5)).toContain('server=~"blue-1",route!~"/health|/metrics"}[2s]');
     expect(() => checkQuery("sum(x)\nsum(y)", "SLIPWAY_GATE_ERROR_QUERY")).toThrow(/is not a PromQL query on one line/);
   });
 
@@ -42,6 +42,16 @@ describe("metric gates", () => {
     expect(queryValue('{"status":"success","data":{"resultType":"scalar","result":[1,"3"]}}')).toBe(3);
     expect(() => queryValue('{"status":"error","error":"parse error at char 5"}')).toThrow(
       /Prometheus refused the query: parse error at char 5/,
+    );
+    expect(queryValue('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}}')).toBe(Infinity);
+    expect(() =>
+      queryValue(
+        '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]},{"metric":{},"value":[1,"2"]}]}}',
+      ),
+    ).toThrow(/^the query returns 2 series, not one value: aggregate it/);
+    expect(() => queryValue('{"status":"success","data":{"resultType":"matrix","result":[]}}')).toThrow(/returns a matrix, not one value/);
+    expect(() => queryValue("curl: (7) Failed to connect")).toThrow(
+      /^Prometheus did not answer the query \(curl: \(7\) Failed to connect\)$/,
     );
   });
 

@@ -1,6 +1,6 @@
 /** SSH Docker hosts: the URL, ssh's arguments for the tunnel, and ssh's failures as one line each. */
 import { describe, expect, it } from "vitest";
-import { knownHostsName, parseSshHost, sshFailure, sshTunnelArgs } from "../src/ssh.ts";
+import { knownHostsName, parseSshHost, sshFailure, sshTunnelArgs, throughRegistry } from "../src/ssh.ts";
 
 describe("ssh Docker hosts", () => {
   it("ssh://user@host[:port][/socket], with the Docker socket and port 22 by default", () => {
@@ -61,5 +61,14 @@ describe("ssh Docker hosts", () => {
     expect(sshFailure(t, "ssh: connect to host h port 22: Connection refused\n", "KH")).toBe(
       "cannot reach deploy@h over SSH: ssh: connect to host h port 22: Connection refused",
     );
+  });
+
+  it("Slipway's images through the forwarded registry, under the mirror's names; other registries as they are", () => {
+    expect(throughRegistry("haproxy:2.6", "5000")).toBe("127.0.0.1:5000/library/haproxy:2.6");
+    expect(throughRegistry("prom/prometheus:v2.42.0", "5000")).toBe("127.0.0.1:5000/prom/prometheus:v2.42.0");
+    expect(throughRegistry("docker.io/library/haproxy:2.6", "5001")).toBe("127.0.0.1:5001/library/haproxy:2.6");
+    expect(throughRegistry("ghcr.io/regclient/regctl:v0.11.7", "5000")).toBe("127.0.0.1:5000/regclient/regctl:v0.11.7");
+    expect(throughRegistry("registry.example.com/team/proxy:1", "5000")).toBe("registry.example.com/team/proxy:1");
+    expect(throughRegistry("localhost:5000/x:1", "5000")).toBe("localhost:5000/x:1");
   });
 });

@@ -216,13 +216,13 @@ describe("metric gates from Prometheus, on the SSH host", () => {
     expect(active.filter((t) => t.health === "up" && t.labels.job === "app")).toHaveLength(2);
   }, 600_000);
 
-  it("a version that answers 500 is rolled back at its first gate by the PromQL error ratio; the report counts the failed requests", async () => {
+  it("a version that answers 500 is rolled back at its first gate, failing the counters and the PromQL error ratio alike; the report counts the failed requests", async () => {
     gated();
     const reports = tempDir("reports");
     const { result, load: report } = await load(() => deploy(images.broken, reports));
     expect(result.code, result.out).toBe(1);
     const m =
-      /^deploy remote: failed and rolled back, error ratio 100\.0% above 1\.0% \(PromQL\); (\d+) failed request\(s\) during the attempt; the previous version serves$/m.exec(
+      /^deploy remote: failed and rolled back, error rate 100\.0% \(\d+ of \d+\) above 1\.0%; error ratio 100\.0% above 1\.0% \(PromQL\); (\d+) failed request\(s\) during the attempt; the previous version serves$/m.exec(
         result.out,
       );
     expect(m, result.out).not.toBeNull();

@@ -693,11 +693,13 @@ async function observe(fresh: string[], traffic: number, first: boolean): Promis
   let verdict = { ok: counted.ok, reason: counted.reason };
   // with Prometheus, the proxy's counters still gate (replicas up, failed exchanges too) and count the requests;
   // the PromQL gates must pass as well. A query that fails is a failed step: the traffic goes back.
-  if (settings.metrics && counted.ok) {
-    verdict = await metricGate(fresh).catch((err: Error) => ({ ok: false, reason: `the metric gate failed: ${err.message}` }));
+  if (settings.metrics && !counted.reason.startsWith("health:")) {
+    let promql = await metricGate(fresh).catch((err: Error) => ({ ok: false, reason: `the metric gate failed: ${err.message}` }));
     // a first deploy has nothing to fall back to, a rollback is the way back: no data is no reason to undo either
-    if (!verdict.ok && (first || report.strategy === "rollback") && verdict.reason.startsWith("inconclusive"))
-      verdict = { ok: true, reason: `${verdict.reason}; ${first ? "first deploy" : "rollback"}, kept` };
+    if (!promql.ok && (first || report.strategy === "rollback") && promql.reason.startsWith("inconclusive"))
+      promql = { ok: true, reason: `${promql.reason}; ${first ? "first deploy" : "rollback"}, kept` };
+    // both judged, both said: the counters' reason when they failed, then PromQL's
+    verdict = { ok: counted.ok && promql.ok, reason: counted.ok ? promql.reason : `${counted.reason}; ${promql.reason}` };
   }
   const step = { traffic, ...counted, ...verdict, seconds: (Date.now() - t0) / 1000 };
   report.steps.push(step);

@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   "ci/test/engine-state.test.ts",
   "ci/test/environments.test.ts",
   "ci/test/image-import.test.ts",
+  "ci/test/kube-build.test.ts",
   "ci/test/layers.test.ts",
   "ci/test/pipeline-api.test.ts",
   "ci/test/module-boundaries.test.ts",

@@ -19,7 +19,8 @@ Commands:
   smoke            HTTP smoke checks against an environment's URL (JUnit report)
   preview          a branch's preview environments: list, down [--branch B] (the pipeline deploys them)
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment);
-                   \`targets up ssh-host\`: a second host reached over SSH only (ssh://deploy@172.31.250.10)
+                   \`targets up ssh-host\`: a second host reached over SSH only (ssh://deploy@172.31.250.10);
+                   \`targets up kubernetes\`: a one-node cluster (namespaces staging, production)
   targets status   what runs on them; targets down stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
   trust            which keys and sources each environment accepts, and what it requires (list|add|remove|require)

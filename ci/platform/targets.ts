@@ -161,14 +161,16 @@ export async function targetsUp(quiet = false): Promise<void> {
 
 export async function targetsCommand(sub: string | undefined, which?: string): Promise<number> {
   const envs = Object.keys(LOCAL_TARGETS) as Name[];
-  if (which !== undefined && which !== "ssh-host") {
-    process.stderr.write(`slipway targets ${sub}: unknown target "${which}"; name none (staging and production) or ssh-host\n`);
+  if (which !== undefined && which !== "ssh-host" && which !== "kubernetes") {
+    process.stderr.write(`slipway targets ${sub}: unknown target "${which}"; name none (staging and production), ssh-host or kubernetes\n`);
     return 2;
   }
   const ssh = await import("./ssh-host.ts");
+  const kube = await import("./kube-cluster.ts");
   switch (sub ?? "up") {
     case "up":
       if (which === "ssh-host") await ssh.sshHostUp();
+      else if (which === "kubernetes") await kube.kubernetesUp();
       else await targetsUp();
       return 0;
     case "status":
@@ -182,12 +184,20 @@ export async function targetsCommand(sub: string | undefined, which?: string): P
         );
       }
       process.stdout.write(`${"ssh-host".padEnd(11)} ${await ssh.sshHostStatus()}\n`);
+      process.stdout.write(`${"kubernetes".padEnd(11)} ${await kube.kubernetesStatus()}\n`);
       return 0;
     case "down": {
       const stopped: string[] = [];
       if (which === "ssh-host" || which === undefined) if (await ssh.sshHostDown()) stopped.push("ssh-host");
+      if (which === "kubernetes" || which === undefined) if (await kube.kubernetesDown()) stopped.push("kubernetes");
       if (which === "ssh-host") {
         process.stdout.write(stopped.length ? `stopped: ssh-host; its keys and data kept\n` : "the SSH host does not run\n");
+        return 0;
+      }
+      if (which === "kubernetes") {
+        process.stdout.write(
+          stopped.length ? `stopped: kubernetes; its state (${kube.kubeStateDir}) and images kept\n` : "the cluster does not run\n",
+        );
         return 0;
       }
       for (const e of envs) {

@@ -37,6 +37,7 @@ import {
 } from "../versions.ts";
 import type { ImageRecipe } from "./build.ts";
 import { goEnv, goTool } from "./go-tools.ts";
+import { buildEtcd, buildKubernetes, buildPause, KUBE_COMMANDS, KUBERNETES } from "../kube-build.ts";
 
 const file = (name: string) => readFileSync(new URL(`../files/${name}`, import.meta.url), "utf8");
 
@@ -184,6 +185,100 @@ export const sshHost: ImageRecipe = {
     cmd: [],
     expose: ["22"],
     volumes: ["/var/lib/docker"],
+  },
+  mirror: false,
+  revision: 1,
+};
+
+/**
+ * The pod sandbox image of the Kubernetes target (containerd's sandbox_image): Slipway's own pause program
+ * (files/pause.go) on Debian slim, served by the mirror as docker.io/slipway/pause.
+ */
+export const pause: ImageRecipe = {
+  refs: [`slipway/pause:${KUBERNETES.pause}`],
+  packages: [],
+  inputs: { pause: file("pause.go") },
+  async setup(root) {
+    copyFileSync(await buildPause(`image slipway/pause:${KUBERNETES.pause}`), join(root, "pause"));
+    chmodSync(join(root, "pause"), 0o755);
+  },
+  config: { entrypoint: ["/pause"], cmd: [] },
+  mirror: true,
+  revision: 1,
+};
+
+/**
+ * The Kubernetes target's node (`slipway targets up kubernetes`): the control plane and the node in one privileged
+ * container, as kind runs one: Debian's containerd, runc, CNI plugins and iptables, the Kubernetes programs and
+ * etcd built from the Go module proxy (kube-build.ts), and files/k8s-node-entrypoint.sh, which makes the PKI on first
+ * start and starts the components in order. containerd pulls docker.io images and 127.0.0.1:5000 ones from the
+ * node's 127.0.0.1:5000, which the entrypoint forwards to the deploying host's registry front. Only loaded into the
+ * host's Docker.
+ */
+export const kubeNode: ImageRecipe = {
+  refs: [`slipway/k8s-node:${KUBERNETES.version}`],
+  packages: [
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+    "iptables",
+    "conntrack",
+    "socat",
+    "curl",
+    "openssl",
+    "iproute2",
+    "ca-certificates",
+    "procps",
+    "util-linux",
+    "mount",
+    "tini",
+  ],
+  inputs: {
+    kubernetes: KUBERNETES.version,
+    etcd: KUBERNETES.etcd,
+    sandbox: `slipway/pause:${KUBERNETES.pause}`,
+    entrypoint: file("k8s-node-entrypoint.sh"),
+    runcWrapper: String(lacksSysResource),
+    wrapper: file("runc-wrapper.sh"),
+  },
+  async setup(root, progress) {
+    const title = `image slipway/k8s-node:${KUBERNETES.version}`;
+    const bin = await buildKubernetes(title, progress);
+    for (const c of KUBE_COMMANDS) copyFileSync(join(bin, c), join(root, "usr/local/bin", c));
+    copyFileSync(await buildEtcd(title, progress), join(root, "usr/local/bin/etcd"));
+    for (const c of [...KUBE_COMMANDS, "etcd"]) chmodSync(join(root, "usr/local/bin", c), 0o755);
+    install(root, "usr/local/bin/k8s-node-entrypoint.sh", file("k8s-node-entrypoint.sh"));
+    const runc = lacksSysResource ? "/usr/local/lib/slipway/runc" : "/usr/sbin/runc";
+    if (lacksSysResource) writeRuncWrapper(join(root, "usr/local/lib/slipway/runc"), "/usr/sbin/runc");
+    const containerd = [
+      "version = 2",
+      '[plugins."io.containerd.grpc.v1.cri"]',
+      `  sandbox_image = "docker.io/slipway/pause:${KUBERNETES.pause}"`,
+      '[plugins."io.containerd.grpc.v1.cri".containerd]',
+      '  snapshotter = "overlayfs"',
+      '  default_runtime_name = "runc"',
+      '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+      '  runtime_type = "io.containerd.runc.v2"',
+      '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
+      "  SystemdCgroup = false",
+      `  BinaryName = "${runc}"`,
+      '[plugins."io.containerd.grpc.v1.cri".cni]',
+      '  bin_dir = "/usr/lib/cni"',
+      '  conf_dir = "/etc/cni/net.d"',
+      '[plugins."io.containerd.grpc.v1.cri".registry]',
+      '  config_path = "/etc/containerd/certs.d"',
+    ];
+    install(root, "etc/containerd/config.toml", containerd.join("\n") + "\n");
+    // docker.io through the mirror, and the registry published images are pushed to, both at the node's 127.0.0.1:5000
+    const mirror = '[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n';
+    install(root, "etc/containerd/certs.d/docker.io/hosts.toml", `server = "https://registry-1.docker.io"\n\n${mirror}`);
+    install(root, "etc/containerd/certs.d/127.0.0.1:5000/hosts.toml", `server = "http://127.0.0.1:5000"\n\n${mirror}`);
+  },
+  config: {
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    entrypoint: ["tini", "-g", "--", "k8s-node-entrypoint.sh"],
+    cmd: [],
+    expose: ["6443"],
   },
   mirror: false,
   revision: 1,

@@ -128,6 +128,12 @@ export function loadEnvironment(source: string, name: string): Environment {
   else
     for (const k of ["SLIPWAY_GATE_ERROR_QUERY", "SLIPWAY_GATE_LATENCY_QUERY", "SLIPWAY_GATE_MAX_P99"])
       if (vars[k]) throw new Error(`${where(k)} needs SLIPWAY_GATE_METRICS=prometheus: the proxy's counters have no queries`);
+  const appPort = target === "docker-host" ? port("SLIPWAY_APP_PORT") : 0;
+  // the proxy's exporter and Prometheus take the two ports metrics.ts derives from it, on the target's loopback
+  if (metrics && appPort + 191 > 65535)
+    throw new Error(
+      `${where("SLIPWAY_APP_PORT")}=${appPort} leaves no room for the metric gates, which listen at APP_PORT+190 and +191 on the target's loopback: choose a port up to 65344`,
+    );
   const url = target === "docker-host" ? need("SLIPWAY_URL") : (vars.SLIPWAY_URL ?? "");
   const listen = url ? serviceUrl(url, where("SLIPWAY_URL")) : "";
   const gitops = {
@@ -149,7 +155,7 @@ export function loadEnvironment(source: string, name: string): Environment {
       strategy,
       replicas: num("SLIPWAY_REPLICAS", "2", (n) => Number.isInteger(n) && n >= 1 && n <= 20, "a replica count (1-20)"),
       listen,
-      appPort: target === "docker-host" ? port("SLIPWAY_APP_PORT") : 0,
+      appPort,
       healthPath: health,
       healthTimeoutSeconds: parseDuration(vars.SLIPWAY_HEALTH_TIMEOUT ?? "60s", where("SLIPWAY_HEALTH_TIMEOUT")),
       windowSeconds: parseDuration(vars.SLIPWAY_GATE_WINDOW ?? "10s", where("SLIPWAY_GATE_WINDOW")),

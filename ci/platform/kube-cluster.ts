@@ -16,7 +16,7 @@ import { $ } from "zx";
 import { ensureDir, paths, waitFor } from "./host.ts";
 import { buildImage, imageReady, recipeKey } from "./images/build.ts";
 import { kubeNode, pause } from "./images/catalog.ts";
-import { buildEtcd, buildKubernetes, buildPause, KUBE_COMMANDS, kubeBinDir, KUBERNETES } from "./kube-build.ts";
+import { buildEtcd, buildKubernetes, buildPause, etcdBinDir, KUBE_COMMANDS, kubeBinDir, KUBERNETES } from "./kube-build.ts";
 import { REGISTRY_FRONT_SOCKET } from "./registry.ts";
 import { runSteps, type Step, StepError } from "./steps.ts";
 
@@ -45,11 +45,19 @@ const running = async () => (await quiet`docker inspect -f {{.State.Running}} ${
 const startedFrom = async () =>
   (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.recipe"}}'} ${KUBE.container}`).stdout.trim();
 
-/** The node's Ready condition ("True" when Ready), or undefined when the API server does not answer. */
+/**
+ * The node's Ready condition ("True" when Ready), or undefined when the API server does not answer. A condition
+ * the kubelet reported before the node container last started is "Unknown": etcd keeps the last one across a
+ * restart, and a node is Ready only once its kubelet says so again.
+ */
 export async function nodeReady(): Promise<string | undefined> {
   if (!existsSync(KUBECONFIG) || !existsSync(KUBECTL)) return undefined;
-  const r = await kubectl(["get", "node", KUBE.node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-  return r.exitCode === 0 ? r.stdout.trim() || "Unknown" : undefined;
+  const path = '{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}';
+  const r = await kubectl(["get", "node", KUBE.node, "-o", `jsonpath=${path}`]);
+  if (r.exitCode !== 0) return undefined;
+  const [status, heartbeat] = r.stdout.trim().split(" ");
+  const started = Date.parse((await quiet`docker inspect -f {{.State.StartedAt}} ${KUBE.container}`).stdout.trim());
+  return status && Date.parse(heartbeat) >= Math.floor(started / 1000) * 1000 ? status : "Unknown";
 }
 
 /** The last lines of a component's log inside the node, for an error. */
@@ -61,7 +69,7 @@ async function nodeLog(component: string, lines = 3): Promise<string> {
 const programsStep: Step = {
   title: `Kubernetes ${KUBERNETES.version} and etcd ${KUBERNETES.etcd} from the Go module proxy`,
   async done() {
-    const bins = [...KUBE_COMMANDS.map((c) => join(kubeBinDir, c))];
+    const bins = [...KUBE_COMMANDS.map((c) => join(kubeBinDir, c)), join(etcdBinDir, "etcd")];
     return bins.every((b) => existsSync(b)) ? `built (${kubeBinDir})` : undefined;
   },
   async run(progress) {
@@ -110,11 +118,13 @@ const nodeStep: Step = {
     if (!state) {
       progress(`starting ${KUBE.container} at ${KUBE.ip} (containerd, etcd, the control plane, kubelet, kube-proxy)`);
       chmodSync(ensureDir(kubeStateDir), 0o700);
-      const r = await quiet`docker run -d --name ${KUBE.container} --hostname ${KUBE.node} --privileged --cgroupns private
-        --restart unless-stopped --network ${KUBE.network} --ip ${KUBE.ip} --label ${`slipway.recipe=${recipeKey(kubeNode)}`}
-        -v ${`${kubeStateDir}:/var/lib/slipway-k8s`} -v ${`${KUBE.container}-containerd:/var/lib/containerd`}
-        -v ${`${REGISTRY_FRONT_SOCKET}:/run/slipway/registry.sock`} --tmpfs /run:exec --tmpfs /var/lib/kubelet:exec
-        ${kubeNode.refs[0]}`;
+      const args = [
+        ...["--name", KUBE.container, "--hostname", KUBE.node, "--privileged", "--cgroupns", "private", "--restart", "unless-stopped"],
+        ...["--network", KUBE.network, "--ip", KUBE.ip, "--label", `slipway.recipe=${recipeKey(kubeNode)}`],
+        ...["-v", `${kubeStateDir}:/var/lib/slipway-k8s`, "-v", `${KUBE.container}-containerd:/var/lib/containerd`],
+        ...["-v", `${REGISTRY_FRONT_SOCKET}:/run/slipway/registry.sock`, "--tmpfs", "/run:exec", "--tmpfs", "/var/lib/kubelet:exec"],
+      ];
+      const r = await quiet`docker run -d ${args} ${kubeNode.refs[0]}`;
       if (r.exitCode !== 0)
         throw new StepError(this.title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "check `docker info`");
     }
@@ -157,9 +167,12 @@ const namespacesStep: Step = {
   },
 };
 
+/** The cluster's steps, in order (kubernetesUp runs them once the engine and the registry are up). */
+export const kubernetesSteps = (): Step[] => [programsStep, imageStep(pause), imageStep(kubeNode), nodeStep, namespacesStep];
+
 /** Brings the cluster up (idempotent); quiet: no step lines unless something needs doing. */
 export async function kubernetesUp(quietRun = false): Promise<void> {
-  const steps = [programsStep, imageStep(pause), imageStep(kubeNode), nodeStep, namespacesStep];
+  const steps = kubernetesSteps();
   if (quietRun && (await Promise.all(steps.map((s) => s.done()))).every(Boolean)) return;
   const { useEngine } = await import("./connection.ts");
   await useEngine({ quiet: true, check: false }); // the host's Docker and the registry the node pulls from

@@ -42,8 +42,11 @@ export const SSH_HOST_URL = `ssh://${SSH_HOST.user}@${SSH_HOST.ip}`;
 
 const quiet = $({ quiet: true, nothrow: true });
 
-/** ssh to the test host as the deploy user, checked against its known_hosts line; extra: more ssh options. */
-export function sshToHost(command: string[], extra: string[] = []) {
+/**
+ * ssh to the test host as the deploy user, checked against its known_hosts line; extra: more ssh options; input:
+ * the remote command's standard input.
+ */
+export function sshToHost(command: string[], extra: string[] = [], input?: string) {
   const f = SSH_HOST_FILES;
   const opts = [
     "-i",
@@ -63,7 +66,11 @@ export function sshToHost(command: string[], extra: string[] = []) {
   ];
   // ssh joins the words into one line for the remote shell: each is quoted for it
   const line = command.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(" ");
-  return quiet`ssh ${opts} ${extra} ${SSH_HOST.user}@${SSH_HOST.ip} ${line}`;
+  return $({
+    quiet: true,
+    nothrow: true,
+    ...(input === undefined ? {} : { input }),
+  })`ssh ${opts} ${extra} ${SSH_HOST.user}@${SSH_HOST.ip} ${line}`;
 }
 
 const answers = async () => (await sshToHost(["docker", "version", "--format", "{{.Server.Version}}"])).exitCode === 0;
@@ -180,8 +187,13 @@ const databaseStep: Step = {
       progress("creating the database container over SSH (postgres:15 through this host's registry)");
       const password = randomBytes(18).toString("base64url");
       const port = REGISTRY.split(":")[1];
+      // the password travels on ssh's standard input, into the docker CLI's environment there: in no argv on either host
       const r = await sshToHost(
         [
+          "sh",
+          "-c",
+          'read -r POSTGRES_PASSWORD && export POSTGRES_PASSWORD && exec "$@"',
+          "sh",
           "docker",
           "run",
           "-d",
@@ -192,7 +204,7 @@ const databaseStep: Step = {
           "--restart",
           "unless-stopped",
           "-e",
-          `POSTGRES_PASSWORD=${password}`,
+          "POSTGRES_PASSWORD",
           "-e",
           "POSTGRES_DB=app",
           "-v",
@@ -205,6 +217,7 @@ const databaseStep: Step = {
           "listen_addresses=127.0.0.1",
         ],
         ["-o", "ExitOnForwardFailure=yes", "-R", `127.0.0.1:${port}:${REGISTRY}`],
+        `${password}\n`,
       );
       if (r.exitCode !== 0)
         throw new StepError(this.title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "npx slipway engine up");

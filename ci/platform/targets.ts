@@ -109,9 +109,12 @@ export async function runPostgres(
   labels: string[] = [],
 ): Promise<string | undefined> {
   const password = randomBytes(18).toString("base64url");
-  const r = await dockerAt(
-    host,
-  )`docker run -d --name ${name} --network host --restart unless-stopped ${labels.flatMap((l) => ["--label", l])} -e POSTGRES_PASSWORD=${password} -e POSTGRES_DB=app -v ${name}:/var/lib/postgresql/data postgres:15 postgres -p ${port} -c listen_addresses=127.0.0.1`;
+  // the password reaches the container through the docker CLI's environment (`-e NAME` alone), never its argv
+  const r = await $({
+    env: { ...process.env, DOCKER_HOST: host, POSTGRES_PASSWORD: password },
+    quiet: true,
+    nothrow: true,
+  })`docker run -d --name ${name} --network host --restart unless-stopped ${labels.flatMap((l) => ["--label", l])} -e POSTGRES_PASSWORD -e POSTGRES_DB=app -v ${name}:/var/lib/postgresql/data postgres:15 postgres -p ${port} -c listen_addresses=127.0.0.1`;
   if (r.exitCode !== 0) return r.stderr.trim().split("\n").pop() ?? "docker run failed";
   writeFileSync(urlFile, `postgres://postgres:${password}@127.0.0.1:${port}/app\n`, { mode: 0o600 });
   return undefined;

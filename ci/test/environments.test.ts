@@ -98,6 +98,10 @@ describe("environments", () => {
     expect(() => loadEnvironment(withEnvFile(".env.staging.local", "SLIPWAY_GATE_MAX_P99=250ms\n"), "staging")).toThrow(
       /^SLIPWAY_GATE_MAX_P99 \(from .*\) needs SLIPWAY_GATE_METRICS=prometheus/,
     );
+    const high = withEnvFile(".env.staging.local", "SLIPWAY_GATE_METRICS=prometheus\nSLIPWAY_APP_PORT=65400\n");
+    expect(() => loadEnvironment(high, "staging")).toThrow(
+      /^SLIPWAY_APP_PORT \(from .*\)=65400 leaves no room for the metric gates, .*: choose a port up to 65344$/,
+    );
   });
 
   it("a .env.<name>.local overrides, as dotenv-flow orders them", () => {

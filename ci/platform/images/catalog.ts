@@ -254,6 +254,8 @@ export const kubeNode: ImageRecipe = {
       "version = 2",
       '[plugins."io.containerd.grpc.v1.cri"]',
       `  sandbox_image = "docker.io/slipway/pause:${KUBERNETES.pause}"`,
+      // never below containerd's own: lowering it needs CAP_SYS_RESOURCE, which a host like this one withholds
+      "  restrict_oom_score_adj = true",
       '[plugins."io.containerd.grpc.v1.cri".containerd]',
       '  snapshotter = "overlayfs"',
       '  default_runtime_name = "runc"',
@@ -281,7 +283,7 @@ export const kubeNode: ImageRecipe = {
     expose: ["6443"],
   },
   mirror: false,
-  revision: 1,
+  revision: 2,
 };
 
 export const postgres: ImageRecipe = {

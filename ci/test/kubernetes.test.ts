@@ -79,9 +79,14 @@ describe("slipway targets up kubernetes", () => {
     expect(applied.code, applied.out).toBe(0);
     const rolled = await kubectl("rollout", "status", "-n", NS, "deployment/slipway-probe", "--timeout=180s");
     expect(rolled.code, rolled.out + (await kubectl("describe", "pods", "-n", NS, "-l", "app=slipway-probe")).stdout).toBe(0);
-    const res = await fetch(`http://${KUBE.ip}:${PORT}/`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toMatch(/^answered by slipway-probe-/);
+    // kube-proxy programs the NodePort shortly after the Service exists: up to 30 s
+    let answer = "";
+    for (let i = 0; i < 60 && !answer; i++) {
+      answer = await fetch(`http://${KUBE.ip}:${PORT}/`, { signal: AbortSignal.timeout(2000) })
+        .then(async (r) => `${r.status} ${await r.text()}`)
+        .catch(() => new Promise<string>((r) => setTimeout(() => r(""), 500)));
+    }
+    expect(answer).toMatch(/^200 answered by slipway-probe-/);
     const status = await slipway("targets", "status");
     expect(status.out).toMatch(
       new RegExp(`kubernetes\\s+https://${KUBE.ip.replace(/\./g, "\\.")}:6443; node ${KUBE.node} Ready, ${KUBERNETES.version}`),

@@ -607,7 +607,16 @@ async function ensurePrometheus(containers: ContainerInfo[]): Promise<void> {
  * traffic moved). A rollback is the way back: when Prometheus cannot serve it, it is gated on the counters alone.
  */
 async function gatesReady(containers: ContainerInfo[]): Promise<void> {
-  if (!settings.metrics) return;
+  if (!settings.metrics) {
+    // the gates turned off: the Prometheus an earlier deploy started for them would scrape and hold memory for nothing
+    if (containers.some((c) => c.Names.includes(`/${PROMETHEUS}`))) {
+      say(`removing ${PROMETHEUS}: the metric gates are off`);
+      await docker("DELETE", `/containers/${PROMETHEUS}?force=1&v=1`).catch((e: Error) => {
+        if (!/404/.test(e.message)) throw e;
+      });
+    }
+    return;
+  }
   try {
     await ensurePrometheus(containers);
     const g = settings.metrics;

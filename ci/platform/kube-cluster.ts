@@ -114,7 +114,12 @@ const nodeStep: Step = {
       progress(`restarting ${KUBE.container}: it no longer reaches the registry`);
       await quiet`docker restart -t 5 ${KUBE.container}`;
     }
-    if (state === "false") await quiet`docker start ${KUBE.container}`;
+    // stopped (or left unstarted by a dockerd that came back before the registry's socket did): started again, else replaced
+    if (state === "false" && (await quiet`docker start ${KUBE.container}`).exitCode !== 0) {
+      progress(`replacing ${KUBE.container}: it did not start again`);
+      await quiet`docker rm -f ${KUBE.container}`;
+      state = "";
+    }
     if (!state) {
       progress(`starting ${KUBE.container} at ${KUBE.ip} (containerd, etcd, the control plane, kubelet, kube-proxy)`);
       chmodSync(ensureDir(kubeStateDir), 0o700);
@@ -122,7 +127,9 @@ const nodeStep: Step = {
         ...["--name", KUBE.container, "--hostname", KUBE.node, "--privileged", "--cgroupns", "private", "--restart", "unless-stopped"],
         ...["--network", KUBE.network, "--ip", KUBE.ip, "--label", `slipway.recipe=${recipeKey(kubeNode)}`],
         ...["-v", `${kubeStateDir}:/var/lib/slipway-k8s`, "-v", `${KUBE.container}-containerd:/var/lib/containerd`],
-        ...["-v", `${REGISTRY_FRONT_SOCKET}:/run/slipway/registry.sock`, "--tmpfs", "/run:exec", "--tmpfs", "/var/lib/kubelet:exec"],
+        // --mount, not -v: a missing socket fails the start instead of becoming a directory the front cannot replace
+        ...["--mount", `type=bind,src=${REGISTRY_FRONT_SOCKET},dst=/run/slipway/registry.sock`],
+        ...["--tmpfs", "/run:exec", "--tmpfs", "/var/lib/kubelet:exec"],
       ];
       const r = await quiet`docker run -d ${args} ${kubeNode.refs[0]}`;
       if (r.exitCode !== 0)

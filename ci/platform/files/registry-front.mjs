@@ -124,7 +124,7 @@ tcp.on("error", (err) => {
   process.stderr.write(`registry front: ${host}:${port}: ${err.message}\n`);
   process.exit(1);
 });
-rmSync(frontSocket, { force: true });
+rmSync(frontSocket, { force: true, recursive: true }); // a stale socket, or a directory a bind mount made in its place
 const unix = createServer(handle).listen(frontSocket, () => chmodSync(frontSocket, 0o600));
 unix.on("error", (err) => {
   process.stderr.write(`registry front: ${frontSocket}: ${err.message}\n`);

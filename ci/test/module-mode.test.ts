@@ -245,7 +245,19 @@ describe("module mode: dagger functions, call and check on the real engine", () 
     );
     expect(r.code, r.out).toBe(0);
     const clientReports = tempDir("client-pipeline");
-    const c = await slipway("pipeline", "--source", EXAMPLE, "--until", "verify", "--reports", clientReports);
+    // a repository of its own: the targets lane signs the example's image in node-api meanwhile, and two signers of one
+    // digest race on its attestation manifest
+    const c = await slipway(
+      "pipeline",
+      "--source",
+      EXAMPLE,
+      "--until",
+      "verify",
+      "--repository",
+      `${REGISTRY}/module-mode-client/node-api`,
+      "--reports",
+      clientReports,
+    );
     expect(c.code, c.out).toBe(0);
     const stages = outcomes(moduleReports);
     expect(Object.keys(stages)).toEqual(["lint", "typecheck", "test", "integration", "build", "sbom", "scan", "secrets", "sign", "verify"]);

@@ -21,7 +21,7 @@ Commands:
   targets up       start the local deploy targets (a Docker engine and PostgreSQL per environment);
                    \`targets up ssh-host\`: a second host reached over SSH only (ssh://deploy@172.31.250.10);
                    \`targets up kubernetes\`: a one-node cluster (namespaces staging, production)
-  targets status   what runs on them; targets down stops them (data kept)
+  targets status   what runs on them; targets down [ssh-host|kubernetes] stops them (data kept)
   keys             make a cosign key pair (--out DIR --password-env VAR)
   trust            which keys and sources each environment accepts, and what it requires (list|add|remove|require)
   engine up        bring up the Dagger engine, its builtin SDKs, the local registry mirror and every image, the

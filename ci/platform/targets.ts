@@ -191,8 +191,9 @@ export async function targetsCommand(sub: string | undefined, which?: string): P
       return 0;
     case "down": {
       const stopped: string[] = [];
-      if (which === "ssh-host" || which === undefined) if (await ssh.sshHostDown()) stopped.push("ssh-host");
-      if (which === "kubernetes" || which === undefined) if (await kube.kubernetesDown()) stopped.push("kubernetes");
+      // as `up`: no name is staging and production; the SSH host and the cluster are stopped by name only
+      if (which === "ssh-host" && (await ssh.sshHostDown())) stopped.push("ssh-host");
+      if (which === "kubernetes" && (await kube.kubernetesDown())) stopped.push("kubernetes");
       if (which === "ssh-host") {
         process.stdout.write(stopped.length ? `stopped: ssh-host; its keys and data kept\n` : "the SSH host does not run\n");
         return 0;

@@ -1,7 +1,7 @@
 /**
  * `slipway targets up kubernetes`: a real one-node Kubernetes cluster on this machine, offline. One cluster with a
- * namespace per environment (staging, production), not a cluster each: on 2 cores a control plane (etcd, the API
- * server, the controller manager, the scheduler) costs about 0.3 core and 700 MB at rest, and what the deploy
+ * namespace per environment (staging, production), not a cluster each: the node (control plane, kubelet,
+ * containerd) takes about 300 MB and 3-5% of a core at rest here, which a second cluster would double, and what the deploy
  * tests exercise (Deployments, Services, readiness, rollbacks) is namespaced; a team's real staging and production
  * clusters are two kubeconfigs to Slipway, which this target can stand in for with two namespaces.
  *
@@ -10,13 +10,13 @@
  * only. Its state (PKI, etcd's data, the kubeconfigs) is in /var/cache/slipway/kubernetes (root's only), kept across
  * restarts; the admin kubeconfig for this host is KUBECONFIG, and kubectl is KUBECTL.
  */
-import { chmodSync, copyFileSync, existsSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { ensureDir, paths, waitFor } from "./host.ts";
-import { buildImage, imageReady, recipeKey } from "./images/build.ts";
+import { imageStep, recipeKey } from "./images/build.ts";
 import { kubeNode, pause } from "./images/catalog.ts";
-import { buildEtcd, buildKubernetes, buildPause, etcdBinDir, KUBE_COMMANDS, kubeBinDir, KUBERNETES } from "./kube-build.ts";
+import { buildEtcd, buildKubernetes, etcdBinDir, KUBE_COMMANDS, kubeBinDir, KUBERNETES } from "./kube-build.ts";
 import { REGISTRY_FRONT_SOCKET } from "./registry.ts";
 import { runSteps, type Step, StepError } from "./steps.ts";
 
@@ -73,23 +73,11 @@ const programsStep: Step = {
     return bins.every((b) => existsSync(b)) ? `built (${kubeBinDir})` : undefined;
   },
   async run(progress) {
-    await buildPause(this.title);
     await buildEtcd(this.title, progress);
     await buildKubernetes(this.title, progress);
     return `built into ${kubeBinDir}`;
   },
 };
-
-const imageStep = (recipe: typeof kubeNode): Step => ({
-  title: `image ${recipe.refs[0]}`,
-  async done() {
-    return (await imageReady(recipe)) ? (recipe.mirror ? "in the mirror" : "in Docker") : undefined;
-  },
-  async run(progress) {
-    await buildImage(recipe, progress);
-    return "built";
-  },
-});
 
 const nodeStep: Step = {
   title: `Kubernetes node ${KUBE.node} (https://${KUBE.ip}:6443, container ${KUBE.container})`,
@@ -135,7 +123,7 @@ const nodeStep: Step = {
       if (r.exitCode !== 0)
         throw new StepError(this.title, r.stderr.trim().split("\n").pop() ?? "docker run failed", "check `docker info`");
     }
-    progress("waiting for the API server and the node to be Ready (about 30 s)");
+    progress("waiting for the API server and the node to be Ready (about 10 s)");
     if (!(await waitFor(async () => (await nodeReady()) === "True", 180))) {
       const why =
         (await running()) !== "true" ? (await quiet`docker logs --tail 3 ${KUBE.container}`).stderr.trim() : await nodeLog("kubelet");
@@ -227,10 +215,4 @@ export async function kubernetesDown(): Promise<boolean> {
   if ((await running()) !== "true") return false;
   await quiet`docker stop -t 20 ${KUBE.container}`;
   return true;
-}
-
-/** Copies the admin kubeconfig to dest (mode 600). */
-export function exportKubeconfig(dest: string): void {
-  copyFileSync(KUBECONFIG, dest);
-  chmodSync(dest, 0o600);
 }

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "zx";
 import { aptInstall, ensureDir, paths, waitFor } from "./host.ts";
-import { buildImage, imageReady } from "./images/build.ts";
+import { imageStep } from "./images/build.ts";
 import { sshHost as recipe } from "./images/catalog.ts";
 import { REGISTRY } from "./registry.ts";
 import { runSteps, type Step, StepError } from "./steps.ts";
@@ -75,17 +75,9 @@ export function sshToHost(command: string[], extra: string[] = [], input?: strin
 
 const answers = async () => (await sshToHost(["docker", "version", "--format", "{{.Server.Version}}"])).exitCode === 0;
 const running = async () => (await quiet`docker inspect -f {{.State.Running}} ${SSH_HOST.container}`).stdout.trim();
-
-const imageStep: Step = {
-  title: `image ${recipe.refs[0]}`,
-  async done() {
-    return (await imageReady(recipe)) ? "in Docker" : undefined;
-  },
-  async run(progress) {
-    await buildImage(recipe, progress);
-    return "built";
-  },
-};
+/** The keys label the host container was started with (keysLabel's). */
+const startedKeys = async () =>
+  (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.keys"}}'} ${SSH_HOST.container}`).stdout.trim();
 
 const keysStep: Step = {
   title: `SSH keys (${sshHostDir})`,
@@ -133,8 +125,7 @@ export function knownHostsLine(publicKey: string, host: string = SSH_HOST.ip): s
 const hostStep: Step = {
   title: `SSH host ${SSH_HOST_URL} (container ${SSH_HOST.container})`,
   async done() {
-    const current =
-      (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.keys"}}'} ${SSH_HOST.container}`).stdout.trim() === keysLabel();
+    const current = (await startedKeys()) === keysLabel();
     return current && (await running()) === "true" && (await answers()) ? "answers over SSH; its Docker engine answers" : undefined;
   },
   async run(progress) {
@@ -145,10 +136,7 @@ const hostStep: Step = {
     // a container started with other keys (regenerated, or from an older layout) is replaced; its Docker data stays
     let state = await running();
     const label = keysLabel();
-    if (
-      state &&
-      (await quiet`docker inspect -f ${'{{index .Config.Labels "slipway.keys"}}'} ${SSH_HOST.container}`).stdout.trim() !== label
-    ) {
+    if (state && (await startedKeys()) !== label) {
       progress(`replacing ${SSH_HOST.container}: its keys changed`);
       await quiet`docker rm -f ${SSH_HOST.container}`;
       state = "";
@@ -236,7 +224,7 @@ const databaseStep: Step = {
 
 /** Brings the SSH test host up (idempotent); quiet: no step lines unless something needs doing. */
 export async function sshHostUp(quietRun = false): Promise<void> {
-  const steps = [imageStep, keysStep, hostStep, databaseStep];
+  const steps = [imageStep(recipe), keysStep, hostStep, databaseStep];
   if (quietRun && (await Promise.all(steps.map((s) => s.done()))).every(Boolean)) return;
   const { useEngine } = await import("./connection.ts");
   await useEngine({ quiet: true, check: false }); // the host's Docker and the registry its images come from

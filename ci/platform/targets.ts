@@ -190,20 +190,20 @@ export async function targetsCommand(sub: string | undefined, which?: string): P
       process.stdout.write(`${"kubernetes".padEnd(11)} ${await kube.kubernetesStatus()}\n`);
       return 0;
     case "down": {
-      const stopped: string[] = [];
       // as `up`: no name is staging and production; the SSH host and the cluster are stopped by name only
-      if (which === "ssh-host" && (await ssh.sshHostDown())) stopped.push("ssh-host");
-      if (which === "kubernetes" && (await kube.kubernetesDown())) stopped.push("kubernetes");
       if (which === "ssh-host") {
-        process.stdout.write(stopped.length ? `stopped: ssh-host; its keys and data kept\n` : "the SSH host does not run\n");
+        process.stdout.write((await ssh.sshHostDown()) ? `stopped: ssh-host; its keys and data kept\n` : "the SSH host does not run\n");
         return 0;
       }
       if (which === "kubernetes") {
         process.stdout.write(
-          stopped.length ? `stopped: kubernetes; its state (${kube.kubeStateDir}) and images kept\n` : "the cluster does not run\n",
+          (await kube.kubernetesDown())
+            ? `stopped: kubernetes; its state (${kube.kubeStateDir}) and images kept\n`
+            : "the cluster does not run\n",
         );
         return 0;
       }
+      const stopped: string[] = [];
       for (const e of envs) {
         const pid = await stopEngine(e);
         if (pid) stopped.push(`${e} (pid ${pid})`);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { $ } from "zx";
 import { aptInstall, ensureDir, paths } from "../host.ts";
 import { REGISTRY, registryAuthorization } from "../registry.ts";
-import { StepError } from "../steps.ts";
+import { type Step, StepError } from "../steps.ts";
 import { DEBIAN_SUITE, MIRRORED_REGISTRIES } from "../versions.ts";
 import { contentDigest, writeContentImage } from "./content.ts";
 
@@ -135,6 +135,20 @@ export async function imageReady(recipe: ImageRecipe): Promise<boolean> {
   }
   const label = await $`docker image inspect --format ${'{{index .Config.Labels "org.slipway.recipe"}}'} ${recipe.refs[0]}`.nothrow();
   return label.stdout.trim() === recipeKey(recipe);
+}
+
+/** A step that builds the recipe's image unless it is ready ("image REF": the targets' images, built on first need). */
+export function imageStep(recipe: ImageRecipe): Step {
+  return {
+    title: `image ${recipe.refs[0]}`,
+    async done() {
+      return (await imageReady(recipe)) ? (recipe.mirror ? "in the mirror" : "in Docker") : undefined;
+    },
+    async run(progress) {
+      await buildImage(recipe, progress);
+      return "built";
+    },
+  };
 }
 
 export async function buildImage(recipe: ImageRecipe, progress: (l: string) => void): Promise<void> {
